@@ -1,0 +1,373 @@
+// Rivulet browser client: read a stream of packets from one HTTP response.
+//
+//   import { createStream } from '/rivulet/stream.js';
+//   createStream('/stream/process')
+//     .progress((data) => console.log('progress', data))
+//     .done((final) => console.log('done', final))
+//     .error((xhr, errorType, message) => console.error(errorType, message))
+//     .start();
+//
+// `for await (const data of createStream(url))` yields the progress packets,
+// and `await createStream(url)` gives the final one: the client is a thenable.
+// The wire formats are decoded by ./parser.js; see docs/protocol.md.
+
+import { createParser, formatFromContentType, ParseError } from './parser.js';
+
+export { createParser, formatFromContentType, ParseError } from './parser.js';
+
+const ACCEPT = {
+  sse: 'text/event-stream',
+  ndjson: 'application/x-ndjson',
+  legacy: 'application/octet-stream',
+};
+
+/** The reason a stream failed, as one value: what `await` and `for await` throw. */
+export class StreamError extends Error {
+  constructor(xhr, errorType, message) {
+    super(message || errorType);
+    this.name = 'StreamError';
+    this.xhr = xhr;
+    this.errorType = errorType;
+    this.status = xhr.status;
+    this.responseJSON = xhr.responseJSON;
+  }
+}
+
+/**
+ * Creates a stream client for `url`. Nothing is sent until `start()` (or
+ * `await`, `then`, `for await`).
+ */
+export function createStream(url, options = {}) {
+  const request = prepareRequest(url, options);
+  const lists = { progress: [], done: [], error: [], uploadProgress: [], always: [] };
+  const iterators = new Set();
+  // What jQuery's jqXHR offers, for error callbacks. The streamed body is not
+  // kept (memory stays flat); responseText holds an HTTP error's body only.
+  const xhr = {
+    readyState: 0,
+    status: 0,
+    statusText: '',
+    responseText: '',
+    responseJSON: undefined,
+    getResponseHeader: () => null,
+    getAllResponseHeaders: () => '',
+    abort: () => client.abort(),
+  };
+  let state = 'pending'; // then 'running', 'resolved' or 'rejected'
+  let result; // the arguments of done() or error() once settled
+  let lastProgress; // [data] of the latest progress packet
+  let lastUpload; // [event] of the latest upload progress event
+  let parser;
+  let stopTransport;
+  let idleTimer;
+  let promise;
+
+  const call = (fn, args) => {
+    try {
+      fn.apply(client, args);
+    } catch (err) {
+      // A throwing callback must not break the stream or the other callbacks.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  };
+  const fire = (name, args) => {
+    for (const fn of lists[name]) call(fn, args);
+  };
+  const settled = () => state === 'resolved' || state === 'rejected';
+
+  const add = (name, fns) => {
+    for (const fn of fns.flat()) {
+      if (typeof fn !== 'function') continue;
+      lists[name].push(fn);
+      // Like jQuery's Deferred: a callback added after its event runs at once
+      // with the latest arguments.
+      if (name === 'progress' && lastProgress) call(fn, lastProgress);
+      else if (name === 'uploadProgress' && lastUpload) call(fn, lastUpload);
+      else if (name === 'done' && state === 'resolved') call(fn, result);
+      else if (name === 'error' && state === 'rejected') call(fn, result);
+      else if (name === 'always' && settled()) call(fn, result);
+    }
+    return client;
+  };
+
+  const settle = (newState, args) => {
+    if (settled()) return;
+    state = newState;
+    result = args;
+    xhr.readyState = 4;
+    clearTimeout(idleTimer);
+    options.signal?.removeEventListener('abort', onSignal);
+    stopTransport?.();
+    fire(newState === 'resolved' ? 'done' : 'error', args);
+    fire('always', args);
+    for (const it of iterators) it.wake();
+  };
+  const resolve = (data) => settle('resolved', [data]);
+  const reject = (errorType, message) => settle('rejected', [xhr, errorType, message]);
+  const onSignal = () => reject('abort', 'abort');
+
+  const armIdleTimer = () => {
+    if (!(options.timeout > 0) || settled()) return;
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => reject('timeout', 'timeout'), options.timeout);
+  };
+
+  const onPacket = (packet) => {
+    if (packet.type === 'progress') {
+      lastProgress = [packet.data];
+      fire('progress', lastProgress);
+      for (const it of iterators) it.push(packet.data);
+    } else if (packet.type === 'done') {
+      resolve(packet.data);
+    } else {
+      xhr.responseJSON = { error: packet.data };
+      reject('error', packet.data.message);
+    }
+  };
+
+  // What a transport reports to; every method is a no-op once settled.
+  const sink = {
+    get closed() {
+      return settled();
+    },
+    // Returns true when the body is a stream to feed to chunk(), false when it
+    // is an HTTP error to read whole and pass to httpError().
+    response(status, statusText, getHeader, getAllHeaders) {
+      if (settled()) return false;
+      armIdleTimer();
+      Object.assign(xhr, {
+        readyState: 2,
+        status,
+        statusText,
+        getResponseHeader: (name) => getHeader(name),
+        getAllResponseHeaders: getAllHeaders,
+      });
+      if (status < 200 || status > 299) return false;
+      const contentType = getHeader('Content-Type');
+      const format = contentType ? formatFromContentType(contentType) : request.format;
+      if (!format) {
+        reject('parsererror', `unexpected Content-Type: ${contentType}`);
+        return false;
+      }
+      parser = createParser({ format, onPacket, maxPacketSize: options.maxPacketSize });
+      xhr.readyState = 3;
+      return true;
+    },
+    chunk(data) {
+      if (settled()) return;
+      armIdleTimer();
+      guard(() => parser.feed(data));
+    },
+    end() {
+      if (settled()) return;
+      guard(() => parser.end());
+      reject('error', 'stream ended without a final packet');
+    },
+    httpError(text) {
+      if (settled()) return;
+      xhr.responseText = text;
+      try {
+        xhr.responseJSON = JSON.parse(text);
+      } catch {
+        // Not JSON (a proxy's HTML page, say): responseJSON stays undefined.
+      }
+      const message = xhr.responseJSON?.error?.message;
+      reject('error', typeof message === 'string' ? message : xhr.statusText || `HTTP ${xhr.status}`);
+    },
+    fail(err) {
+      if (settled()) return;
+      reject('error', err?.message || 'network error');
+    },
+    upload(event) {
+      if (settled()) return;
+      armIdleTimer();
+      lastUpload = [event];
+      fire('uploadProgress', lastUpload);
+    },
+  };
+  const guard = (fn) => {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof ParseError)) throw err;
+      reject('parsererror', err.message);
+    }
+  };
+
+  const client = {
+    progress: (...fns) => add('progress', fns),
+    done: (...fns) => add('done', fns),
+    error: (...fns) => add('error', fns),
+    fail: (...fns) => add('error', fns),
+    uploadProgress: (...fns) => add('uploadProgress', fns),
+    always: (...fns) => add('always', fns),
+
+    /** 'pending' before start, 'running', then 'resolved' or 'rejected'. */
+    state: () => state,
+
+    start() {
+      if (state !== 'pending') return client;
+      if (options.signal?.aborted) return client.abort();
+      state = 'running';
+      xhr.readyState = 1;
+      options.signal?.addEventListener('abort', onSignal, { once: true });
+      armIdleTimer();
+      // fetch cannot report upload progress, so XMLHttpRequest is used when
+      // someone listens for it.
+      const transport = lists.uploadProgress.length ? xhrTransport : fetchTransport;
+      stopTransport = transport(request, sink);
+      return client;
+    },
+
+    abort() {
+      reject('abort', 'abort');
+      return client;
+    },
+
+    then(onDone, onError) {
+      client.start();
+      promise ??= new Promise((res, rej) => {
+        add('done', [res]);
+        add('error', [(x, errorType, message) => rej(new StreamError(x, errorType, message))]);
+      });
+      return promise.then(onDone, onError);
+    },
+    catch: (onError) => client.then(undefined, onError),
+    finally: (fn) => client.then().finally(fn),
+
+    [Symbol.asyncIterator]() {
+      client.start();
+      const queue = [];
+      const waiters = [];
+      const wake = () => {
+        for (const resume of waiters.splice(0)) resume();
+      };
+      const it = {
+        push(data) {
+          queue.push(data);
+          wake();
+        },
+        wake,
+      };
+      iterators.add(it);
+      return {
+        async next() {
+          while (!queue.length && !settled()) await new Promise((r) => waiters.push(r));
+          if (queue.length) return { value: queue.shift(), done: false };
+          iterators.delete(it);
+          if (state === 'rejected') throw new StreamError(...result);
+          return { value: undefined, done: true };
+        },
+        // Leaving a for-await loop early (break, return, throw) aborts the stream.
+        async return() {
+          iterators.delete(it);
+          client.abort();
+          return { value: undefined, done: true };
+        },
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
+    },
+  };
+  return client;
+}
+
+function prepareRequest(url, options) {
+  const format = options.format ?? 'sse';
+  if (!ACCEPT[format]) throw new TypeError(`createStream: unknown format ${JSON.stringify(format)}`);
+  const headers = new Headers(options.headers);
+  if (!headers.has('Accept')) headers.set('Accept', ACCEPT[format]);
+  if (format === 'legacy' && !headers.has('X-Request-Type')) headers.set('X-Request-Type', 'stream');
+  let body = options.body ?? null;
+  if (isPlainData(body)) {
+    body = JSON.stringify(body);
+    if (!headers.has('Content-Type')) headers.set('Content-Type', 'application/json');
+  }
+  const method = (options.method ?? (body === null ? 'GET' : 'POST')).toUpperCase();
+  return { url: String(url), method, headers, body, credentials: options.credentials, format };
+}
+
+// Plain objects and arrays are sent as JSON; FormData, Blob, URLSearchParams,
+// ArrayBuffer and strings go as they are.
+function isPlainData(value) {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function fetchTransport(request, sink) {
+  const controller = new AbortController();
+  const run = async () => {
+    const response = await fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      credentials: request.credentials,
+      cache: 'no-store',
+      signal: controller.signal,
+    });
+    const { headers } = response;
+    const streaming = sink.response(
+      response.status,
+      response.statusText,
+      (name) => headers.get(name),
+      () => [...headers].map(([name, value]) => `${name}: ${value}\r\n`).join(''),
+    );
+    if (sink.closed) return;
+    if (!streaming) return sink.httpError(await response.text());
+    if (!response.body) return sink.end();
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return sink.end();
+      sink.chunk(value);
+      if (sink.closed) return;
+    }
+  };
+  // Once settled (final packet, abort, timeout) aborting ends the request and
+  // its body; the rejections that follow are expected and dropped by the sink.
+  run().catch((err) => sink.fail(err));
+  return () => controller.abort();
+}
+
+function xhrTransport(request, sink) {
+  const x = new XMLHttpRequest();
+  x.open(request.method, request.url, true);
+  request.headers.forEach((value, name) => x.setRequestHeader(name, value));
+  if (request.credentials === 'include') x.withCredentials = true;
+  // Listening on x.upload before send() is what makes the browser report it.
+  x.upload.onprogress = (event) => sink.upload(event);
+  let streaming;
+  let seen = 0;
+  x.onreadystatechange = () => {
+    if (x.readyState < 2 || sink.closed) return;
+    if (x.status === 0) return sink.fail(); // network failure (or our own abort)
+    streaming ??= sink.response(
+      x.status,
+      x.statusText,
+      (name) => x.getResponseHeader(name),
+      () => x.getAllResponseHeaders(),
+    );
+    if (!streaming) {
+      if (x.readyState === 4) sink.httpError(x.responseText);
+      return;
+    }
+    // responseText is decoded by the browser (UTF-8, or Latin-1 for the
+    // ASCII-only legacy framing); the parser takes text as well as bytes.
+    const text = x.responseText;
+    if (text.length > seen) {
+      sink.chunk(text.slice(seen));
+      seen = text.length;
+    }
+    if (x.readyState === 4) sink.end();
+  };
+  // Browsers differ in how often readystatechange fires while loading; progress
+  // fires as data arrives. The handler only reads what is new, so both can call it.
+  x.onprogress = x.onreadystatechange;
+  x.send(request.body);
+  return () => x.abort();
+}
