@@ -1,0 +1,48 @@
+//! `application/x-ndjson`: one `{"progress"|"done"|"error": …}` object per line.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::lines::Lines;
+use super::{DecodeError, Event};
+use crate::error::ErrorPacket;
+
+#[derive(Debug)]
+pub(crate) struct Ndjson {
+    lines: Lines,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Line {
+    Progress(Value),
+    Done(Value),
+    Error(ErrorPacket),
+}
+
+impl Ndjson {
+    pub(crate) fn new(limit: usize) -> Self {
+        Ndjson {
+            lines: Lines::new(limit),
+        }
+    }
+
+    pub(crate) fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.lines.feed(chunk, |line| {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return Ok(()); // keep-alive
+            }
+            out.push(match serde_json::from_slice::<Line>(line)? {
+                Line::Progress(v) => Event::Progress(v),
+                Line::Done(v) => Event::Done(v),
+                Line::Error(e) => Event::Error(e),
+            });
+            Ok(())
+        })
+    }
+
+    pub(crate) fn finish(&mut self) -> Result<(), DecodeError> {
+        // A line without its `\n` was cut off; the caller reports the truncation.
+        Ok(())
+    }
+}

@@ -1,0 +1,54 @@
+//! # Rivulet
+//!
+//! Stream packets from an axum handler to a browser over one long HTTP response:
+//! progress, partial results and log lines as they happen, then a final packet
+//! (the handler's return value) or an error.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use rivulet::Stream;
+//! use std::time::Duration;
+//!
+//! async fn test(stream: Stream) -> axum::response::Response {
+//!     stream
+//!         .run(|tx| async move {
+//!             tx.send("Starting stream test").await?;
+//!             for i in 1..=10 {
+//!                 tx.send(format!("i={i}")).await?;
+//!                 tokio::time::sleep(Duration::from_secs(1)).await;
+//!             }
+//!             Ok(())
+//!         })
+//!         .await
+//! }
+//!
+//! let app: Router = Router::new().route("/stream", get(test));
+//! ```
+//!
+//! In the browser: `createStream('/stream').progress(p => …).done(f => …).start()`
+//! with the module from `js/stream.js`.
+//!
+//! The data path, one file per step: handler → [`Sender`] (encodes each packet
+//! in the stream's [`Format`]) → a bounded buffer (backpressure) → the response
+//! body (joins ready packets, writes keep-alives, cancels the handler when the
+//! client leaves) → hyper. The wire formats are specified in `docs/protocol.md`;
+//! [`decode`] reads all of them back.
+
+#![warn(missing_docs)]
+
+mod body;
+mod config;
+pub mod decode;
+mod encode;
+mod error;
+mod format;
+pub mod metrics;
+mod sender;
+mod stream;
+
+pub use body::StreamBody;
+pub use config::{Config, DEFAULT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES};
+pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
+pub use format::{Format, LEGACY_REQUEST_HEADER};
+pub use sender::Sender;
+pub use stream::{LAST_EVENT_ID, Stream};

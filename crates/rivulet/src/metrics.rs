@@ -1,0 +1,40 @@
+//! What the library reports through the `metrics` facade. Install any exporter
+//! (the demo uses Prometheus) to see these.
+
+use metrics::{Counter, counter, gauge};
+
+/// Gauge: stream handlers running now.
+pub const STREAMS_ACTIVE: &str = "rivulet_streams_active";
+/// Counter: streams started.
+pub const STREAMS_TOTAL: &str = "rivulet_streams_total";
+/// Counter: packets written to connections (progress and final).
+pub const PACKETS_TOTAL: &str = "rivulet_packets_total";
+/// Counter: streams whose client went away before the final packet.
+pub const STREAMS_CANCELLED_TOTAL: &str = "rivulet_streams_cancelled_total";
+
+/// Counts a running handler from its start until its future is dropped,
+/// whether it finished or was cancelled.
+pub(crate) struct ActiveStream(());
+
+impl ActiveStream {
+    pub(crate) fn start() -> Self {
+        counter!(STREAMS_TOTAL).increment(1);
+        gauge!(STREAMS_ACTIVE).increment(1.0);
+        ActiveStream(())
+    }
+}
+
+impl Drop for ActiveStream {
+    fn drop(&mut self) {
+        gauge!(STREAMS_ACTIVE).decrement(1.0);
+    }
+}
+
+/// The packet counter, looked up once per stream rather than once per packet.
+pub(crate) fn packets() -> Counter {
+    counter!(PACKETS_TOTAL)
+}
+
+pub(crate) fn cancelled() {
+    counter!(STREAMS_CANCELLED_TOTAL).increment(1);
+}

@@ -1,0 +1,215 @@
+//! The [`Stream`] extractor: turns a handler into a stream of packets.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
+use http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::body::{HandlerTask, StreamBody};
+use crate::config::Config;
+use crate::encode::Kind;
+use crate::error::{Error, ErrorPacket};
+use crate::format::Format;
+use crate::metrics::ActiveStream;
+use crate::sender::{Item, Sender};
+
+/// The request header a browser `EventSource` sends when it reconnects.
+pub const LAST_EVENT_ID: &str = "last-event-id";
+
+/// Extractor for a streaming handler. It reads the wire format the client asks
+/// for and the app's [`Config`]; [`Stream::run`] then runs the handler and
+/// answers with its packets. It never rejects a request and combines with any
+/// other extractor (`State`, `Query`, `Json`, `Multipart`, …).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use rivulet::Stream;
+/// use serde_json::json;
+///
+/// async fn process(stream: Stream) -> axum::response::Response {
+///     stream
+///         .run(|tx| async move {
+///             tx.send("Starting batch process").await?;
+///             for i in 1..=100 {
+///                 // … work on item i …
+///                 if i % 10 == 0 {
+///                     tx.send(format!("Processed {i} items")).await?;
+///                 }
+///             }
+///             Ok(json!({ "success": true, "processed": 100 }))
+///         })
+///         .await
+/// }
+///
+/// let app: Router = Router::new().route("/stream/process", get(process));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Stream {
+    format: Format,
+    reconnect: bool,
+    config: Config,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Stream {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(Stream {
+            format: Format::negotiate(&parts.headers),
+            reconnect: parts.headers.contains_key(LAST_EVENT_ID),
+            config: parts
+                .extensions
+                .get::<Config>()
+                .cloned()
+                .unwrap_or_default(),
+        })
+    }
+}
+
+impl Stream {
+    /// A stream in `format` with `config`, for use outside an extractor.
+    pub fn new(format: Format, config: Config) -> Self {
+        Stream {
+            format,
+            reconnect: false,
+            config,
+        }
+    }
+
+    /// The wire format the client asked for.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Changes this stream's buffer (see [`Config::buffer`]).
+    pub fn buffer(mut self, packets: usize) -> Self {
+        self.config = self.config.buffer(packets);
+        self
+    }
+
+    /// Changes this stream's keep-alive (see [`Config::keep_alive`]).
+    pub fn keep_alive(mut self, interval: Option<Duration>) -> Self {
+        self.config = self.config.keep_alive(interval);
+        self
+    }
+
+    /// Runs `handler` on its own task and answers with its packets.
+    ///
+    /// The handler gets a [`Sender`] for progress packets; its `Ok` value is the
+    /// final `done` packet, its `Err` (or a panic) the final `error` packet. If it
+    /// fails before sending anything, the answer is an HTTP error with the error's
+    /// status and a JSON body instead. When the client goes away the handler's
+    /// future is dropped, and its `Sender` clones start failing.
+    ///
+    /// A request that is an `EventSource` reconnecting (it carries
+    /// `Last-Event-ID`) is answered `204 No Content` without running the handler.
+    pub async fn run<F, Fut, T>(self, handler: F) -> Response
+    where
+        F: FnOnce(Sender) -> Fut,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+        T: Serialize + Send + 'static,
+    {
+        if self.reconnect {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        let Stream { format, config, .. } = self;
+        let (tx, mut rx) = mpsc::channel(config.buffer);
+        let sender = Sender::new(tx, format, config.max_packet_bytes);
+        let work = handler(sender.clone());
+        let expose = config.expose_internal_errors;
+        let task = HandlerTask(tokio::spawn(drive(work, sender, expose)).abort_handle());
+
+        // Hold the response head until the first item, so that a failure before
+        // any packet can still be answered with its own status.
+        let first = match config.keep_alive {
+            Some(wait) => tokio::time::timeout(wait, rx.recv()).await.ok(),
+            None => Some(rx.recv().await),
+        };
+        let first = match first {
+            Some(Some(Item::Failed { packet, .. })) => return error_response(packet),
+            Some(None) => {
+                return error_response(
+                    Error::message("the stream ended unexpectedly").into_packet(false),
+                );
+            }
+            Some(Some(item)) => Some(item),
+            None => None,
+        };
+        let body = StreamBody::new(rx, first, format, config.keep_alive, task);
+        let mut response = Response::new(axum::body::Body::new(body));
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        );
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        // Compression middleware leaves a body alone once it has an encoding;
+        // a compressor would hold packets back until its buffer filled.
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("identity"));
+        headers.insert(VARY, HeaderValue::from_static("accept, x-request-type"));
+        response
+    }
+}
+
+/// Runs the handler to its end and queues the final packet.
+async fn drive<Fut, T>(work: Fut, sender: Sender, expose_internal: bool)
+where
+    Fut: Future<Output = Result<T, Error>>,
+    T: Serialize,
+{
+    let _active = ActiveStream::start();
+    let outcome = AssertUnwindSafe(work).catch_unwind().await;
+    let error = match outcome {
+        Ok(Ok(value)) => match sender.encode(Kind::Done, &value) {
+            Ok(frame) => return sender.finish(Item::Done(frame)).await,
+            Err(e) => Error::from(e),
+        },
+        Ok(Err(error)) => error,
+        Err(panic) => Error::panic(panic_message(&*panic)),
+    };
+    if error.is_client_gone() {
+        return;
+    }
+    let item = sender.failed(error.into_packet(expose_internal));
+    sender.finish(item).await;
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic without a message)".to_owned()
+    }
+}
+
+fn error_response(packet: ErrorPacket) -> Response {
+    #[derive(Serialize)]
+    struct Body {
+        error: ErrorPacket,
+    }
+    let status = StatusCode::from_u16(packet.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = if status.is_client_error() || status.is_server_error() {
+        status
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let body =
+        serde_json::to_vec(&Body { error: packet }).expect("the error object always serializes");
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
