@@ -185,6 +185,36 @@ impl fmt::Display for Error {
     }
 }
 
+/// An error answered as a response of its own: its status and a JSON body
+/// `{"error": <error object>}`. Lets a handler reject a request before it starts
+/// streaming, in the same shape as an error inside the stream.
+impl axum::response::IntoResponse for Error {
+    fn into_response(self) -> axum::response::Response {
+        // The embedding app decides about exposure for streams; here, never.
+        error_response(self.into_packet(false))
+    }
+}
+
+/// The response for an error answered before any packet.
+pub(crate) fn error_response(packet: ErrorPacket) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    #[derive(Serialize)]
+    struct Body {
+        error: ErrorPacket,
+    }
+    let status = StatusCode::from_u16(packet.status)
+        .ok()
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&Body { error: packet }).expect("the error object always serializes");
+    (
+        status,
+        [(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
+}
+
 /// Any standard error converts with `?`, as an internal error. A [`SendError`]
 /// saying the client left stays recognisable, so a handler that ends with `?` on
 /// a failed send is counted as cancelled rather than failed.

@@ -36,6 +36,7 @@
 
 #![warn(missing_docs)]
 
+pub mod assets;
 mod body;
 mod config;
 pub mod decode;

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::body::{HandlerTask, StreamBody};
 use crate::config::Config;
 use crate::encode::Kind;
-use crate::error::{Error, ErrorPacket};
+use crate::error::{Error, error_response};
 use crate::format::Format;
 use crate::metrics::ActiveStream;
 use crate::sender::{Item, Sender};
@@ -192,24 +192,4 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     } else {
         "(a panic without a message)".to_owned()
     }
-}
-
-fn error_response(packet: ErrorPacket) -> Response {
-    #[derive(Serialize)]
-    struct Body {
-        error: ErrorPacket,
-    }
-    let status = StatusCode::from_u16(packet.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let status = if status.is_client_error() || status.is_server_error() {
-        status
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    let body =
-        serde_json::to_vec(&Body { error: packet }).expect("the error object always serializes");
-    let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }

@@ -1,0 +1,100 @@
+//! The browser client, embedded in the binary and served by one line:
+//!
+//! ```
+//! use axum::Router;
+//! let app: Router = Router::new().merge(rivulet::assets::router(rivulet::assets::DEFAULT_BASE));
+//! // GET /rivulet/stream.js, /rivulet/jquery.stream.js, /rivulet/stream.d.ts, /rivulet/parser.js
+//! ```
+//!
+//! Each file is answered with its content type, a strong `ETag` (a hash of its
+//! bytes) and `Cache-Control: no-cache`, so browsers revalidate and get a
+//! `304 Not Modified` while the file is unchanged.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use axum::Router;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// The base path the client is usually served under.
+pub const DEFAULT_BASE: &str = "/rivulet/";
+
+/// One embedded client file.
+#[derive(Debug, Clone, Copy)]
+pub struct Asset {
+    /// File name, as served under the base path.
+    pub name: &'static str,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub contents: &'static str,
+}
+
+/// The client files: the ES module, its parser, the jQuery plugin and the types.
+pub const FILES: &[Asset] = &[
+    Asset {
+        name: "stream.js",
+        content_type: "text/javascript; charset=utf-8",
+        contents: include_str!("../../../js/stream.js"),
+    },
+    Asset {
+        name: "parser.js",
+        content_type: "text/javascript; charset=utf-8",
+        contents: include_str!("../../../js/parser.js"),
+    },
+    Asset {
+        name: "jquery.stream.js",
+        content_type: "text/javascript; charset=utf-8",
+        contents: include_str!("../../../js/jquery.stream.js"),
+    },
+    Asset {
+        name: "stream.d.ts",
+        content_type: "application/typescript; charset=utf-8",
+        contents: include_str!("../../../js/stream.d.ts"),
+    },
+];
+
+/// A router serving [`FILES`] under `base` (`"/rivulet/"`, `"/static/js"`, …).
+pub fn router<S: Clone + Send + Sync + 'static>(base: &str) -> Router<S> {
+    let base = base.trim_end_matches('/');
+    FILES.iter().fold(Router::new(), |router, asset| {
+        let etag = etag(asset.contents);
+        router.route(
+            &format!("{base}/{}", asset.name),
+            get(move |headers: HeaderMap| async move { serve(asset, &etag, &headers) }),
+        )
+    })
+}
+
+fn etag(contents: &str) -> HeaderValue {
+    let mut hasher = DefaultHasher::new();
+    contents.hash(&mut hasher);
+    HeaderValue::from_str(&format!("\"{:016x}\"", hasher.finish())).expect("hex is a valid header")
+}
+
+fn serve(asset: &Asset, etag: &HeaderValue, request: &HeaderMap) -> Response {
+    let fresh = request
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/").as_bytes() == etag.as_bytes()
+        });
+    let headers = [
+        (ETAG, etag.clone()),
+        (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    (
+        headers,
+        [(CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
+        asset.contents,
+    )
+        .into_response()
+}
