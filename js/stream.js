@@ -13,7 +13,7 @@
 
 import { createParser, formatFromContentType, ParseError } from './parser.js';
 
-export { createParser, formatFromContentType, ParseError } from './parser.js';
+export { createParser, formatFromContentType, ParseError, DEFAULT_MAX_PACKET_SIZE } from './parser.js';
 
 const ACCEPT = {
   sse: 'text/event-stream',

@@ -1,0 +1,95 @@
+// Compiled (never run) by test/types.test.js: the declarations in stream.d.ts
+// must accept the documented uses and refuse the wrong ones.
+import { createStream, StreamError, createParser, type StreamXHR, type ErrorType } from 'rivulet-client';
+import { createParser as parserOnly, ParseError } from 'rivulet-client/parser';
+import { install } from 'rivulet-client/jquery';
+
+interface Final {
+  success: boolean;
+  processed: number;
+}
+
+const stream = createStream<string, Final>('/stream/process', {
+  method: 'POST',
+  headers: { 'X-Custom': '1' },
+  body: { items: 10 },
+  credentials: 'include',
+  timeout: 5000,
+  signal: new AbortController().signal,
+  format: 'ndjson',
+  maxPacketSize: 1024,
+});
+
+stream
+  .progress((data) => data.toUpperCase())
+  .progress([(data: string) => data, (data: string) => data])
+  .done((final) => final.processed.toFixed())
+  .error((xhr: StreamXHR, errorType: ErrorType, message: string) => {
+    const status: number = xhr.status;
+    const detail: string | undefined = xhr.responseJSON?.error?.message;
+    return [status, detail, errorType, message];
+  })
+  .fail((xhr) => xhr.getResponseHeader('Content-Type'))
+  .uploadProgress((event) => event.loaded / event.total)
+  .always(() => undefined)
+  .start()
+  .abort();
+
+const state: 'pending' | 'running' | 'resolved' | 'rejected' = stream.state();
+
+async function modern(): Promise<number> {
+  for await (const data of createStream<string, Final>('/stream/process')) {
+    const text: string = data;
+    void text;
+  }
+  const final: Final = await createStream<string, Final>('/stream/process');
+  try {
+    await createStream('/stream/riskyProcess');
+  } catch (err) {
+    if (err instanceof StreamError) {
+      const kind: ErrorType = err.errorType;
+      return err.status + kind.length;
+    }
+  }
+  return final.processed;
+}
+
+new FormData();
+createStream('/x', { body: new FormData() });
+createStream('/x', { body: new Blob(['a']) });
+createStream('/x', { body: new URLSearchParams('a=1') });
+createStream('/x', { body: new ArrayBuffer(2) });
+createStream('/x', { body: 'text' });
+createStream(new URL('http://localhost/x'), { headers: new Headers() });
+
+// @ts-expect-error: not a format
+createStream('/x', { format: 'xml' });
+// @ts-expect-error: timeout is a number of milliseconds
+createStream('/x', { timeout: '5s' });
+// @ts-expect-error: progress callbacks get the packet, typed
+createStream<string>('/x').progress((data: number) => data);
+
+const parser = createParser({ format: 'legacy', onPacket: (packet) => packet.type });
+parser.feed(new Uint8Array([1]));
+parser.feed('text');
+parser.end();
+parserOnly({ onPacket() {} });
+const parseError: Error = new ParseError('x');
+
+declare const jq: { Deferred: unknown };
+const $ = install(jq);
+$.stream<string, Final>('/stream/process', { type: 'POST', data: { a: 1 }, xhrFields: { withCredentials: true } })
+  .progress((data) => data.length)
+  .done((final, textStatus) => [final.success, textStatus])
+  .fail((xhr, errorType, message) => [xhr.status, errorType, message])
+  .error(() => undefined)
+  .uploadProgress((event) => event.loaded)
+  .always(() => undefined)
+  .abort()
+  .then((final) => final, (xhr) => xhr.status, (data) => data);
+$.stream({ url: '/stream/status' });
+
+declare const jQuery: JQueryStatic;
+jQuery.stream('/stream').done(() => undefined);
+
+export { modern, state, parseError };
