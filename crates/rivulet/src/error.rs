@@ -206,10 +206,14 @@ pub(crate) fn error_response(packet: ErrorPacket) -> axum::response::Response {
         .ok()
         .filter(|s| s.is_client_error() || s.is_server_error())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(&Body { error: packet }).expect("the error object always serializes");
+    let body =
+        serde_json::to_vec(&Body { error: packet }).expect("the error object always serializes");
     (
         status,
-        [(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"))],
+        [(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        )],
         body,
     )
         .into_response()
