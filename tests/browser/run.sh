@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests: builds the demo server, starts it on a free
+# loopback port, runs tests/browser/*.test.js against it in headless Chromium
+# (Debian's /usr/bin/chromium, driven by playwright-core from js/), and stops
+# the server again, whatever happens.
+#
+#   tests/browser/run.sh                 # everything
+#   tests/browser/run.sh demo.test.js    # some files only
+#
+# Needs: cargo, node >= 20, npm (for js/'s devDependencies), chromium.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+
+chromium="${CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$chromium" ]]; then
+  echo "run.sh: no Chromium at $chromium (apt-get install chromium, or set CHROMIUM)" >&2
+  exit 1
+fi
+
+if [[ ! -d js/node_modules/playwright-core || ! -d js/node_modules/jquery ]]; then
+  (cd js && npm ci --no-audit --no-fund)
+fi
+
+cargo build --release
+
+port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+url="http://127.0.0.1:$port"
+log="$(mktemp -t rivulet-demo.XXXXXX.log)"
+
+target/release/rivulet demo --addr "127.0.0.1:$port" >"$log" 2>&1 &
+server=$!
+stop_server() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+}
+trap stop_server EXIT
+
+# Up to 30 s for the server to answer.
+for _ in $(seq 1 300); do
+  if curl -fsS -o /dev/null --max-time 1 "$url/metrics"; then break; fi
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "run.sh: the demo server exited:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+curl -fsS -o /dev/null --max-time 5 "$url/metrics"
+
+files=()
+if [[ $# -gt 0 ]]; then
+  for f in "$@"; do files+=("tests/browser/${f#tests/browser/}"); done
+else
+  files=(tests/browser/*.test.js)
+fi
+
+status=0
+RIVULET_URL="$url" CHROMIUM="$chromium" node --test --test-concurrency=1 "${files[@]}" || status=$?
+if [[ $status -ne 0 ]]; then
+  echo "--- demo server log ($log) ---" >&2
+  tail -n 50 "$log" >&2
+fi
+exit $status
