@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "rivulet", version, about = "Stream packets from axum handlers to browsers")]
+#[command(
+    name = "rivulet",
+    version,
+    about = "Stream packets from axum handlers to browsers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -33,7 +37,9 @@ async fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Demo {
-        addr: rivulet_cli::demo::DEFAULT_ADDR.parse().expect("a valid default"),
+        addr: rivulet_cli::demo::DEFAULT_ADDR
+            .parse()
+            .expect("a valid default"),
     });
     match command {
         Command::Demo { addr } => match rivulet_cli::demo::serve(addr).await {

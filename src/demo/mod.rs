@@ -26,9 +26,28 @@ pub const UPLOAD_LIMIT: usize = 256 * 1024 * 1024;
 pub fn router() -> Router {
     let metrics = metrics_handle();
     Router::new()
-        .route("/", get(|| async { Html(include_str!("assets/index.html")) }))
-        .route("/assets/demo.css", get(|| async { ([(CONTENT_TYPE, "text/css")], include_str!("assets/demo.css")) }))
-        .route("/assets/demo.js", get(|| async { ([(CONTENT_TYPE, "text/javascript")], include_str!("assets/demo.js")) }))
+        .route(
+            "/",
+            get(|| async { Html(include_str!("assets/index.html")) }),
+        )
+        .route(
+            "/assets/demo.css",
+            get(|| async {
+                (
+                    [(CONTENT_TYPE, "text/css")],
+                    include_str!("assets/demo.css"),
+                )
+            }),
+        )
+        .route(
+            "/assets/demo.js",
+            get(|| async {
+                (
+                    [(CONTENT_TYPE, "text/javascript")],
+                    include_str!("assets/demo.js"),
+                )
+            }),
+        )
         .route("/stream", get(routes::test))
         .route("/stream/status", get(routes::status))
         .route("/stream/process", get(routes::process))
@@ -43,7 +62,10 @@ pub fn router() -> Router {
         .route("/stream/render", get(routes::render))
         .route("/stream/silent", get(routes::silent))
         .route("/stream/truncated", get(routes::truncated))
-        .route("/metrics", get(move || async move { metrics.render().into_response() }))
+        .route(
+            "/metrics",
+            get(move || async move { metrics.render().into_response() }),
+        )
         .merge(rivulet::assets::router(rivulet::assets::DEFAULT_BASE))
 }
 

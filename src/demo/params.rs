@@ -14,7 +14,12 @@ pub struct Params(pub HashMap<String, String>);
 impl Params {
     /// The parameter `name` parsed as `T`, `default` when absent, and a 422 when
     /// present but not a `T` within `range`.
-    pub fn get<T>(&self, name: &str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, Error>
+    pub fn get<T>(
+        &self,
+        name: &str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+    ) -> Result<T, Error>
     where
         T: FromStr + PartialOrd + std::fmt::Display,
     {
@@ -36,7 +41,8 @@ impl Params {
 
     /// `?interval_ms=N`: the pace of a demo stream.
     pub fn interval(&self, default_ms: u64) -> Result<Duration, Error> {
-        self.get("interval_ms", default_ms, 0..=60_000).map(Duration::from_millis)
+        self.get("interval_ms", default_ms, 0..=60_000)
+            .map(Duration::from_millis)
     }
 }
 

@@ -103,7 +103,9 @@ pub async fn types(stream: Stream, params: Params) -> Response {
                 "null": null,
                 "unicode": "Grüße, naïve café — 水 🌊",
             });
-            for key in ["string", "integer", "float", "array", "object", "boolean", "null", "unicode"] {
+            for key in [
+                "string", "integer", "float", "array", "object", "boolean", "null", "unicode",
+            ] {
                 tx.send(&all[key]).await?;
                 sleep(interval).await;
             }
@@ -150,7 +152,11 @@ pub async fn upload(stream: Stream, multipart: Result<Multipart, MultipartReject
         .run(|tx| async move {
             let mut multipart = multipart.map_err(|e| Error::new(e.status(), e.body_text()))?;
             let mut field = loop {
-                match multipart.next_field().await.map_err(|e| Error::new(e.status(), e.body_text()))? {
+                match multipart
+                    .next_field()
+                    .await
+                    .map_err(|e| Error::new(e.status(), e.body_text()))?
+                {
                     Some(field) if field.name() == Some("file") => break field,
                     Some(_) => continue,
                     None => {
@@ -165,7 +171,11 @@ pub async fn upload(stream: Stream, multipart: Result<Multipart, MultipartReject
             let mut hasher = Sha256::new();
             let mut bytes = 0u64;
             let mut reported = 0u64;
-            while let Some(chunk) = field.chunk().await.map_err(|e| Error::new(e.status(), e.body_text()))? {
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| Error::new(e.status(), e.body_text()))?
+            {
                 hasher.update(&chunk);
                 bytes += chunk.len() as u64;
                 if bytes - reported >= REPORT_EVERY {
@@ -173,7 +183,11 @@ pub async fn upload(stream: Stream, multipart: Result<Multipart, MultipartReject
                     tx.send(json!({ "bytes": bytes })).await?;
                 }
             }
-            let sha256: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            let sha256: String = hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             Ok(json!({ "bytes": bytes, "sha256": sha256 }))
         })
         .await
@@ -221,5 +235,9 @@ pub async fn truncated(headers: HeaderMap) -> Response {
         Format::Ndjson => b"{\"progress\":\"partial\"}\n{\"progress\":{\"cut\":",
         Format::Legacy => b"7\0spartialc\0a{\"cut\":",
     };
-    ([(header::CONTENT_TYPE, format.content_type())], Body::from(bytes)).into_response()
+    (
+        [(header::CONTENT_TYPE, format.content_type())],
+        Body::from(bytes),
+    )
+        .into_response()
 }

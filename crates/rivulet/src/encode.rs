@@ -101,8 +101,8 @@ pub(crate) fn keep_alive(format: Format) -> Option<Bytes> {
 }
 
 /// `<hex length>\0<type><payload>` for progress, `\0<type><payload>` for the final
-/// packet. The payload is ASCII-only JSON, or a raw string when the value is a
-/// string that JSON writes without any escape.
+/// packet. The payload is ASCII-only JSON, or for progress a raw string when the
+/// value is a string that JSON writes without any escape.
 fn legacy<T: Serialize + ?Sized>(
     kind: Kind,
     value: &T,
@@ -112,7 +112,12 @@ fn legacy<T: Serialize + ?Sized>(
     let mut ser = serde_json::Serializer::with_formatter(&mut out, AsciiFormatter);
     value.serialize(&mut ser)?;
     let payload = &out[LEGACY_HEAD_ROOM..];
-    let plain_string = payload.len() >= 2 && payload[0] == b'"' && !payload.contains(&b'\\');
+    // Only progress packets, which carry their length, send strings raw: a final
+    // packet runs to the end of the response, and as JSON a cut one fails to parse.
+    let plain_string = kind == Kind::Progress
+        && payload.len() >= 2
+        && payload[0] == b'"'
+        && !payload.contains(&b'\\');
     let (start, end, kind_byte) = if plain_string {
         (LEGACY_HEAD_ROOM + 1, out.len() - 1, b's')
     } else {
@@ -203,7 +208,7 @@ mod tests {
         let b = packet(Format::Legacy, Kind::Done, 1, &()).unwrap();
         assert_eq!(&b[..], b"\0anull");
         let b = packet(Format::Legacy, Kind::Done, 1, "").unwrap();
-        assert_eq!(&b[..], b"\0s");
+        assert_eq!(&b[..], b"\0a\"\"");
         let e = ErrorPacket {
             message: "Boom".into(),
             status: 500,

@@ -53,3 +53,8 @@ pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
 pub use format::{Format, LEGACY_REQUEST_HEADER};
 pub use sender::Sender;
 pub use stream::{LAST_EVENT_ID, Stream};
+
+/// The README's quick start, compiled and run as a doctest.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

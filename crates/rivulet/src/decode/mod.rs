@@ -66,7 +66,7 @@ pub enum DecodeError {
         /// The configured maximum, in bytes.
         limit: usize,
     },
-    /// Bytes arrived after the final packet.
+    /// Bytes other than whitespace arrived after the final packet.
     AfterFinal,
 }
 
@@ -141,7 +141,8 @@ impl Decoder {
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
         self.guard()?;
         if self.finished {
-            if chunk.is_empty() {
+            // The rest of a line end (the LF of a CRLF split from its CR) may follow.
+            if chunk.iter().all(u8::is_ascii_whitespace) {
                 return Ok(());
             }
             self.failed = true;
