@@ -150,10 +150,7 @@ test('$.stream: abort() → fail with "abort", and the handler is cancelled', op
 test('$.stream: uploadProgress chained after the call still hears the upload', opts, async () => {
   const file = join(dir, 'upload.bin');
   writeFileSync(file, randomBytes(1024 * 1024));
-  await page.setContent('<input type="file" id="file">');
-  await page.addScriptTag({ path: JQUERY_PATH });
-  await page.addScriptTag({ type: 'module', url: '/rivulet/jquery.stream.js' });
-  await page.waitForFunction(() => typeof window.jQuery?.stream === 'function');
+  await page.evaluate(() => document.body.append(Object.assign(document.createElement('input'), { type: 'file', id: 'file' })));
   await page.setInputFiles('#file', file);
   const result = await inPage(($, finish) => {
     const data = new FormData();

@@ -19,7 +19,7 @@ export const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.u
 mkdirSync(SCREENSHOTS, { recursive: true });
 
 /** The jQuery that npm installed in js/, as script text. */
-export const JQUERY_PATH = requireFromJs.resolve('jquery/dist/jquery.min.js');
+export const JQUERY_PATH = requireFromJs.resolve('jquery'); // dist/jquery.js, the browser build
 
 /** Longest any single wait may take; nothing in these tests waits unbounded. */
 export const WAIT_MS = 20_000;
