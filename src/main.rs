@@ -1,6 +1,7 @@
 //! `rivulet`: the demo server (the default command).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -24,7 +25,25 @@ enum Command {
         /// The address to listen on.
         #[arg(long, default_value = rivulet_cli::demo::DEFAULT_ADDR)]
         addr: SocketAddr,
+        /// Seconds a client has to send a request head (slowloris protection).
+        #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+        header_timeout: f64,
+        /// Streams allowed to run at once; more are answered 503 with Retry-After.
+        #[arg(long, default_value_t = 10_000, value_name = "N")]
+        max_streams: usize,
+        /// Seconds running streams get to finish after SIGTERM or Ctrl-C, before
+        /// they are ended with an error packet saying the server is shutting down.
+        #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+        grace: f64,
+        /// End any stream that runs longer than this many seconds.
+        #[arg(long, value_name = "SECS")]
+        max_duration: Option<f64>,
     },
+    /// Print the packets of a stream as they arrive; the exit status says how
+    /// it ended (0 done, 1 error packet, 2 no complete stream, 130 Ctrl-C).
+    ///
+    /// Example: rivulet watch 'http://127.0.0.1:8080/stream/process?items=30'
+    Watch(rivulet_cli::watch::Args),
 }
 
 #[tokio::main]
@@ -36,18 +55,35 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Demo {
-        addr: rivulet_cli::demo::DEFAULT_ADDR
-            .parse()
-            .expect("a valid default"),
+    let command = cli.command.unwrap_or_else(|| {
+        // No subcommand: the demo with its defaults.
+        match Cli::parse_from(["rivulet", "demo"]).command {
+            Some(demo) => demo,
+            None => unreachable!("`demo` parses as the demo command"),
+        }
     });
     match command {
-        Command::Demo { addr } => match rivulet_cli::demo::serve(addr).await {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("rivulet demo: {e}");
-                std::process::ExitCode::from(2)
+        Command::Demo {
+            addr,
+            header_timeout,
+            max_streams,
+            grace,
+            max_duration,
+        } => {
+            let options = rivulet_cli::demo::Options {
+                header_read_timeout: Duration::from_secs_f64(header_timeout),
+                max_streams,
+                grace: Duration::from_secs_f64(grace),
+                max_stream_duration: max_duration.map(Duration::from_secs_f64),
+            };
+            match rivulet_cli::demo::serve(addr, options).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("rivulet demo: {e}");
+                    std::process::ExitCode::from(2)
+                }
             }
-        },
+        }
+        Command::Watch(args) => rivulet_cli::watch::run(args).await,
     }
 }

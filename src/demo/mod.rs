@@ -3,27 +3,27 @@
 
 mod params;
 mod routes;
+mod server;
 
-use std::net::SocketAddr;
+pub use server::{Options, serve, serve_on, serve_with};
+
 use std::sync::OnceLock;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
+use axum::{Extension, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tokio::net::TcpListener;
 
 /// Where `cargo run --release` serves the demo.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
 /// The largest upload `/stream/upload` takes.
-pub const UPLOAD_LIMIT: usize = 256 * 1024 * 1024;
+pub const UPLOAD_LIMIT: u64 = 256 * 1024 * 1024;
 
-/// The demo's routes.
-pub fn router() -> Router {
+/// The demo's routes, their streams bounded by `config`.
+pub fn router(config: rivulet::Config) -> Router {
     let metrics = metrics_handle();
     Router::new()
         .route(
@@ -57,7 +57,7 @@ pub fn router() -> Router {
         .route("/stream/panic", get(routes::panic))
         .route(
             "/stream/upload",
-            post(routes::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+            post(routes::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT as usize)),
         )
         .route("/stream/render", get(routes::render))
         .route("/stream/silent", get(routes::silent))
@@ -67,6 +67,7 @@ pub fn router() -> Router {
             get(move || async move { metrics.render().into_response() }),
         )
         .merge(rivulet::assets::router(rivulet::assets::DEFAULT_BASE))
+        .layer(Extension(config))
 }
 
 /// The process-wide Prometheus recorder, installed on first use.
@@ -79,26 +80,4 @@ pub fn metrics_handle() -> PrometheusHandle {
                 .expect("no other metrics recorder is installed")
         })
         .clone()
-}
-
-/// Binds `addr` and serves the demo until Ctrl-C.
-pub async fn serve(addr: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    tracing::info!("rivulet demo on http://{}", listener.local_addr()?);
-    serve_on(listener).await
-}
-
-/// Serves the demo on a bound listener. Packets go out as soon as they are
-/// written: Nagle's algorithm is off on every connection.
-pub async fn serve_on(listener: TcpListener) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("could not set TCP_NODELAY: {e}");
-        }
-    });
-    axum::serve(listener, router())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
 }

@@ -1,8 +1,14 @@
 //! Settings shared by every stream of an application.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-/// How streams behave: buffer size, keep-alive, packet limit, error exposure.
+use tokio::sync::Semaphore;
+
+use crate::shutdown::Shutdown;
+
+/// How streams behave: buffer size, keep-alive, packet limit, error exposure,
+/// and the limits that protect the server.
 ///
 /// Install one for the whole app with axum's `Extension` layer; the
 /// [`Stream`](crate::Stream) extractor picks it up, and falls back to
@@ -23,6 +29,10 @@ pub struct Config {
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) max_packet_bytes: usize,
     pub(crate) expose_internal_errors: bool,
+    pub(crate) max_streams: Option<Arc<Semaphore>>,
+    pub(crate) max_duration: Option<Duration>,
+    pub(crate) max_request_bytes: Option<u64>,
+    pub(crate) shutdown: Option<Shutdown>,
 }
 
 /// The default number of packets a stream buffers before `send` waits.
@@ -39,6 +49,10 @@ impl Default for Config {
             keep_alive: Some(DEFAULT_KEEP_ALIVE),
             max_packet_bytes: DEFAULT_MAX_PACKET_BYTES,
             expose_internal_errors: false,
+            max_streams: None,
+            max_duration: None,
+            max_request_bytes: None,
+            shutdown: None,
         }
     }
 }
@@ -71,6 +85,35 @@ impl Config {
     /// clients get a generic message and an error id found in the log.
     pub fn expose_internal_errors(mut self, expose: bool) -> Self {
         self.expose_internal_errors = expose;
+        self
+    }
+
+    /// At most `streams` handlers run at once for this configuration (and every
+    /// clone of it); a request over the limit is answered
+    /// `503 Service Unavailable` with `Retry-After` before its handler runs.
+    pub fn max_streams(mut self, streams: usize) -> Self {
+        self.max_streams = Some(Arc::new(Semaphore::new(streams)));
+        self
+    }
+
+    /// Ends a stream that runs longer than `duration` with an error packet that
+    /// says so (status 504); its handler's future is dropped.
+    pub fn max_duration(mut self, duration: Duration) -> Self {
+        self.max_duration = Some(duration);
+        self
+    }
+
+    /// Answers `413 Payload Too Large`, before the handler runs, a request whose
+    /// `Content-Length` is over `bytes`. (Bodies without a length are limited
+    /// while they are read, by axum's `DefaultBodyLimit`.)
+    pub fn max_request_bytes(mut self, bytes: u64) -> Self {
+        self.max_request_bytes = Some(bytes);
+        self
+    }
+
+    /// Ends running streams, and refuses new ones, once `shutdown` is given.
+    pub fn shutdown(mut self, shutdown: &Shutdown) -> Self {
+        self.shutdown = Some(shutdown.clone());
         self
     }
 }

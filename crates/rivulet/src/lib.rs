@@ -38,6 +38,8 @@
 
 pub mod assets;
 mod body;
+#[cfg(feature = "client")]
+pub mod client;
 mod config;
 pub mod decode;
 mod encode;
@@ -45,6 +47,7 @@ mod error;
 mod format;
 pub mod metrics;
 mod sender;
+mod shutdown;
 mod stream;
 
 pub use body::StreamBody;
@@ -52,6 +55,7 @@ pub use config::{Config, DEFAULT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_
 pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
 pub use format::{Format, LEGACY_REQUEST_HEADER};
 pub use sender::Sender;
+pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 pub use stream::{LAST_EVENT_ID, Stream};
 
 /// The README's quick start, compiled and run as a doctest.

@@ -8,11 +8,13 @@ use std::time::Duration;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
-use http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use http::header::{
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY,
+};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::body::{HandlerTask, StreamBody};
 use crate::config::Config;
@@ -21,6 +23,7 @@ use crate::error::{Error, error_response};
 use crate::format::Format;
 use crate::metrics::ActiveStream;
 use crate::sender::{Item, Sender};
+use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 
 /// The request header a browser `EventSource` sends when it reconnects.
 pub const LAST_EVENT_ID: &str = "last-event-id";
@@ -56,6 +59,7 @@ pub const LAST_EVENT_ID: &str = "last-event-id";
 pub struct Stream {
     format: Format,
     reconnect: bool,
+    content_length: Option<u64>,
     config: Config,
 }
 
@@ -66,6 +70,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Stream {
         Ok(Stream {
             format: Format::negotiate(&parts.headers),
             reconnect: parts.headers.contains_key(LAST_EVENT_ID),
+            content_length: parts
+                .headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok()),
             config: parts
                 .extensions
                 .get::<Config>()
@@ -81,6 +90,7 @@ impl Stream {
         Stream {
             format,
             reconnect: false,
+            content_length: None,
             config,
         }
     }
@@ -121,12 +131,42 @@ impl Stream {
         if self.reconnect {
             return StatusCode::NO_CONTENT.into_response();
         }
-        let Stream { format, config, .. } = self;
+        let Stream {
+            format,
+            config,
+            content_length,
+            ..
+        } = self;
+        if config.shutdown.as_ref().is_some_and(Shutdown::is_ended) {
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, SHUTDOWN_MESSAGE.into());
+        }
+        if let (Some(length), Some(limit)) = (content_length, config.max_request_bytes)
+            && length > limit
+        {
+            let message =
+                format!("the request body of {length} bytes is over the limit of {limit} bytes");
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, message);
+        }
+        let permit = match &config.max_streams {
+            None => None,
+            Some(slots) => match slots.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    let message = "too many streams are running: retry later".to_owned();
+                    return refuse(StatusCode::SERVICE_UNAVAILABLE, message);
+                }
+            },
+        };
         let (tx, mut rx) = mpsc::channel(config.buffer);
         let sender = Sender::new(tx, format, config.max_packet_bytes);
         let work = handler(sender.clone());
-        let expose = config.expose_internal_errors;
-        let task = HandlerTask(tokio::spawn(drive(work, sender, expose)).abort_handle());
+        let limits = Limits {
+            _permit: permit,
+            max_duration: config.max_duration,
+            shutdown: config.shutdown.clone(),
+            expose_internal: config.expose_internal_errors,
+        };
+        let task = HandlerTask(tokio::spawn(drive(work, sender, limits)).abort_handle());
 
         // Hold the response head until the first item, so that a failure before
         // any packet can still be answered with its own status.
@@ -161,28 +201,84 @@ impl Stream {
     }
 }
 
-/// Runs the handler to its end and queues the final packet.
-async fn drive<Fut, T>(work: Fut, sender: Sender, expose_internal: bool)
+/// What bounds a running handler besides its client.
+struct Limits {
+    /// The handler's slot under [`Config::max_streams`], freed when it ends.
+    _permit: Option<OwnedSemaphorePermit>,
+    max_duration: Option<Duration>,
+    shutdown: Option<Shutdown>,
+    expose_internal: bool,
+}
+
+impl Limits {
+    /// Completes with the error that ends the stream early: its time is up, or
+    /// the server is shutting down.
+    async fn reached(&self) -> Error {
+        let expired = async {
+            match self.max_duration {
+                Some(duration) => tokio::time::sleep(duration).await,
+                None => std::future::pending().await,
+            }
+        };
+        let shutdown = async {
+            match &self.shutdown {
+                Some(shutdown) => shutdown.ended().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = expired => Error::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "the stream reached its maximum duration of {:?}",
+                    self.max_duration.unwrap_or_default()
+                ),
+            ),
+            () = shutdown => Error::new(StatusCode::SERVICE_UNAVAILABLE, SHUTDOWN_MESSAGE),
+        }
+    }
+}
+
+/// Runs the handler to its end, or until a limit ends it, and queues the final
+/// packet.
+async fn drive<Fut, T>(work: Fut, sender: Sender, limits: Limits)
 where
     Fut: Future<Output = Result<T, Error>>,
     T: Serialize,
 {
     let _active = ActiveStream::start();
-    let outcome = AssertUnwindSafe(work).catch_unwind().await;
-    let error = match outcome {
-        Ok(Ok(value)) => match sender.encode(Kind::Done, &value) {
-            Ok(frame) => return sender.finish(Item::Done(frame)).await,
-            Err(e) => Error::from(e),
+    let error = tokio::select! {
+        biased;
+        outcome = AssertUnwindSafe(work).catch_unwind() => match outcome {
+            Ok(Ok(value)) => match sender.encode(Kind::Done, &value) {
+                Ok(frame) => return sender.finish(Item::Done(frame)).await,
+                Err(e) => Error::from(e),
+            },
+            Ok(Err(error)) => error,
+            Err(panic) => Error::panic(panic_message(&*panic)),
         },
-        Ok(Err(error)) => error,
-        Err(panic) => Error::panic(panic_message(&*panic)),
+        error = limits.reached() => error,
     };
     if error.is_client_gone() {
         return;
     }
-    let item = sender.failed(error.into_packet(expose_internal));
+    let item = sender.failed(error.into_packet(limits.expose_internal));
     sender.finish(item).await;
 }
+
+/// Refuses a stream before its handler runs; 503s carry `Retry-After`.
+fn refuse(status: StatusCode, message: String) -> Response {
+    let mut response = Error::new(status, message).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+    }
+    response
+}
+
+/// What a refused client is told to wait, in seconds.
+const RETRY_AFTER_SECS: &str = "5";
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
