@@ -1,0 +1,161 @@
+//! Why a stream could not be read to its end.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::decode::DecodeError;
+use crate::error::ErrorPacket;
+
+/// Why a request did not give a complete stream.
+///
+/// Each variant is one thing a caller may want to handle on its own: an HTTP
+/// error before the stream began (the 422 of a handler that rejected its
+/// input), a stream the server ended with an error packet, a network failure, a
+/// stream cut short, bytes that are not a Rivulet stream, or a server that went
+/// quiet.
+///
+/// ```
+/// use rivulet::client::Error;
+///
+/// fn exit_code(error: &Error) -> u8 {
+///     match error {
+///         Error::Server(_) => 1,
+///         _ => 2,
+///     }
+/// }
+/// assert_eq!(exit_code(&Error::Truncated), 2);
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with an HTTP error status instead of a stream.
+    ///
+    /// A Rivulet handler that fails before its first packet answers with its
+    /// error's status and the body `{"error": <error object>}`: `error` holds
+    /// that object. For any other body (a proxy's 502 page, a 404 from a route
+    /// that does not exist) `error` is `None` and `body` holds the text, cut at
+    /// 64 KiB.
+    Status {
+        /// The response's status.
+        status: StatusCode,
+        /// The protocol's error object, when the body holds one.
+        error: Option<ErrorPacket>,
+        /// The response body as text (lossy UTF-8), empty when it held an error object.
+        body: String,
+    },
+    /// A successful response that is not a Rivulet stream: its `Content-Type`
+    /// is none of the three wire formats (an HTML page, or the `204 No Content`
+    /// a server answers to a `Last-Event-ID` it cannot resume).
+    NotAStream {
+        /// The response's status.
+        status: StatusCode,
+        /// The response's `Content-Type`, if it had one.
+        content_type: Option<String>,
+    },
+    /// The stream ended with an error packet.
+    ///
+    /// Only the helpers that return the outcome ([`EventStream::done`](super::EventStream::done))
+    /// report it this way; the stream itself yields it as
+    /// [`Event::Error`](crate::decode::Event::Error), a packet like any other.
+    Server(ErrorPacket),
+    /// The request could not be sent or the response could not be read: DNS,
+    /// connection refused or reset, TLS, an invalid URL or header.
+    Transport(reqwest::Error),
+    /// The response ended without a final packet.
+    Truncated,
+    /// The bytes do not follow the wire format (bad framing, a packet that is
+    /// not JSON, a packet over the size limit).
+    Decode(DecodeError),
+    /// Nothing arrived for this long (not even a keep-alive).
+    IdleTimeout(Duration),
+    /// A packet is not of the type the caller asked for
+    /// ([`EventStream::progress`](super::EventStream::progress),
+    /// [`EventStream::done`](super::EventStream::done)).
+    Deserialize(serde_json::Error),
+}
+
+impl Error {
+    /// The protocol's error object, for an error packet or an HTTP error that
+    /// carried one.
+    pub fn error_packet(&self) -> Option<&ErrorPacket> {
+        match self {
+            Error::Server(packet) => Some(packet),
+            Error::Status { error, .. } => error.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Status {
+                status,
+                error: Some(error),
+                ..
+            } => write!(f, "HTTP {status}: {}", error.message),
+            Error::Status { status, body, .. } => {
+                write!(f, "HTTP {status}")?;
+                let body = body.trim();
+                if !body.is_empty() {
+                    let cut: String = body.chars().take(200).collect();
+                    write!(f, ": {cut}")?;
+                }
+                Ok(())
+            }
+            Error::NotAStream {
+                status,
+                content_type,
+            } => write!(
+                f,
+                "HTTP {status} is not a stream (Content-Type: {})",
+                content_type.as_deref().unwrap_or("none")
+            ),
+            Error::Server(packet) => write!(f, "the stream failed: {packet}"),
+            Error::Transport(e) => write!(f, "{}", error_chain(e)),
+            Error::Truncated => f.write_str("the stream ended without a final packet"),
+            Error::Decode(e) => write!(f, "{e}"),
+            Error::IdleTimeout(after) => {
+                write!(f, "nothing received for {} s", after.as_secs_f64())
+            }
+            Error::Deserialize(e) => write!(f, "a packet is not of the expected type: {e}"),
+        }
+    }
+}
+
+/// reqwest's own message is terse ("error sending request"); the causes say why.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // Transport errors already print their causes (see `error_chain`).
+        match self {
+            Error::Decode(e) => Some(e),
+            Error::Deserialize(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(error: DecodeError) -> Self {
+        match error {
+            DecodeError::Truncated => Error::Truncated,
+            other => Error::Decode(other),
+        }
+    }
+}
