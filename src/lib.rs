@@ -1,3 +1,5 @@
-//! The `rivulet` command line tool: the demo server and its routes.
+//! The `rivulet` command line tool: the demo server and its routes, and
+//! `rivulet watch`, which prints any stream in a terminal.
 
 pub mod demo;
+pub mod watch;

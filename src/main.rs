@@ -39,8 +39,10 @@ enum Command {
         #[arg(long, value_name = "SECS")]
         max_duration: Option<f64>,
     },
-    /// Print the packets of a stream as they arrive; the exit status says how
-    /// it ended (0 done, 1 error packet, 2 no complete stream, 130 Ctrl-C).
+    /// Print the packets of a stream as they arrive.
+    ///
+    /// The exit status says how the stream ended: 0 done, 1 error packet,
+    /// 2 no complete stream, 130 Ctrl-C.
     ///
     /// Example: rivulet watch 'http://127.0.0.1:8080/stream/process?items=30'
     Watch(rivulet_cli::watch::Args),

@@ -1,0 +1,292 @@
+//! `rivulet watch URL`: prints the packets of a stream as they arrive, for
+//! people (one line per packet) or for pipes (`--json`, one NDJSON object per
+//! event), and exits with a status that says how the stream ended.
+//!
+//! | exit | meaning |
+//! |------|---------|
+//! | 0    | the stream ended with its `done` packet |
+//! | 1    | the stream ended with an `error` packet |
+//! | 2    | an HTTP error status, a transport failure, a truncated or malformed stream, an idle timeout, or bad arguments |
+//! | 130  | interrupted by Ctrl-C (the request is aborted: the server sees the client leave) |
+
+mod output;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use futures::StreamExt;
+use rivulet::Format;
+use rivulet::client::reqwest::Method;
+use rivulet::client::reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use rivulet::client::{Client, Error};
+use rivulet::decode::Event;
+
+use output::Output;
+
+/// Exit status: the stream ended with its `done` packet.
+pub const EXIT_DONE: u8 = 0;
+/// Exit status: the stream ended with an `error` packet.
+pub const EXIT_ERROR_PACKET: u8 = 1;
+/// Exit status: no complete stream (HTTP error, transport failure, truncated or
+/// malformed stream, idle timeout), or bad arguments.
+pub const EXIT_FAILURE: u8 = 2;
+/// Exit status: interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+const AFTER_HELP: &str = "\
+Output:
+  Without --json, one line per packet on stdout: strings as they are (JSON-quoted
+  when they hold a line break), other values as compact JSON; the done packet is
+  the last line. An error packet, an HTTP or transport error is reported on stderr.
+
+  With --json, one JSON object per line on stdout:
+    {\"type\":\"progress\",\"data\":<packet>}
+    {\"type\":\"done\",\"data\":<packet>}
+    {\"type\":\"error\",\"data\":{\"message\":…,\"status\":…,\"error_id\":…}}
+    {\"type\":\"failure\",\"reason\":\"http_status|not_a_stream|transport|truncated|malformed|idle_timeout|interrupted|input\",
+     \"message\":…, \"status\":<HTTP status, for http_status>, \"error\":<the server's error object, if any>}
+
+Progress bar:
+  When stderr is a terminal, a bar follows progress packets of these shapes:
+    {\"done\": k, \"total\": n}  or  {\"current\": k, \"total\": n}   k of n
+    {\"percent\": p}                                            p from 0 to 100
+    {\"progress\": f}                                           f from 0 to 1
+  (other fields may be present). Packets of other shapes are only printed.
+
+Exit status:
+  0 done packet, 1 error packet, 2 HTTP error / transport failure / truncated or
+  malformed stream / idle timeout / bad arguments, 130 interrupted (Ctrl-C).
+
+Examples:
+  rivulet watch http://127.0.0.1:8080/stream/process
+  rivulet watch --format ndjson --json 'http://127.0.0.1:8080/stream/process?items=30' | jq .data
+  rivulet watch -X POST -H 'Authorization: Bearer t0k3n' -d '{\"items\":30}' https://example.com/jobs
+  rivulet watch --timeout 2.5 http://127.0.0.1:8080/stream/silent";
+
+/// Prints the packets of a stream as they arrive.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// The URL of the stream (http or https).
+    ///
+    /// Example: rivulet watch 'http://127.0.0.1:8080/stream/process?items=30'
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    /// The HTTP method [default: GET, or POST when a body is given].
+    ///
+    /// Example: -X PUT
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub method: Option<Method>,
+
+    /// A request header, `Name: value`. Repeat for more headers.
+    ///
+    /// Example: -H 'Authorization: Bearer t0k3n' -H 'X-Job: 7'
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+
+    /// The request body, sent as `Content-Type: application/json` unless a -H
+    /// header sets another type.
+    ///
+    /// Example: -d '{"items": 30}'
+    #[arg(
+        short = 'd',
+        long = "data",
+        value_name = "BODY",
+        conflicts_with = "data_file"
+    )]
+    pub data: Option<String>,
+
+    /// The request body from a file (`-` for standard input), with the same
+    /// default `Content-Type` as -d.
+    ///
+    /// Example: --data-file job.json
+    #[arg(long, value_name = "FILE")]
+    pub data_file: Option<PathBuf>,
+
+    /// The wire format to ask the server for (hazaar is another name for
+    /// legacy). The response is decoded in whichever format the server answers.
+    ///
+    /// Example: --format ndjson
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "sse",
+        value_parser = PossibleValuesParser::new(["sse", "ndjson", "legacy", "hazaar"])
+            .map(|name| name.parse::<Format>().expect("a listed format name")),
+    )]
+    pub format: Format,
+
+    /// Print one JSON object per event on stdout (see Output below), for pipes.
+    ///
+    /// Example: --json | jq -c 'select(.type == "progress") | .data'
+    #[arg(long)]
+    pub json: bool,
+
+    /// Give up (exit 2) when nothing arrives for SECS seconds, fractions
+    /// allowed. Keep-alives count as something: set it above the server's
+    /// keep-alive interval (15 s by default). No limit unless given.
+    ///
+    /// Example: --timeout 30
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub timeout: Option<Duration>,
+}
+
+fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}` is not `Name: value`"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("`{}` is not a header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("`{}` is not a header value", value.trim()))?;
+    Ok((name, value))
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs.is_finite() && secs < 1e9 => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}
+
+/// How a watch ended.
+pub(crate) enum Ending {
+    /// The final packet arrived (done or error).
+    Final(Event),
+    /// No complete stream.
+    Failed(Error),
+    /// Ctrl-C.
+    Interrupted,
+    /// The body file could not be read.
+    Input(String),
+    /// Stdout is gone or full.
+    Output(std::io::Error),
+}
+
+impl Ending {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Ending::Final(Event::Error(_)) => EXIT_ERROR_PACKET,
+            Ending::Final(_) => EXIT_DONE,
+            Ending::Interrupted => EXIT_INTERRUPTED,
+            Ending::Failed(_) | Ending::Input(_) | Ending::Output(_) => EXIT_FAILURE,
+        }
+    }
+}
+
+/// Runs `rivulet watch`: prints the stream, returns the exit status.
+pub async fn run(args: Args) -> ExitCode {
+    let mut output = Output::new(args.json);
+    let ending = tokio::select! {
+        // Polled first, so the handler is in place before any packet is printed.
+        biased;
+        () = interrupted() => Ending::Interrupted,
+        ending = watch(&args, &mut output) => ending,
+    };
+    // The request is dropped by now: on Ctrl-C the connection is already closed.
+    output.end(&ending);
+    ExitCode::from(ending.exit_code())
+}
+
+/// Resolves on Ctrl-C (SIGINT); never, if the handler cannot be installed.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn watch(args: &Args, output: &mut Output) -> Ending {
+    let body = match read_body(args).await {
+        Ok(body) => body,
+        Err(why) => return Ending::Input(why),
+    };
+    let method = args.method.clone().unwrap_or(if body.is_some() {
+        Method::POST
+    } else {
+        Method::GET
+    });
+    let mut request = Client::new().request(method, &args.url).format(args.format);
+    for (name, value) in &args.headers {
+        request = request.header(name.clone(), value.clone());
+    }
+    if let Some(body) = body {
+        if !args.headers.iter().any(|(name, _)| name == CONTENT_TYPE) {
+            request = request.header(CONTENT_TYPE, "application/json");
+        }
+        request = request.body(body);
+    }
+    if let Some(after) = args.timeout {
+        request = request.idle_timeout(after);
+    }
+    let mut stream = match request.send().await {
+        Ok(stream) => stream,
+        Err(error) => return Ending::Failed(error),
+    };
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(event) => {
+                if let Err(error) = output.event(&event) {
+                    return Ending::Output(error);
+                }
+                if event.is_final() {
+                    return Ending::Final(event);
+                }
+            }
+            Err(error) => return Ending::Failed(error),
+        }
+    }
+    // The stream yields an error before it ends without a final packet.
+    Ending::Failed(Error::Truncated)
+}
+
+async fn read_body(args: &Args) -> Result<Option<Vec<u8>>, String> {
+    if let Some(data) = &args.data {
+        return Ok(Some(data.clone().into_bytes()));
+    }
+    let Some(path) = &args.data_file else {
+        return Ok(None);
+    };
+    let read = if path.as_os_str() == "-" {
+        use tokio::io::AsyncReadExt;
+        let mut bytes = Vec::new();
+        tokio::io::stdin()
+            .read_to_end(&mut bytes)
+            .await
+            .map(|_| bytes)
+    } else {
+        tokio::fs::read(path).await
+    };
+    read.map(Some)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_parse_as_name_and_value() {
+        let (name, value) = parse_header("X-Job:  7 ").unwrap();
+        assert_eq!(name, "x-job");
+        assert_eq!(value, "7");
+        let (_, value) = parse_header("Authorization: Bearer a:b").unwrap();
+        assert_eq!(value, "Bearer a:b");
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("bad name: x").is_err());
+    }
+
+    #[test]
+    fn timeouts_take_fractions_of_a_second() {
+        assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_seconds("3"), Ok(Duration::from_secs(3)));
+        for bad in ["0", "-1", "soon", "inf", "NaN"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
+}

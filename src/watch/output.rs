@@ -1,0 +1,119 @@
+//! What `rivulet watch` prints: packets on stdout (lines for people, or NDJSON
+//! with `--json`), failures on stderr, and the progress bar.
+
+use std::io::{self, Write};
+
+use rivulet::client::Error;
+use rivulet::decode::{DecodeError, Event};
+use serde_json::{Value, json};
+
+use super::Ending;
+use super::progress::Bar;
+
+pub(crate) struct Output {
+    json: bool,
+    bar: Bar,
+}
+
+impl Output {
+    pub(crate) fn new(json: bool) -> Self {
+        Output {
+            json,
+            bar: Bar::on_terminal(),
+        }
+    }
+
+    /// Prints one packet.
+    pub(crate) fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let Event::Progress(value) = event {
+            self.bar.update(value);
+        } else {
+            self.bar.clear();
+        }
+        if self.json {
+            let line = serde_json::to_string(event).expect("an event serializes");
+            return self.bar.suspend(|| writeln!(io::stdout(), "{line}"));
+        }
+        match event {
+            Event::Progress(value) | Event::Done(value) => {
+                let line = human(value);
+                self.bar.suspend(|| writeln!(io::stdout(), "{line}"))
+            }
+            // Reported by `end`, on stderr.
+            Event::Error(_) => Ok(()),
+        }
+    }
+
+    /// Reports how the watch ended: on stderr for people, and with `--json` as
+    /// a `failure` object on stdout too.
+    pub(crate) fn end(&mut self, ending: &Ending) {
+        self.bar.clear();
+        let message = match ending {
+            Ending::Final(Event::Error(packet)) => format!("error packet: {packet}"),
+            Ending::Final(_) => return,
+            Ending::Failed(error) => error.to_string(),
+            Ending::Interrupted => "interrupted".to_owned(),
+            Ending::Input(why) => why.clone(),
+            // A reader that left (`| head`) needs no message.
+            Ending::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => return,
+            Ending::Output(error) => format!("cannot write the output: {error}"),
+        };
+        eprintln!("rivulet watch: {message}");
+        if !self.json {
+            return;
+        }
+        if let Some(failure) = failure(ending, &message) {
+            // Stdout may be what failed; nothing more to do about it then.
+            let _ = writeln!(io::stdout(), "{failure}");
+        }
+    }
+}
+
+/// A packet as one line of text: strings as they are, other values (and
+/// strings that would break the line) as compact JSON.
+pub(crate) fn human(value: &Value) -> String {
+    match value {
+        Value::String(text) if !text.contains(['\n', '\r']) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The `--json` object for an ending without a final packet.
+fn failure(ending: &Ending, message: &str) -> Option<Value> {
+    let reason = match ending {
+        Ending::Final(_) | Ending::Output(_) => return None,
+        Ending::Interrupted => "interrupted",
+        Ending::Input(_) => "input",
+        Ending::Failed(error) => match error {
+            Error::Status { .. } => "http_status",
+            Error::NotAStream { .. } => "not_a_stream",
+            Error::Transport(_) => "transport",
+            Error::Truncated | Error::Decode(DecodeError::Truncated) => "truncated",
+            Error::IdleTimeout(_) => "idle_timeout",
+            _ => "malformed",
+        },
+    };
+    let mut object = json!({ "type": "failure", "reason": reason, "message": message });
+    if let Ending::Failed(error) = ending {
+        if let Error::Status { status, .. } | Error::NotAStream { status, .. } = error {
+            object["status"] = json!(status.as_u16());
+        }
+        if let Some(packet) = error.error_packet() {
+            object["error"] = json!(packet);
+        }
+    }
+    Some(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_print_plain_unless_they_would_break_the_line() {
+        assert_eq!(human(&json!("Processed 10 items")), "Processed 10 items");
+        assert_eq!(human(&json!("two\nlines")), r#""two\nlines""#);
+        assert_eq!(human(&json!({"a": [1, 2]})), r#"{"a":[1,2]}"#);
+        assert_eq!(human(&Value::Null), "null");
+    }
+}
