@@ -62,6 +62,9 @@ pub fn router(config: rivulet::Config) -> Router {
         .route("/stream/render", get(routes::render))
         .route("/stream/silent", get(routes::silent))
         .route("/stream/truncated", get(routes::truncated))
+        .route("/stream/garbage", get(routes::garbage))
+        .route("/stream/html-error", get(routes::html_error))
+        .route("/stream/wrong-type", get(routes::wrong_type))
         .route(
             "/metrics",
             get(move || async move { metrics.render().into_response() }),

@@ -241,3 +241,38 @@ pub async fn truncated(headers: HeaderMap) -> Response {
     )
         .into_response()
 }
+
+/// `/stream/garbage`: a 200 stream response whose packets are not JSON, for
+/// testing that clients report bad framing cleanly.
+pub async fn garbage(headers: HeaderMap) -> Response {
+    let format = Format::negotiate(&headers);
+    let bytes: &'static [u8] = match format {
+        Format::Sse => b"id: 1\ndata: \"fine\"\n\nid: 2\ndata: {not json at all\n\n",
+        Format::Ndjson => b"{\"progress\":\"fine\"}\n<<garbage>>\n",
+        Format::Legacy => b"4\0sfinezz\0q!!",
+    };
+    (
+        [(header::CONTENT_TYPE, format.content_type())],
+        Body::from(bytes),
+    )
+        .into_response()
+}
+
+/// `/stream/html-error`: what a proxy in front of a stream may answer instead.
+pub async fn html_error() -> Response {
+    (
+        StatusCode::BAD_GATEWAY,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!doctype html><title>502 Bad Gateway</title><h1>Bad Gateway</h1>",
+    )
+        .into_response()
+}
+
+/// `/stream/wrong-type`: a 200 whose content type is not a stream format.
+pub async fn wrong_type() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "this is not a stream\n",
+    )
+        .into_response()
+}

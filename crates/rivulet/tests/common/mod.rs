@@ -23,8 +23,19 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
+/// One client for every test: building one loads TLS roots, which is slow.
+/// Without idle pooling, so that no connection outlives its test's runtime.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap()
+        })
+        .clone()
 }
 
 /// Sends a GET asking for `format`.
@@ -44,6 +55,8 @@ pub struct Reader {
     pub response: reqwest::Response,
     decoder: Decoder,
     ready: std::collections::VecDeque<Event>,
+    /// A decode error, reported after the packets decoded before it.
+    failed: Option<DecodeError>,
     pub raw: Vec<u8>,
     ended: bool,
 }
@@ -56,6 +69,7 @@ impl Reader {
             response,
             decoder: Decoder::new(format),
             ready: Default::default(),
+            failed: None,
             raw: Vec::new(),
             ended: false,
         }
@@ -66,6 +80,9 @@ impl Reader {
         loop {
             if let Some(event) = self.ready.pop_front() {
                 return Some(Ok(event));
+            }
+            if let Some(error) = self.failed.take() {
+                return Some(Err(error));
             }
             if self.ended {
                 return None;
@@ -88,7 +105,7 @@ impl Reader {
             self.ready.extend(out);
             if let Err(e) = result {
                 self.ended = true;
-                return Some(Err(e));
+                self.failed = Some(e);
             }
         }
     }
