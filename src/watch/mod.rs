@@ -115,6 +115,7 @@ pub struct Args {
         long,
         value_name = "FORMAT",
         default_value = "sse",
+        ignore_case = true,
         value_parser = PossibleValuesParser::new(["sse", "ndjson", "legacy", "hazaar"])
             .map(|name| name.parse::<Format>().expect("a listed format name")),
     )]
