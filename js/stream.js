@@ -115,6 +115,9 @@ export function createStream(url, options = {}) {
   };
 
   const onPacket = (packet) => {
+    // One chunk can hold many packets; after abort() in a callback, or after
+    // the final packet, the rest of the chunk is dropped.
+    if (settled()) return;
     if (packet.type === 'progress') {
       lastProgress = [packet.data];
       fire('progress', lastProgress);

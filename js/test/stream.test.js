@@ -66,6 +66,11 @@ const routes = {
     await writeSlowly(res, encoders[format](RISKY));
     res.end();
   },
+  async '/burst'(req, res, format) {
+    // Every packet in one chunk.
+    res.writeHead(200, { 'Content-Type': CONTENT_TYPES[format] });
+    res.end(encoders[format](PROCESS));
+  },
   async '/invalid'(req, res) {
     res.writeHead(422, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ error: { message: 'items must be positive', status: 422 } }));
@@ -343,6 +348,16 @@ describe('abort', () => {
     assert.equal(log.length, 5, 'no packet after abort');
     await waitFor(() => closed.includes('/feed?n=1'));
   });
+  for (const format of ['sse', 'ndjson', 'legacy']) {
+    test(`${format}: abort() in a progress callback drops the rest of the chunk`, async () => {
+      const { stream, settled } = record('/burst', { format });
+      stream.progress(() => stream.abort()).start();
+      assert.deepStrictEqual(await settled, [
+        ['progress', 'Starting batch process'],
+        ['error', 'abort', 'abort', 200],
+      ]);
+    });
+  }
   test('abort() before start: error at once, start() then does nothing', async () => {
     const { stream, settled } = record('/process');
     stream.abort().start();

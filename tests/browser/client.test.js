@@ -107,6 +107,36 @@ describe('the seed streams, in every format', () => {
   }
 });
 
+describe('over XMLHttpRequest (the transport when uploadProgress is used)', () => {
+  const xhr = { xhr: true };
+  for (const format of FORMATS) {
+    test(`${format}: every JSON shape and non-ASCII text`, opts, async () => {
+      const log = await record(page, '/stream/types?interval_ms=1', { format }, xhr);
+      assert.deepStrictEqual(log, [...Object.values(TYPES).map((v) => ['progress', v]), ['done', TYPES]]);
+    });
+    test(`${format}: error packet and truncation`, opts, async () => {
+      const risky = await record(page, '/stream/riskyProcess?fail=1&interval_ms=1', { format }, xhr);
+      assert.deepStrictEqual(risky.at(-1).slice(0, 4), ['error', 'error', 'Something went wrong!', 200]);
+      const truncated = await record(page, '/stream/truncated', { format }, xhr);
+      assert.deepStrictEqual(truncated, [
+        ['progress', 'partial'],
+        ['error', 'error', 'stream ended without a final packet', 200, null],
+      ]);
+    });
+  }
+  test('HTTP 422, idle timeout and abort', opts, async () => {
+    const [[, , , status, responseJSON]] = await record(page, '/stream/process?items=-1', {}, xhr);
+    assert.equal(status, 422);
+    assert.equal(responseJSON.error.status, 422);
+    const timeout = await record(page, '/stream/silent?after_ms=3000', { timeout: 300 }, xhr);
+    assert.deepStrictEqual(timeout, [['error', 'timeout', 'timeout', 0, null]]);
+    const aborted = await record(page, '/stream/feed?interval_ms=10', {}, { ...xhr, abortAfter: 2 });
+    assert.deepStrictEqual(aborted.map((entry) => entry[0]), ['progress', 'progress', 'error']);
+    assert.equal(aborted[2][1], 'abort');
+    await serverIdle();
+  });
+});
+
 describe('errors', () => {
   test('HTTP 422 before the stream begins: status and responseJSON', opts, async () => {
     const log = await record(page, '/stream/process?items=-1');

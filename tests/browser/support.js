@@ -54,16 +54,18 @@ export async function blankPage(browser) {
  * Runs createStream(url, options) in the page and returns every callback in
  * the order it ran: ['progress', data], ['done', data] or
  * ['error', errorType, message, status, responseJSON]. `abortAfter: n` aborts
- * after the n-th progress packet.
+ * after the n-th progress packet; `xhr: true` sends it over XMLHttpRequest.
  */
-export function record(page, url, options = {}, { abortAfter = 0 } = {}) {
+export function record(page, url, options = {}, { abortAfter = 0, xhr = false } = {}) {
   return page.evaluate(
-    async ({ url, options, abortAfter, waitMs }) => {
+    async ({ url, options, abortAfter, xhr, waitMs }) => {
       const { createStream } = await import('/rivulet/stream.js');
       return new Promise((resolve) => {
         const log = [];
         const guard = setTimeout(() => resolve([...log, ['test gave up waiting']]), waitMs);
         const stream = createStream(url, options);
+        // An uploadProgress callback makes the client use XMLHttpRequest.
+        if (xhr) stream.uploadProgress(() => {});
         stream
           .progress((data) => {
             log.push(['progress', data]);
@@ -78,7 +80,7 @@ export function record(page, url, options = {}, { abortAfter = 0 } = {}) {
           .start();
       });
     },
-    { url, options, abortAfter, waitMs: WAIT_MS },
+    { url, options, abortAfter, xhr, waitMs: WAIT_MS },
   );
 }
 

@@ -180,7 +180,8 @@ function buildCard(demo) {
     stream
       .progress((data) => {
         received += 1;
-        appendLog(log, demo.describe ? demo.describe(data) : JSON.stringify(data));
+        // The table is the render card's log.
+        if (!table) appendLog(log, demo.describe ? demo.describe(data) : JSON.stringify(data));
         if (demo.upload) progressBar.value = fileSize ? data.bytes / fileSize : 0;
         else if (progressBar && expected > 0) progressBar.value = Math.min(1, received / expected);
         if (table) appendRow(table, data);
