@@ -543,3 +543,39 @@ async fn every_format_name_is_accepted() {
         assert_eq!(format.name().parse::<Format>(), Ok(format));
     }
 }
+
+#[tokio::test]
+async fn broken_framing_exits_2() {
+    let addr = demo().await;
+    for format in ["sse", "ndjson", "legacy"] {
+        let path = url(addr, "/stream/garbage");
+        let run = watch(&["--format", format, &path]).await;
+        assert_eq!(run.code, Some(2), "{format}: {run:?}");
+        assert_eq!(run.lines(), ["fine"], "{format}");
+
+        let run = watch(&["--json", "--format", format, &path]).await;
+        assert_eq!(run.code, Some(2), "{format}: {run:?}");
+        let objects = run.objects();
+        assert_eq!(objects[0], json!({"type": "progress", "data": "fine"}));
+        assert_eq!(objects[1]["type"], "failure");
+        assert_eq!(objects[1]["reason"], "malformed");
+        assert_eq!(objects.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn a_proxy_error_page_and_a_wrong_content_type_exit_2() {
+    let addr = demo().await;
+    let run = watch(&["--json", &url(addr, "/stream/html-error")]).await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    let objects = run.objects();
+    assert_eq!(objects[0]["reason"], "http_status");
+    assert_eq!(objects[0]["status"], 502);
+    assert_eq!(objects[0].get("error"), None, "no error object in HTML");
+    assert!(run.stderr.contains("HTTP 502 Bad Gateway"), "{run:?}");
+
+    let run = watch(&["--json", &url(addr, "/stream/wrong-type")]).await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(run.objects()[0]["reason"], "not_a_stream");
+    assert!(run.stderr.contains("text/plain"), "{run:?}");
+}
