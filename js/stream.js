@@ -73,7 +73,8 @@ export function createStream(url, options = {}) {
     }
   };
   const fire = (name, args) => {
-    for (const fn of lists[name]) call(fn, args);
+    // A copy: a callback added while firing has already run (see add()).
+    for (const fn of lists[name].slice()) call(fn, args);
   };
   const settled = () => state === 'resolved' || state === 'rejected';
 
@@ -219,7 +220,8 @@ export function createStream(url, options = {}) {
       armIdleTimer();
       // fetch cannot report upload progress, so XMLHttpRequest is used when
       // someone listens for it.
-      const transport = lists.uploadProgress.length ? xhrTransport : fetchTransport;
+      const xhrAvailable = typeof XMLHttpRequest === 'function'; // not in Node, Deno or workers
+      const transport = lists.uploadProgress.length && xhrAvailable ? xhrTransport : fetchTransport;
       stopTransport = transport(request, sink);
       return client;
     },

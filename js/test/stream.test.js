@@ -425,6 +425,26 @@ describe('jQuery Deferred habits', () => {
     const always = await new Promise((resolve) => stream.always((...a) => resolve(a)));
     assert.equal(always[1], 'error');
   });
+  test('a callback added by a callback while firing runs once, at once', async () => {
+    const calls = [];
+    await createStream(`${base}/process`)
+      .progress(function (data) {
+        if (calls.length === 0) this.progress((d) => calls.push(['inner', d]));
+        calls.push(['outer', data]);
+      })
+      .then(() => undefined);
+    assert.deepStrictEqual(calls.slice(0, 4), [
+      ['inner', 'Starting batch process'],
+      ['outer', 'Starting batch process'],
+      ['outer', 'Processed 10 items'],
+      ['inner', 'Processed 10 items'],
+    ]);
+  });
+  test('uploadProgress without XMLHttpRequest (as in Node) falls back to fetch', async () => {
+    assert.equal(typeof XMLHttpRequest, 'undefined');
+    const final = await createStream(`${base}/process`).uploadProgress(() => {});
+    assert.deepStrictEqual(final, { success: true, processed: 10 });
+  });
   test('every method chains', () => {
     const stream = createStream(`${base}/process`);
     for (const name of ['progress', 'done', 'error', 'fail', 'uploadProgress', 'always']) {

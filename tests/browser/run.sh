@@ -57,7 +57,10 @@ else
 fi
 
 status=0
-RIVULET_URL="$url" CHROMIUM="$chromium" node --test --test-concurrency=1 "${files[@]}" || status=$?
+# One file at a time (they share the server's metrics); no test may run past
+# 60 s, and the runner exits even if a browser were left open.
+RIVULET_URL="$url" CHROMIUM="$chromium" \
+  node --test --test-concurrency=1 --test-timeout=60000 --test-force-exit "${files[@]}" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "--- demo server log ($log) ---" >&2
   tail -n 50 "$log" >&2
