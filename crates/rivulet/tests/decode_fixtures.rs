@@ -189,12 +189,56 @@ proptest! {
             prop_assert_eq!(decode_split(f.format, &f.bytes, &cuts).unwrap(), f.events.clone(), "{}", f.name);
         }
     }
+}
 
-    /// Arbitrary bytes never panic the decoder.
+/// How many inputs the fuzz run tries: 2,000 in the test suite;
+/// `RIVULET_FUZZ_CASES=1000000` for a long run (docs/reliability.md).
+fn fuzz_cases() -> u32 {
+    std::env::var("RIVULET_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
+}
+
+/// Bytes that look like the protocol: field names, separators, digits, NULs,
+/// JSON punctuation, multi-byte characters and random bytes, in any order.
+fn hostile_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let token = prop_oneof![
+        Just(b"data: ".to_vec()),
+        Just(b"event: done\n".to_vec()),
+        Just(b"event: error\n".to_vec()),
+        Just(b"id: 7\n".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\0".to_vec()),
+        Just(b"{\"progress\":".to_vec()),
+        Just(b"{\"done\":".to_vec()),
+        Just(b"{\"error\":{\"message\":\"m\",\"status\":500}}".to_vec()),
+        Just(b"\"\xC3\xA9\xF0\x9F\x8C\x8A\"".to_vec()),
+        Just(b"ff".to_vec()),
+        Just(b"a".to_vec()),
+        Just(b"s".to_vec()),
+        Just(b"e".to_vec()),
+        Just(b"}".to_vec()),
+        proptest::collection::vec(any::<u8>(), 1..8),
+    ];
+    proptest::collection::vec(token, 0..64).prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases()))]
+
+    /// Hostile input never panics any decoder, whatever the split, and a decoder
+    /// that reports `done` saw a final packet last.
     #[test]
-    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512), cut in any::<prop::sample::Index>()) {
+    fn hostile_bytes_never_panic(bytes in hostile_bytes(), cut in any::<prop::sample::Index>()) {
         for format in Format::ALL {
-            let _ = decode_split(format, &bytes, &[cut.index(bytes.len() + 1)]);
+            let cut = cut.index(bytes.len() + 1);
+            if let Ok(events) = decode_split(format, &bytes, &[cut]) {
+                prop_assert!(events.last().is_some_and(Event::is_final));
+                prop_assert_eq!(events.iter().filter(|e| e.is_final()).count(), 1);
+            }
         }
     }
 }
