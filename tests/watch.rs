@@ -579,3 +579,15 @@ async fn a_proxy_error_page_and_a_wrong_content_type_exit_2() {
     assert_eq!(run.objects()[0]["reason"], "not_a_stream");
     assert!(run.stderr.contains("text/plain"), "{run:?}");
 }
+
+#[tokio::test]
+async fn logs_stay_off_stdout() {
+    let addr = demo().await;
+    let child = watch_support::command(&["--json", &url(addr, "/stream/status")])
+        .env("RUST_LOG", "trace")
+        .spawn()
+        .unwrap();
+    let run = finish(child).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.events().len(), 2, "{run:?}");
+}

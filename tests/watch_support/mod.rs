@@ -28,9 +28,8 @@ pub fn url(addr: SocketAddr, path: &str) -> String {
     format!("http://{addr}{path}")
 }
 
-/// `rivulet watch ARGS...` with no proxy settings and no terminal; its stdin
-/// is a pipe when `stdin` is set.
-pub fn spawn_with(args: &[&str], stdin: bool) -> Child {
+/// `rivulet watch ARGS...` with no proxy settings and no terminal, output piped.
+pub fn command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rivulet"));
     command.arg("watch").args(args);
     for proxy in [
@@ -44,12 +43,20 @@ pub fn spawn_with(args: &[&str], stdin: bool) -> Child {
         command.env_remove(proxy);
     }
     command
-        .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the rivulet binary starts")
+        .kill_on_drop(true);
+    command
+}
+
+/// Starts `rivulet watch ARGS...`; its stdin is a pipe when `stdin` is set.
+pub fn spawn_with(args: &[&str], stdin: bool) -> Child {
+    let mut command = command(args);
+    if stdin {
+        command.stdin(Stdio::piped());
+    }
+    command.spawn().expect("the rivulet binary starts")
 }
 
 pub fn spawn(args: &[&str]) -> Child {
