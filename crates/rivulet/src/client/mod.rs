@@ -108,9 +108,9 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// pool, so make one and reuse it.
 ///
 /// TLS is rustls with the platform's certificate store. Proxies are taken from
-/// the `HTTP_PROXY`/`HTTPS_PROXY`/`NO_PROXY` variables, as reqwest does; build a
-/// [`reqwest::Client`] of your own for anything else and convert it with
-/// `Client::from`.
+/// the `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` variables (upper or
+/// lower case), as reqwest does; build a [`reqwest::Client`] of your own for
+/// anything else and convert it with `Client::from`.
 #[derive(Clone, Debug, Default)]
 pub struct Client {
     http: reqwest::Client,
