@@ -163,6 +163,16 @@ impl serde_json::ser::Formatter for AsciiFormatter {
         }
         writer.write_all(rest.as_bytes())
     }
+
+    /// Already-encoded JSON (a `RawValue`, as resumable streams store their
+    /// packets) gets the same escapes: outside strings, JSON is ASCII anyway.
+    fn write_raw_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        self.write_string_fragment(writer, fragment)
+    }
 }
 
 #[cfg(test)]

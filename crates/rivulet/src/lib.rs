@@ -46,6 +46,7 @@ mod encode;
 mod error;
 mod format;
 pub mod metrics;
+pub mod resume;
 mod sender;
 mod shutdown;
 mod stream;
@@ -54,11 +55,12 @@ pub use body::StreamBody;
 pub use config::{Config, DEFAULT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES};
 pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
 pub use format::{Format, LEGACY_REQUEST_HEADER};
+pub use resume::Resumable;
 pub use sender::Sender;
 pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 pub use stream::{LAST_EVENT_ID, Stream};
 
 /// The README's quick start, compiled and run as a doctest.
 #[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "client"))]
 pub struct ReadmeDoctests;

@@ -15,6 +15,7 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::task::AbortHandle;
 
 use crate::body::{HandlerTask, StreamBody};
 use crate::config::Config;
@@ -131,21 +132,42 @@ impl Stream {
         if self.reconnect {
             return StatusCode::NO_CONTENT.into_response();
         }
+        let format = self.format;
+        let keep_alive = self.config.keep_alive;
+        match self.spawn(handler, format) {
+            Ok(job) => respond(job.rx, format, keep_alive, HandlerTask(job.task)).await,
+            Err(refused) => *refused,
+        }
+    }
+
+    /// The settings this stream runs with.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Checks the limits, then runs `handler` on its own task, its packets
+    /// encoded in `encoding`. A request over a limit gets its answer instead.
+    pub(crate) fn spawn<F, Fut, T>(self, handler: F, encoding: Format) -> Result<Job, Box<Response>>
+    where
+        F: FnOnce(Sender) -> Fut,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+        T: Serialize + Send + 'static,
+    {
         let Stream {
-            format,
             config,
             content_length,
             ..
         } = self;
         if config.shutdown.as_ref().is_some_and(Shutdown::is_ended) {
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, SHUTDOWN_MESSAGE.into());
+            let message = SHUTDOWN_MESSAGE.into();
+            return Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)));
         }
         if let (Some(length), Some(limit)) = (content_length, config.max_request_bytes)
             && length > limit
         {
             let message =
                 format!("the request body of {length} bytes is over the limit of {limit} bytes");
-            return refuse(StatusCode::PAYLOAD_TOO_LARGE, message);
+            return Err(Box::new(refuse(StatusCode::PAYLOAD_TOO_LARGE, message)));
         }
         let permit = match &config.max_streams {
             None => None,
@@ -153,12 +175,12 @@ impl Stream {
                 Ok(permit) => Some(permit),
                 Err(_) => {
                     let message = "too many streams are running: retry later".to_owned();
-                    return refuse(StatusCode::SERVICE_UNAVAILABLE, message);
+                    return Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)));
                 }
             },
         };
-        let (tx, mut rx) = mpsc::channel(config.buffer);
-        let sender = Sender::new(tx, format, config.max_packet_bytes);
+        let (tx, rx) = mpsc::channel(config.buffer);
+        let sender = Sender::new(tx, encoding, config.max_packet_bytes);
         let work = handler(sender.clone());
         let limits = Limits {
             _permit: permit,
@@ -166,39 +188,55 @@ impl Stream {
             shutdown: config.shutdown.clone(),
             expose_internal: config.expose_internal_errors,
         };
-        let task = HandlerTask(tokio::spawn(drive(work, sender, limits)).abort_handle());
-
-        // Hold the response head until the first item, so that a failure before
-        // any packet can still be answered with its own status.
-        let first = match config.keep_alive {
-            Some(wait) => tokio::time::timeout(wait, rx.recv()).await.ok(),
-            None => Some(rx.recv().await),
-        };
-        let first = match first {
-            Some(Some(Item::Failed { packet, .. })) => return error_response(packet),
-            Some(None) => {
-                return error_response(
-                    Error::message("the stream ended unexpectedly").into_packet(false),
-                );
-            }
-            Some(Some(item)) => Some(item),
-            None => None,
-        };
-        let body = StreamBody::new(rx, first, format, config.keep_alive, task);
-        let mut response = Response::new(axum::body::Body::new(body));
-        let headers = response.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        );
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-        // Compression middleware leaves a body alone once it has an encoding;
-        // a compressor would hold packets back until its buffer filled.
-        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("identity"));
-        headers.insert(VARY, HeaderValue::from_static("accept, x-request-type"));
-        response
+        let task = tokio::spawn(drive(work, sender, limits)).abort_handle();
+        Ok(Job { rx, task })
     }
+}
+
+/// A running handler: its packets, and the handle that stops it.
+pub(crate) struct Job {
+    pub(crate) rx: mpsc::Receiver<Item>,
+    pub(crate) task: AbortHandle,
+}
+
+/// Answers with the items of `rx` in `format`. `task` is stopped when the
+/// response (or its body) is dropped.
+pub(crate) async fn respond(
+    mut rx: mpsc::Receiver<Item>,
+    format: Format,
+    keep_alive: Option<Duration>,
+    task: HandlerTask,
+) -> Response {
+    // Hold the response head until the first item, so that a failure before
+    // any packet can still be answered with its own status.
+    let first = match keep_alive {
+        Some(wait) => tokio::time::timeout(wait, rx.recv()).await.ok(),
+        None => Some(rx.recv().await),
+    };
+    let first = match first {
+        Some(Some(Item::Failed { packet, .. })) => return error_response(packet),
+        Some(None) => {
+            return error_response(
+                Error::message("the stream ended unexpectedly").into_packet(false),
+            );
+        }
+        Some(Some(item)) => Some(item),
+        None => None,
+    };
+    let body = StreamBody::new(rx, first, format, keep_alive, task);
+    let mut response = Response::new(axum::body::Body::new(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    // Compression middleware leaves a body alone once it has an encoding;
+    // a compressor would hold packets back until its buffer filled.
+    headers.insert(CONTENT_ENCODING, HeaderValue::from_static("identity"));
+    headers.insert(VARY, HeaderValue::from_static("accept, x-request-type"));
+    response
 }
 
 /// What bounds a running handler besides its client.

@@ -1,0 +1,145 @@
+//! Stream ids and resume points: what `Last-Event-ID` carries.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The id of a resumable stream: 128 random bits, written as 32 lowercase hex
+/// digits. It is the only thing a client needs to resume, so it is drawn from
+/// a cryptographically secure generator and cannot be guessed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(u128);
+
+impl StreamId {
+    /// A fresh random id.
+    pub fn random() -> Self {
+        // `rand`'s thread generator is a CSPRNG seeded from the OS.
+        StreamId(rand::random())
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl fmt::Debug for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StreamId({self})")
+    }
+}
+
+impl FromStr for StreamId {
+    type Err = InvalidId;
+
+    /// Exactly 32 hex digits (either case).
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(InvalidId);
+        }
+        u128::from_str_radix(s, 16)
+            .map(StreamId)
+            .map_err(|_| InvalidId)
+    }
+}
+
+/// Where a client resumes: the stream, and how many of its packets the client
+/// has (packets are numbered from 1, so this is also the number of the last
+/// one it received). Written `<stream id>.<count>`: the SSE `id` of packet `n`
+/// is its resume point, and an NDJSON or legacy client builds the same text
+/// from the `Rivulet-Stream-Id` response header and the packets it counted.
+///
+/// ```
+/// use rivulet::resume::ResumePoint;
+///
+/// let point: ResumePoint = "0123456789abcdef0123456789abcdef.7".parse().unwrap();
+/// assert_eq!(point.received, 7);
+/// assert_eq!(point.to_string(), "0123456789abcdef0123456789abcdef.7");
+/// // A stream id alone resumes from the start.
+/// let start: ResumePoint = "0123456789abcdef0123456789abcdef".parse().unwrap();
+/// assert_eq!(start.received, 0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// The stream to resume.
+    pub stream: StreamId,
+    /// How many packets the client has already received.
+    pub received: u64,
+}
+
+impl fmt::Display for ResumePoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.stream, self.received)
+    }
+}
+
+impl FromStr for ResumePoint {
+    type Err = InvalidId;
+
+    fn from_str(s: &str) -> Result<Self, InvalidId> {
+        let s = s.trim();
+        let (stream, received) = match s.split_once('.') {
+            Some((stream, count)) => {
+                // Digits only: no sign, no spaces.
+                if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(InvalidId);
+                }
+                (stream, count.parse().map_err(|_| InvalidId)?)
+            }
+            None => (s, 0),
+        };
+        Ok(ResumePoint {
+            stream: stream.parse()?,
+            received,
+        })
+    }
+}
+
+/// A `Last-Event-ID` that is not a resume point (a plain counter of a stream
+/// that was not resumable, or anything else).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidId;
+
+impl fmt::Display for InvalidId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a resume point (`<32 hex digits>.<count>`)")
+    }
+}
+
+impl std::error::Error for InvalidId {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_32_hex_digits_and_distinct() {
+        let a = StreamId::random();
+        let b = StreamId::random();
+        assert_ne!(a, b);
+        assert_eq!(a.to_string().len(), 32);
+        assert_eq!(a.to_string().parse::<StreamId>(), Ok(a));
+    }
+
+    #[test]
+    fn resume_points_parse_strictly() {
+        let id = "00000000000000000000000000000abc";
+        let point: ResumePoint = format!("{id}.12").parse().unwrap();
+        assert_eq!(point.received, 12);
+        assert_eq!(point.stream.to_string(), id);
+        for bad in [
+            "12",
+            "",
+            ".3",
+            "00000000000000000000000000000abc.",
+            "00000000000000000000000000000abc.-1",
+            "00000000000000000000000000000abc.+1",
+            "00000000000000000000000000000abc.1.2",
+            "0000000000000000000000000000abc.1",
+            "00000000000000000000000000000abg.1",
+            "00000000000000000000000000000abc.99999999999999999999999",
+        ] {
+            assert_eq!(bad.parse::<ResumePoint>(), Err(InvalidId), "{bad:?}");
+        }
+    }
+}

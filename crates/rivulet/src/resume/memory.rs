@@ -1,0 +1,489 @@
+//! [`MemoryStore`]: resumable streams kept in this process, within bounds.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::id::StreamId;
+use super::store::{Packet, Status, Store, StoreError};
+
+/// The default [`MemoryStore::max_packets_per_stream`].
+pub const DEFAULT_MAX_PACKETS_PER_STREAM: usize = 10_000;
+/// The default [`MemoryStore::max_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// The default [`MemoryStore::max_streams`].
+pub const DEFAULT_MAX_STREAMS: usize = 10_000;
+
+/// Evicted stream ids remembered, so that a late resumer hears why its stream
+/// is gone: 4 × [`MemoryStore::max_streams`], and at least this many.
+const MIN_EVICTED_REMEMBERED: usize = 1024;
+
+/// What one stored packet costs besides its record: the bookkeeping around it.
+const PACKET_OVERHEAD: usize = 64;
+
+/// Keeps resumable streams in memory: for a single server (every resume of a
+/// stream must reach the process that runs it). Cheap to clone; clones share
+/// the streams.
+///
+/// Bounded three ways, evicting the oldest first: packets per stream, bytes of
+/// packets in total, and streams. A client that resumes behind what is still
+/// kept gets an error saying so (`410 Gone`) rather than a stream with a hole;
+/// so does one whose whole stream was evicted, as long as the store remembers
+/// that (the last 4 × `max_streams` evicted ids, at least 1024).
+///
+/// ```
+/// use rivulet::resume::{MemoryStore, Resume};
+///
+/// let store = MemoryStore::new()
+///     .max_packets_per_stream(1_000)
+///     .max_bytes(16 * 1024 * 1024)
+///     .max_streams(500);
+/// let resume = Resume::new(store);
+/// # let _ = resume;
+/// ```
+#[derive(Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+    bounds: Bounds,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bounds {
+    per_stream: usize,
+    bytes: usize,
+    streams: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    streams: HashMap<StreamId, Entry>,
+    /// Streams in the order they were created; ids of removed streams are
+    /// skipped when met.
+    created: VecDeque<StreamId>,
+    /// Every stored packet in the order it was appended, for evicting the
+    /// oldest bytes first. Entries of packets already gone are skipped when met,
+    /// and swept out when they outnumber the live ones.
+    appended: VecDeque<(StreamId, u64)>,
+    live_packets: usize,
+    bytes: usize,
+    /// Streams evicted to stay within bounds, so a late resumer hears why.
+    evicted: HashSet<StreamId>,
+    evicted_order: VecDeque<StreamId>,
+    last_sweep: Option<Instant>,
+}
+
+struct Entry {
+    owner: Option<String>,
+    packets: VecDeque<Packet>,
+    /// The number of the oldest packet kept (`last + 1` when none is).
+    first: u64,
+    last: u64,
+    finished: bool,
+    lease_until: Instant,
+    watched_until: Option<Instant>,
+    /// How long a finished (or abandoned) stream is kept.
+    ttl: Duration,
+    finished_at: Option<Instant>,
+    appended: Arc<Notify>,
+}
+
+impl Entry {
+    /// When the stream may be removed: `ttl` after it finished, or after its
+    /// producer's lease ran out.
+    fn expires_at(&self) -> Instant {
+        self.finished_at.unwrap_or(self.lease_until) + self.ttl
+    }
+
+    fn bytes(packet: &Packet) -> usize {
+        packet.record.len() + PACKET_OVERHEAD
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// A store with the default bounds.
+    pub fn new() -> Self {
+        MemoryStore {
+            inner: Arc::default(),
+            bounds: Bounds {
+                per_stream: DEFAULT_MAX_PACKETS_PER_STREAM,
+                bytes: DEFAULT_MAX_BYTES,
+                streams: DEFAULT_MAX_STREAMS,
+            },
+        }
+    }
+
+    /// Keeps at most the last `packets` packets of each stream (at least 1).
+    pub fn max_packets_per_stream(mut self, packets: usize) -> Self {
+        self.bounds.per_stream = packets.max(1);
+        self
+    }
+
+    /// Keeps at most about `bytes` of packets over all streams (each packet
+    /// counts its JSON and a small overhead).
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.bounds.bytes = bytes;
+        self
+    }
+
+    /// Keeps at most `streams` streams, running or finished (at least 1).
+    pub fn max_streams(mut self, streams: usize) -> Self {
+        self.bounds.streams = streams.max(1);
+        self
+    }
+
+    /// How many streams are kept now.
+    pub fn len(&self) -> usize {
+        self.lock().streams.len()
+    }
+
+    /// True when no stream is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of packets kept now, as counted against [`max_bytes`](Self::max_bytes).
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves counters at worst slightly off;
+        // the streams themselves stay usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Inner {
+    fn entry(&mut self, stream: StreamId) -> Result<&mut Entry, StoreError> {
+        match self.streams.get_mut(&stream) {
+            Some(entry) => Ok(entry),
+            None if self.evicted.contains(&stream) => Err(StoreError::Evicted { first_kept: 0 }),
+            None => Err(StoreError::Unknown),
+        }
+    }
+
+    /// Removes expired streams, at most once a second.
+    fn sweep(&mut self, now: Instant) {
+        if self
+            .last_sweep
+            .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_sweep = Some(now);
+        let expired: Vec<StreamId> = self
+            .streams
+            .iter()
+            .filter(|(_, entry)| entry.expires_at() <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.remove(id);
+        }
+        self.created.retain(|id| self.streams.contains_key(id));
+    }
+
+    fn remove(&mut self, stream: StreamId) -> Option<Entry> {
+        let entry = self.streams.remove(&stream)?;
+        self.live_packets -= entry.packets.len();
+        self.bytes -= entry.packets.iter().map(Entry::bytes).sum::<usize>();
+        // Wake readers: they will find the stream gone.
+        entry.appended.notify_waiters();
+        self.compact();
+        Some(entry)
+    }
+
+    fn tombstone(&mut self, stream: StreamId, bound: usize) {
+        if self.evicted.insert(stream) {
+            self.evicted_order.push_back(stream);
+        }
+        while self.evicted_order.len() > bound {
+            if let Some(old) = self.evicted_order.pop_front() {
+                self.evicted.remove(&old);
+            }
+        }
+    }
+
+    /// Drops the oldest packet of `stream`.
+    fn drop_oldest(&mut self, stream: StreamId) {
+        let Some(entry) = self.streams.get_mut(&stream) else {
+            return;
+        };
+        if let Some(packet) = entry.packets.pop_front() {
+            entry.first = packet.seq + 1;
+            self.live_packets -= 1;
+            self.bytes -= Entry::bytes(&packet);
+        }
+    }
+
+    /// Drops the globally oldest packets until the bytes fit `limit`.
+    fn evict_bytes(&mut self, limit: usize) {
+        while self.bytes > limit {
+            let Some((stream, seq)) = self.appended.pop_front() else {
+                break;
+            };
+            // The oldest live packet overall is the oldest one of its stream.
+            let live = self
+                .streams
+                .get(&stream)
+                .and_then(|entry| entry.packets.front())
+                .is_some_and(|front| front.seq == seq);
+            if live {
+                self.drop_oldest(stream);
+            }
+        }
+        self.compact();
+    }
+
+    /// Forgets the order entries of packets that are gone once they are most.
+    fn compact(&mut self) {
+        if self.appended.len() <= 2 * self.live_packets + 64 {
+            return;
+        }
+        let streams = &self.streams;
+        self.appended.retain(|(stream, seq)| {
+            streams
+                .get(stream)
+                .is_some_and(|entry| *seq >= entry.first && *seq <= entry.last)
+        });
+    }
+}
+
+impl Store for MemoryStore {
+    async fn create(
+        &self,
+        stream: StreamId,
+        owner: Option<&str>,
+        lease: Duration,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.sweep(now);
+        if inner.streams.contains_key(&stream) {
+            return Err(StoreError::Backend("a stream with this id exists".into()));
+        }
+        while inner.streams.len() >= self.bounds.streams {
+            let Some(oldest) = inner.created.pop_front() else {
+                break;
+            };
+            if inner.remove(oldest).is_some() {
+                let remembered = (4 * self.bounds.streams).max(MIN_EVICTED_REMEMBERED);
+                inner.tombstone(oldest, remembered);
+            }
+        }
+        inner.streams.insert(
+            stream,
+            Entry {
+                owner: owner.map(str::to_owned),
+                packets: VecDeque::new(),
+                first: 1,
+                last: 0,
+                finished: false,
+                lease_until: now + lease,
+                watched_until: None,
+                ttl,
+                finished_at: None,
+                appended: Arc::new(Notify::new()),
+            },
+        );
+        inner.created.push_back(stream);
+        Ok(())
+    }
+
+    async fn append(&self, stream: StreamId, packet: Packet) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let entry = inner.entry(stream)?;
+        if packet.seq <= entry.last {
+            return Ok(());
+        }
+        if packet.seq != entry.last + 1 || entry.finished {
+            return Err(StoreError::Backend(
+                format!(
+                    "packet {} appended after {} (finished: {})",
+                    packet.seq, entry.last, entry.finished
+                )
+                .into(),
+            ));
+        }
+        let bytes = Entry::bytes(&packet);
+        entry.last = packet.seq;
+        if packet.last {
+            entry.finished = true;
+            entry.finished_at = Some(now);
+        }
+        let seq = packet.seq;
+        entry.packets.push_back(packet);
+        let overflow = entry.packets.len() > self.bounds.per_stream;
+        let appended = entry.appended.clone();
+        inner.live_packets += 1;
+        inner.bytes += bytes;
+        inner.appended.push_back((stream, seq));
+        if overflow {
+            inner.drop_oldest(stream);
+        }
+        inner.evict_bytes(self.bounds.bytes);
+        drop(inner);
+        appended.notify_waiters();
+        Ok(())
+    }
+
+    async fn renew(&self, stream: StreamId, lease: Duration) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.entry(stream)?.lease_until = Instant::now() + lease;
+        Ok(())
+    }
+
+    async fn touch(&self, stream: StreamId, grace: Duration) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.entry(stream)?.watched_until = Some(Instant::now() + grace);
+        Ok(())
+    }
+
+    async fn status(&self, stream: StreamId) -> Result<Option<Status>, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.sweep(now);
+        let entry = match inner.entry(stream) {
+            Ok(entry) => entry,
+            Err(StoreError::Unknown) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if entry.expires_at() <= now {
+            return Ok(None);
+        }
+        Ok(Some(Status {
+            owner: entry.owner.clone(),
+            last: entry.last,
+            finished: entry.finished,
+            producer_alive: entry.lease_until > now,
+            watched: entry.watched_until.is_some_and(|until| until > now),
+        }))
+    }
+
+    async fn read(
+        &self,
+        stream: StreamId,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<Vec<Packet>, StoreError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let appended = {
+                let mut inner = self.lock();
+                let entry = inner.entry(stream)?;
+                if after + 1 < entry.first {
+                    let first_kept = entry.packets.front().map_or(0, |p| p.seq);
+                    return Err(StoreError::Evicted { first_kept });
+                }
+                let skip = (after + 1 - entry.first) as usize;
+                let packets: Vec<Packet> = entry
+                    .packets
+                    .iter()
+                    .skip(skip)
+                    .take(limit.max(1))
+                    .cloned()
+                    .collect();
+                if !packets.is_empty() || entry.finished || Instant::now() >= deadline {
+                    return Ok(packets);
+                }
+                // Registered before the lock is released, so an append that
+                // comes between this read and the wait below still wakes it.
+                let mut notified = Box::pin(entry.appended.clone().notified_owned());
+                notified.as_mut().enable();
+                notified
+            };
+            let _ = tokio::time::timeout_at(deadline, appended).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(seq: u64, last: bool) -> Packet {
+        Packet {
+            seq,
+            record: format!("{{\"progress\":{seq}}}"),
+            last,
+        }
+    }
+
+    const LEASE: Duration = Duration::from_secs(60);
+    const TTL: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn reads_follow_appends_in_order() {
+        let store = MemoryStore::new();
+        let id = StreamId::random();
+        store.create(id, Some("me"), LEASE, TTL).await.unwrap();
+        let reader = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut after = 0;
+                loop {
+                    let packets = store
+                        .read(id, after, 2, Duration::from_secs(20))
+                        .await
+                        .unwrap();
+                    for p in packets {
+                        after = p.seq;
+                        got.push(p.seq);
+                        if p.last {
+                            return got;
+                        }
+                    }
+                }
+            })
+        };
+        for seq in 1..=5 {
+            store.append(id, packet(seq, seq == 5)).await.unwrap();
+        }
+        assert_eq!(reader.await.unwrap(), [1, 2, 3, 4, 5]);
+        let status = store.status(id).await.unwrap().unwrap();
+        assert!(status.finished);
+        assert_eq!(status.last, 5);
+        assert_eq!(status.owner.as_deref(), Some("me"));
+        // Appending again is a no-op; appending past the end is refused.
+        store.append(id, packet(3, false)).await.unwrap();
+        assert!(store.append(id, packet(6, false)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn per_stream_bound_evicts_the_oldest() {
+        let store = MemoryStore::new().max_packets_per_stream(3);
+        let id = StreamId::random();
+        store.create(id, None, LEASE, TTL).await.unwrap();
+        for seq in 1..=5 {
+            store.append(id, packet(seq, false)).await.unwrap();
+        }
+        let kept = store.read(id, 2, 10, Duration::ZERO).await.unwrap();
+        assert_eq!(kept.iter().map(|p| p.seq).collect::<Vec<_>>(), [3, 4, 5]);
+        match store.read(id, 1, 10, Duration::ZERO).await {
+            Err(StoreError::Evicted { first_kept: 3 }) => {}
+            other => panic!("expected eviction, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_streams_are_gone() {
+        let store = MemoryStore::new();
+        let id = StreamId::random();
+        store.create(id, None, LEASE, Duration::ZERO).await.unwrap();
+        store.append(id, packet(1, true)).await.unwrap();
+        assert_eq!(store.status(id).await.unwrap(), None);
+    }
+}

@@ -1,0 +1,212 @@
+//! Where resumable streams keep their packets: the [`Store`] trait, and what
+//! travels through it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::id::StreamId;
+
+/// One stored packet of a resumable stream.
+///
+/// `record` is the packet as a JSON object with one key, the same text as the
+/// packet's NDJSON line without its line end: `{"progress": …}`, `{"done": …}`
+/// or `{"error": <error object>}`. Stored that way, a stream is independent of
+/// the format it was first read in; each connection encodes it in its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    /// The packet's number in its stream: 1, 2, 3, … with no gaps.
+    pub seq: u64,
+    /// `{"progress"|"done"|"error": …}`.
+    pub record: String,
+    /// True for the final packet (`done` or `error`).
+    pub last: bool,
+}
+
+/// What a store knows about a stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// The owner tag given when the stream was created, for the authorization
+    /// check on resume.
+    pub owner: Option<String>,
+    /// The number of the last packet appended (0 before the first).
+    pub last: u64,
+    /// The final packet has been appended.
+    pub finished: bool,
+    /// The producer renewed its lease recently enough: its job is still running.
+    pub producer_alive: bool,
+    /// A client was connected within the grace period (see [`Store::touch`]).
+    pub watched: bool,
+}
+
+/// Why a store could not do what was asked.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The packets a reader asked for are no longer kept: the store's bounds
+    /// evicted them. `first_kept` is the oldest packet still there (0 if none).
+    Evicted {
+        /// The number of the oldest packet still kept.
+        first_kept: u64,
+    },
+    /// The stream is not in the store (never created, expired, or evicted).
+    Unknown,
+    /// The backend failed (a lost Redis connection, say).
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Evicted { first_kept: 0 } => {
+                f.write_str("the packets of this stream are no longer kept")
+            }
+            StoreError::Evicted { first_kept } => write!(
+                f,
+                "packets before {first_kept} of this stream are no longer kept"
+            ),
+            StoreError::Unknown => f.write_str("no such stream"),
+            StoreError::Backend(e) => write!(f, "the stream store failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Backend(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+/// Keeps the packets of resumable streams so that any connection (on this
+/// server, or on another one sharing the store) can replay and follow them.
+///
+/// Two implementations come with Rivulet: [`MemoryStore`](super::MemoryStore)
+/// for one server, and [`RedisStore`](super::RedisStore) (feature `redis`) for
+/// several. A stream goes through these calls:
+///
+/// * the producer (the server running the job) calls [`create`](Store::create),
+///   then [`append`](Store::append) for every packet in order, and
+///   [`renew`](Store::renew) its lease while the job runs;
+/// * every connection serving the stream calls [`touch`](Store::touch) while it
+///   is open and [`read`](Store::read) to get packets;
+/// * [`status`](Store::status) tells whether a stream exists, has finished, still
+///   has a live producer and a client.
+///
+/// Times are durations from now; a store keeps each deadline in its own clock.
+pub trait Store: Send + Sync + 'static {
+    /// Registers a new stream whose producer holds a lease for `lease`. Once
+    /// finished, or once its producer's lease has run out, the stream is kept
+    /// for `ttl`, then removed.
+    fn create(
+        &self,
+        stream: StreamId,
+        owner: Option<&str>,
+        lease: Duration,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Appends `packet`, whose `seq` is one more than the last appended; a
+    /// final packet finishes the stream. Appending a `seq` that is already
+    /// there does nothing (a retried append). Fails with
+    /// [`StoreError::Unknown`] or [`StoreError::Evicted`] when the stream is
+    /// gone: its job should stop.
+    fn append(
+        &self,
+        stream: StreamId,
+        packet: Packet,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The producer is alive for `lease` more.
+    fn renew(
+        &self,
+        stream: StreamId,
+        lease: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A client is connected: the stream counts as watched for `grace` more.
+    fn touch(
+        &self,
+        stream: StreamId,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The stream's state, or `None` if the store does not have it.
+    fn status(
+        &self,
+        stream: StreamId,
+    ) -> impl Future<Output = Result<Option<Status>, StoreError>> + Send;
+
+    /// The packets after number `after`, in order, at most `limit` of them.
+    /// When there are none yet, waits up to `wait` for some to be appended and
+    /// returns an empty list if none came. Fails with
+    /// [`StoreError::Evicted`] when packet `after + 1` is no longer kept.
+    fn read(
+        &self,
+        stream: StreamId,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Packet>, StoreError>> + Send;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`Store`] made object-safe, so that [`Resume`](super::Resume) can hold any
+/// store behind one type.
+pub(crate) trait DynStore: Send + Sync + 'static {
+    fn create<'a>(
+        &'a self,
+        stream: StreamId,
+        owner: Option<&'a str>,
+        lease: Duration,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    fn append(&self, stream: StreamId, packet: Packet) -> BoxFuture<'_, Result<(), StoreError>>;
+    fn renew(&self, stream: StreamId, lease: Duration) -> BoxFuture<'_, Result<(), StoreError>>;
+    fn touch(&self, stream: StreamId, grace: Duration) -> BoxFuture<'_, Result<(), StoreError>>;
+    fn status(&self, stream: StreamId) -> BoxFuture<'_, Result<Option<Status>, StoreError>>;
+    fn read(
+        &self,
+        stream: StreamId,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Packet>, StoreError>>;
+}
+
+impl<S: Store> DynStore for S {
+    fn create<'a>(
+        &'a self,
+        stream: StreamId,
+        owner: Option<&'a str>,
+        lease: Duration,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(Store::create(self, stream, owner, lease, ttl))
+    }
+    fn append(&self, stream: StreamId, packet: Packet) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(Store::append(self, stream, packet))
+    }
+    fn renew(&self, stream: StreamId, lease: Duration) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(Store::renew(self, stream, lease))
+    }
+    fn touch(&self, stream: StreamId, grace: Duration) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(Store::touch(self, stream, grace))
+    }
+    fn status(&self, stream: StreamId) -> BoxFuture<'_, Result<Option<Status>, StoreError>> {
+        Box::pin(Store::status(self, stream))
+    }
+    fn read(
+        &self,
+        stream: StreamId,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Packet>, StoreError>> {
+        Box::pin(Store::read(self, stream, after, limit, wait))
+    }
+}

@@ -1,0 +1,274 @@
+//! Resumable streams shared through Redis by several server instances, against
+//! a real `redis-server` this test starts on a free loopback port (it fails,
+//! loudly, without one: `apt-get install redis-server`, or `scripts/setup`).
+//!
+//! Run with `cargo test -p rivulet --features redis --test resume_redis`.
+
+#![cfg(feature = "redis")]
+
+mod resume_support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+use resume_support::{End, Proxy, Reading, RedisServer, eventually, open, serve};
+use rivulet::Format;
+use rivulet::decode::Event;
+use rivulet::resume::{Packet, RedisStore, Resumable, Resume, Store, StoreError, StreamId};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+struct Count {
+    n: u64,
+    #[serde(default)]
+    pause_ms: u64,
+}
+
+/// `n` packets `{"i": 1..=n}`, then `{"total": n}`.
+async fn counting(stream: Resumable, Query(count): Query<Count>) -> Response {
+    stream
+        .run(move |tx| async move {
+            for i in 1..=count.n {
+                tx.send(json!({ "i": i })).await?;
+                tokio::time::sleep(Duration::from_millis(count.pause_ms)).await;
+            }
+            Ok(json!({ "total": count.n }))
+        })
+        .await
+}
+
+fn expected(n: u64) -> Vec<Event> {
+    (1..=n)
+        .map(|i| Event::Progress(json!({ "i": i })))
+        .chain([Event::Done(json!({ "total": n }))])
+        .collect()
+}
+
+/// A server instance whose resumable streams live in the Redis at `url`.
+async fn instance(url: &str, configure: impl FnOnce(Resume) -> Resume) -> SocketAddr {
+    let store = RedisStore::connect(url).await.expect("Redis answers");
+    let resume = configure(Resume::new(store));
+    serve(
+        Router::new()
+            .route("/count", get(counting))
+            .layer(Extension(resume)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_cut_stream_resumes_on_another_instance_exactly_once() {
+    let redis = RedisServer::start();
+    // A short grace period: the job on `a` survives only because the client,
+    // now connected to `b`, is seen through the shared store.
+    let settings = |resume: Resume| resume.grace(Duration::from_millis(500));
+    let a = instance(&redis.url(), settings).await;
+    let b = instance(&redis.url(), settings).await;
+    let proxy = Proxy::start(a).await;
+    for format in Format::ALL {
+        let path = "/count?n=60&pause_ms=20";
+        let mut first = Reading::new(
+            open(&format!("http://{}{path}", proxy.addr), format, None).await,
+            0,
+        );
+        assert_eq!(first.until(5).await, None, "{format}");
+        proxy.cut();
+        assert_eq!(first.read_to_end().await, End::Cut, "{format}");
+
+        let point = first.resume_point();
+        let mut rest = Reading::new(
+            open(&format!("http://{b}{path}"), format, Some(&point)).await,
+            first.received,
+        );
+        assert_eq!(rest.stream_id, first.stream_id);
+        assert_eq!(rest.read_to_end().await, End::Final, "{format}");
+        let mut all = first.events.clone();
+        all.extend(rest.events.clone());
+        assert_eq!(all, expected(60), "{format}: every packet once, in order");
+
+        // Both instances know it has ended.
+        for server in [a, b] {
+            let url = format!("http://{server}{path}");
+            let again = open(&url, format, Some(&rest.resume_point())).await;
+            assert_eq!(again.status(), StatusCode::NO_CONTENT, "{format}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_dead_producer_ends_the_stream_with_an_error_after_its_lease() {
+    let redis = RedisServer::start();
+    let lease = Duration::from_millis(1000);
+    let settings = move |resume: Resume| resume.lease(lease);
+
+    // Instance `a` runs in a runtime of its own, on its own thread: shutting
+    // that runtime down stops its tasks without a word, as a crash would.
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let (kill_tx, kill_rx) = tokio::sync::oneshot::channel::<()>();
+    let url = redis.url();
+    let a_thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let _ = addr_tx.send(instance(&url, settings).await);
+            let _ = kill_rx.await;
+        });
+        runtime.shutdown_background();
+    });
+    let a = addr_rx.await.unwrap();
+    let b = instance(&redis.url(), settings).await;
+
+    // An endless job on `a`, followed from `b`.
+    let path = "/count?n=1000000&pause_ms=10";
+    let mut on_a = Reading::new(
+        open(&format!("http://{a}{path}"), Format::Sse, None).await,
+        0,
+    );
+    assert_eq!(on_a.until(3).await, None);
+    let point = on_a.resume_point();
+    let mut on_b = Reading::new(
+        open(&format!("http://{b}{path}"), Format::Sse, Some(&point)).await,
+        3,
+    );
+    assert_eq!(on_b.until(3).await, None);
+
+    kill_tx.send(()).unwrap();
+    a_thread.join().unwrap();
+    assert_eq!(on_a.read_to_end().await, End::Cut);
+
+    // `b` goes on with what `a` stored, then ends with an error.
+    assert_eq!(on_b.read_to_end().await, End::Final);
+    let (last, packets) = on_b.events.split_last().unwrap();
+    for (n, event) in packets.iter().enumerate() {
+        assert_eq!(event, &Event::Progress(json!({ "i": n as u64 + 4 })));
+    }
+    match last {
+        Event::Error(error) => {
+            assert_eq!(error.status, 503);
+            assert_eq!(error.message, "the server running this stream stopped");
+        }
+        other => panic!("expected an error packet, got {other:?}"),
+    }
+    // So does a client that comes back later.
+    let mut late = Reading::new(
+        open(&format!("http://{b}{path}"), Format::Ndjson, Some(&point)).await,
+        3,
+    );
+    assert_eq!(late.read_to_end().await, End::Final);
+    assert_eq!(late.events, on_b.events);
+}
+
+#[tokio::test]
+async fn redis_keys_expire_and_a_bounded_stream_reports_eviction() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url())
+        .await
+        .unwrap()
+        .max_packets_per_stream(3);
+    let id = StreamId::random();
+    let ttl = Duration::from_secs(60);
+    store
+        .create(id, Some("owner"), Duration::from_secs(5), ttl)
+        .await
+        .unwrap();
+    for seq in 1..=10 {
+        let packet = Packet {
+            seq,
+            record: if seq == 10 {
+                "{\"done\":null}".into()
+            } else {
+                format!("{{\"progress\":{seq}}}")
+            },
+            last: seq == 10,
+        };
+        store.append(id, packet.clone()).await.unwrap();
+        // A retried append is stored once.
+        store.append(id, packet).await.unwrap();
+    }
+    let kept = store.read(id, 7, 100, Duration::ZERO).await.unwrap();
+    assert_eq!(kept.iter().map(|p| p.seq).collect::<Vec<_>>(), [8, 9, 10]);
+    assert!(kept[2].last && !kept[1].last);
+    match store.read(id, 2, 100, Duration::ZERO).await {
+        Err(StoreError::Evicted { first_kept: 8 }) => {}
+        other => panic!("expected eviction, got {other:?}"),
+    }
+    let status = store.status(id).await.unwrap().unwrap();
+    assert!(status.finished);
+    assert_eq!(status.last, 10);
+    assert_eq!(status.owner.as_deref(), Some("owner"));
+    assert!(store.status(StreamId::random()).await.unwrap().is_none());
+
+    // Every key of the stream expires.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("rivulet:{{{id}}}:*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(keys.len() >= 3, "{keys:?}");
+    for key in keys {
+        let ttl_ms: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(ttl_ms > 0, "{key} has no expiry ({ttl_ms})");
+    }
+}
+
+#[tokio::test]
+async fn a_reader_wakes_on_appends_from_another_instance() {
+    let redis = RedisServer::start();
+    let producer = RedisStore::connect(&redis.url()).await.unwrap();
+    let reader = RedisStore::connect(&redis.url()).await.unwrap();
+    let id = StreamId::random();
+    producer
+        .create(id, None, Duration::from_secs(5), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(async move {
+        // Far longer than the test waits: it returns because of the append.
+        reader.read(id, 0, 10, Duration::from_secs(3600)).await
+    });
+    // Appends until the reader has what it waited for (the subscription may
+    // not be up for the first ones; a later one wakes it).
+    let got = eventually("the waiting reader to wake", || {
+        let producer = producer.clone();
+        let waiting = &waiting;
+        async move {
+            if waiting.is_finished() {
+                return Some(());
+            }
+            let status = producer.status(id).await.unwrap().unwrap();
+            let seq = status.last + 1;
+            let record = format!("{{\"progress\":{seq}}}");
+            producer
+                .append(
+                    id,
+                    Packet {
+                        seq,
+                        record,
+                        last: false,
+                    },
+                )
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
+    })
+    .await;
+    let () = got;
+    let packets = waiting.await.unwrap().unwrap();
+    assert_eq!(packets.first().map(|p| p.seq), Some(1));
+}
