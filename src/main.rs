@@ -38,6 +38,11 @@ enum Command {
         /// End any stream that runs longer than this many seconds.
         #[arg(long, value_name = "SECS")]
         max_duration: Option<f64>,
+        /// Keep the resumable streams of /stream/durable in this Redis
+        /// (redis://HOST:PORT), so that demo servers sharing it resume each
+        /// other's streams. Without it they are kept in memory.
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
     },
     /// Print the packets of a stream as they arrive.
     ///
@@ -73,7 +78,14 @@ async fn main() -> std::process::ExitCode {
             max_streams,
             grace,
             max_duration,
+            redis,
         } => {
+            if let Some(url) = redis
+                && let Err(e) = rivulet_cli::demo::use_redis(&url).await
+            {
+                eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
+                return std::process::ExitCode::from(2);
+            }
             let options = rivulet_cli::demo::Options {
                 header_read_timeout: Duration::from_secs_f64(header_timeout),
                 max_streams,

@@ -5,6 +5,7 @@ mod params;
 mod routes;
 mod server;
 
+pub use routes::use_redis;
 pub use server::{Options, serve, serve_on, serve_with};
 
 use std::sync::OnceLock;
@@ -51,6 +52,10 @@ pub fn router(config: rivulet::Config) -> Router {
         .route("/stream", get(routes::test))
         .route("/stream/status", get(routes::status))
         .route("/stream/process", get(routes::process))
+        .route(
+            "/stream/durable",
+            get(routes::durable).layer(routes::durable_store()),
+        )
         .route("/stream/riskyProcess", get(routes::risky_process))
         .route("/stream/types", get(routes::types))
         .route("/stream/feed", get(routes::feed))

@@ -276,3 +276,51 @@ pub async fn wrong_type() -> Response {
     )
         .into_response()
 }
+
+/// Where `/stream/durable` keeps its streams: memory, unless `rivulet demo
+/// --redis URL` chose Redis (see [`use_redis`]).
+static DURABLE_STORE: std::sync::OnceLock<rivulet::resume::Resume> = std::sync::OnceLock::new();
+
+/// Keeps the streams of `/stream/durable` in the Redis at `url`, so that demo
+/// servers sharing it can resume each other's streams. Call it before serving.
+pub async fn use_redis(url: &str) -> Result<(), rivulet::resume::StoreError> {
+    let store = rivulet::resume::RedisStore::connect(url).await?;
+    let _ = DURABLE_STORE.set(rivulet::resume::Resume::new(store));
+    Ok(())
+}
+
+/// The store settings of `/stream/durable`, for its route's `Extension` layer.
+pub fn durable_store() -> axum::Extension<rivulet::resume::Resume> {
+    axum::Extension(
+        DURABLE_STORE
+            .get_or_init(|| rivulet::resume::Resume::new(rivulet::resume::MemoryStore::new()))
+            .clone(),
+    )
+}
+
+/// `/stream/durable?items=N&every=K`: `/stream/process` as a resumable stream.
+/// The job survives a dropped connection or a page reload: a client that comes
+/// back with `Last-Event-ID` (or `?lastEventId=`) gets what it missed, then the
+/// rest. A packet every `every` items (default 10).
+pub async fn durable(stream: rivulet::Resumable, params: Params) -> Response {
+    stream
+        .run(|tx| async move {
+            let items: u32 = params.get("items", 100, 1..=100_000)?;
+            let every: u32 = params.get("every", 10, 1..=100_000)?;
+            let interval = params.interval(100)?;
+            let started = Instant::now();
+            tx.send("Starting durable process").await?;
+            for i in 1..=items {
+                sleep(interval).await; // the work on item i
+                if i % every == 0 {
+                    tx.send(format!("Processed {i} items")).await?;
+                }
+            }
+            Ok(json!({
+                "success": true,
+                "processed": items,
+                "duration": started.elapsed().as_secs_f64(),
+            }))
+        })
+        .await
+}

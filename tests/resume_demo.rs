@@ -1,0 +1,103 @@
+//! `/stream/durable` of the demo, the real binary run twice as
+//! `rivulet demo --redis URL` against one `redis-server` on loopback: a stream
+//! started on one server resumes on the other.
+
+#[path = "../crates/rivulet/tests/resume_support/mod.rs"]
+mod resume_support;
+
+use std::process::{Child, Command, Stdio};
+
+use resume_support::{End, PATIENCE, Reading, RedisServer, open};
+use rivulet::Format;
+use rivulet::decode::Event;
+use serde_json::json;
+
+/// A `rivulet demo` child process, killed when dropped.
+struct Demo {
+    addr: String,
+    child: Child,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
+
+async fn demo(redis: &str) -> Demo {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_rivulet"))
+        .args(["demo", "--addr", &addr, "--redis", redis])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut demo = Demo { addr, child };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while tokio::net::TcpStream::connect(&demo.addr).await.is_err() {
+        if let Ok(Some(status)) = demo.child.try_wait() {
+            panic!("rivulet demo exited: {status}");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "demo never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    demo
+}
+
+#[tokio::test]
+async fn a_durable_stream_started_on_one_demo_server_resumes_on_another() {
+    let redis = RedisServer::start();
+    let a = demo(&redis.url()).await;
+    let b = demo(&redis.url()).await;
+    let path = "/stream/durable?items=40&every=1&interval_ms=10";
+    let mut first = Reading::new(
+        open(&format!("http://{}{path}", a.addr), Format::Ndjson, None).await,
+        0,
+    );
+    assert_eq!(first.until(4).await, None);
+    let point = first.resume_point();
+    drop(first.response);
+
+    let mut rest = Reading::new(
+        open(
+            &format!("http://{}{path}", b.addr),
+            Format::Sse,
+            Some(&point),
+        )
+        .await,
+        first.received,
+    );
+    assert_eq!(rest.read_to_end().await, End::Final);
+    let mut all = first.events.clone();
+    all.extend(rest.events.clone());
+    let (last, progress) = all.split_last().unwrap();
+    let mut expected = vec![Event::Progress(json!("Starting durable process"))];
+    expected.extend((1..=40).map(|i| Event::Progress(json!(format!("Processed {i} items")))));
+    assert_eq!(progress, expected, "every packet once, in order");
+    match last {
+        Event::Done(done) => assert_eq!(done["processed"], 40),
+        other => panic!("expected done, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_demo_refuses_to_start_without_its_redis() {
+    let port = free_port(); // nothing listens there
+    let output = Command::new(env!("CARGO_BIN_EXE_rivulet"))
+        .args(["demo", "--addr", "127.0.0.1:0"])
+        .args(["--redis", &format!("redis://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot use Redis"), "{stderr}");
+}
