@@ -42,10 +42,14 @@ fn main() {
         return peers::serve_child();
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let profile = args
+        .iter()
+        .position(|a| a == "--profile")
+        .and_then(|i| args.get(i + 1).cloned());
     let names: Vec<&str> = args
         .iter()
         .map(String::as_str)
-        .filter(|a| !a.starts_with("--"))
+        .filter(|a| !a.starts_with("--") && Some(*a) != profile.as_deref())
         .collect();
     let scenarios: Vec<&str> = match names.as_slice() {
         ["all"] => SCENARIOS.to_vec(),
@@ -79,7 +83,10 @@ fn main() {
         for scenario in scenarios {
             let start = Instant::now();
             match scenario {
-                "throughput" => throughput::run(&servers, quick).await,
+                "throughput" => match &profile {
+                    Some(peer) => throughput::profile(&servers, peer).await,
+                    None => throughput::run(&servers, quick).await,
+                },
                 "latency" => latency::run(&servers, quick).await,
                 "memory" => memory::run(quick).await,
                 "cancel" => cancel::run(&servers, quick).await,

@@ -57,6 +57,24 @@ async fn measure(servers: &Servers, peer: Peer, n: u64) -> Run {
     }
 }
 
+/// Runs one peer alone for a while, for a profiler to watch the server thread:
+/// `perf record -g --call-graph dwarf -- rivulet-bench throughput --profile hyper`.
+pub async fn profile(servers: &Servers, name: &str) {
+    let Some(peer) = PEERS.iter().find(|p| p.name().starts_with(name)) else {
+        eprintln!("--profile: no peer named {name}");
+        std::process::exit(2);
+    };
+    for _ in 0..10 {
+        let run = measure(servers, *peer, 200_000).await;
+        println!(
+            "  {}: {} packets/s, {:.0} ns server CPU/packet",
+            peer.name(),
+            si(run.packets_per_sec),
+            run.cpu_ns_per_packet
+        );
+    }
+}
+
 pub async fn run(servers: &Servers, quick: bool) {
     let (n, rounds) = if quick { (20_000, 3) } else { (400_000, 7) };
     println!(

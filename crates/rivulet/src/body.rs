@@ -21,6 +21,16 @@ use crate::sender::Item;
 /// Frames ready at the same time are joined until the write reaches this size.
 const COALESCE_BYTES: usize = 64 * 1024;
 
+/// How many polls in a row may hold frames back without new ones arriving.
+const MAX_IDLE_TURNS: u8 = 2;
+
+/// True when a sender has been granted room in the buffer and not used it yet:
+/// a handler that was waiting for room is about to send. The buffer's bound
+/// is split between free room, queued items and such granted permits.
+fn room_granted(rx: &mpsc::Receiver<Item>) -> bool {
+    rx.capacity() + rx.len() < rx.max_capacity()
+}
+
 /// The body of a stream response. Dropping it (hyper does when the client goes
 /// away) cancels the handler.
 pub struct StreamBody {
@@ -32,7 +42,60 @@ pub struct StreamBody {
     /// Held for its `Drop`: aborts the handler when the body goes.
     _handler: HandlerTask,
     packets: ::metrics::Counter,
+    /// Frames taken but not yet written: see [`StreamBody::poll_frame`].
+    held: Option<Batch>,
+    /// Polls in a row that held frames without taking new ones.
+    idle_turns: u8,
     finished: bool,
+}
+
+/// The frames of one write. A lone frame is passed on as it is; more are
+/// copied into one buffer.
+#[derive(Default)]
+struct Batch {
+    single: Option<Bytes>,
+    joined: Option<BytesMut>,
+    /// Packets from the handler in this batch (for the metric).
+    packets: u64,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.single.is_none() && self.joined.is_none()
+    }
+
+    fn len(&self) -> usize {
+        self.single.as_ref().map_or(0, Bytes::len) + self.joined.as_ref().map_or(0, BytesMut::len)
+    }
+
+    /// Appends `item`'s frame; true when it ends the stream. `queued` tells how
+    /// many items wait behind it, to size the joined buffer once.
+    fn push(&mut self, item: Item, queued: impl FnOnce() -> usize) -> bool {
+        let (frame, last) = match item {
+            Item::Packet(frame) => (frame, false),
+            Item::Done(frame) => (frame, true),
+            Item::Failed { frame, .. } => (frame, true),
+        };
+        match (self.single.take(), self.joined.as_mut()) {
+            (None, None) => self.single = Some(frame),
+            (Some(previous), None) => {
+                let expected = previous.len() + frame.len() * (queued() + 1);
+                let mut joined = BytesMut::with_capacity(expected.min(COALESCE_BYTES * 2));
+                joined.extend_from_slice(&previous);
+                joined.extend_from_slice(&frame);
+                self.joined = Some(joined);
+            }
+            (_, Some(joined)) => joined.extend_from_slice(&frame),
+        }
+        last
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self.joined {
+            Some(joined) => joined.freeze(),
+            None => self.single.unwrap_or_default(),
+        }
+    }
 }
 
 struct KeepAlive {
@@ -78,28 +141,10 @@ impl StreamBody {
             keep_alive,
             _handler: handler,
             packets: metrics::packets(),
+            held: None,
+            idle_turns: 0,
             finished: false,
         }
-    }
-
-    /// Appends `item` to the write; true when it ends the stream.
-    fn take(item: Item, out: &mut Option<BytesMut>, single: &mut Option<Bytes>) -> bool {
-        let (frame, last) = match item {
-            Item::Packet(frame) => (frame, false),
-            Item::Done(frame) => (frame, true),
-            Item::Failed { frame, .. } => (frame, true),
-        };
-        match (single.take(), out.as_mut()) {
-            (None, None) => *single = Some(frame),
-            (Some(previous), None) => {
-                let mut joined = BytesMut::with_capacity((previous.len() + frame.len()) * 4);
-                joined.extend_from_slice(&previous);
-                joined.extend_from_slice(&frame);
-                *out = Some(joined);
-            }
-            (_, Some(joined)) => joined.extend_from_slice(&frame),
-        }
-        last
     }
 
     fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Poll<Bytes> {
@@ -126,6 +171,16 @@ impl Body for StreamBody {
     type Data = Bytes;
     type Error = Infallible;
 
+    /// Takes every frame that is ready, up to [`COALESCE_BYTES`], as one write.
+    ///
+    /// When the buffer was full the handler is waiting for room, and the room
+    /// just made lets it send more at once. The frames are then held (the body
+    /// wakes itself and returns `Pending`, and hyper writes nothing) until the
+    /// handler has refilled the buffer, and the next poll writes both batches
+    /// in one system call. A handler that sends faster than the client reads
+    /// thus makes a few large writes instead of one per buffer's worth of
+    /// packets; one that is not waiting for room never waits here, and no
+    /// frame waits more than [`MAX_IDLE_TURNS`] polls without new ones.
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -134,21 +189,15 @@ impl Body for StreamBody {
         if this.finished {
             return Poll::Ready(None);
         }
-        let mut single = None;
-        let mut joined = None;
-        let mut count = 0u64;
+        let mut batch = this.held.take().unwrap_or_default();
+        let held_packets = batch.packets;
         let mut last = false;
         if let Some(item) = this.first.take() {
-            count += 1;
-            last = Self::take(item, &mut joined, &mut single);
+            batch.packets += 1;
+            last = batch.push(item, || this.rx.len());
         }
-        while !last {
-            let size =
-                single.as_ref().map_or(0, Bytes::len) + joined.as_ref().map_or(0, BytesMut::len);
-            if size >= COALESCE_BYTES {
-                break;
-            }
-            let polled = if count == 0 {
+        while !last && batch.len() < COALESCE_BYTES {
+            let polled = if batch.is_empty() {
                 this.rx.poll_recv(cx)
             } else {
                 match this.rx.try_recv() {
@@ -159,14 +208,14 @@ impl Body for StreamBody {
             };
             match polled {
                 Poll::Ready(Some(item)) => {
-                    count += 1;
-                    last = Self::take(item, &mut joined, &mut single);
+                    batch.packets += 1;
+                    last = batch.push(item, || this.rx.len());
                 }
                 Poll::Ready(None) => {
                     // Every sender is gone without a final packet: the handler's
                     // task was stopped from outside (the runtime is shutting down).
                     let packet = Error::message("the stream ended unexpectedly").into_packet(false);
-                    last = Self::take(ended(this.format, packet), &mut joined, &mut single);
+                    last = batch.push(ended(this.format, packet), || 0);
                 }
                 Poll::Pending => {
                     return match this.poll_keep_alive(cx) {
@@ -176,18 +225,29 @@ impl Body for StreamBody {
                 }
             }
         }
+        if batch.packets > held_packets {
+            this.idle_turns = 0;
+        } else {
+            this.idle_turns += 1;
+        }
+        if !last
+            && batch.len() < COALESCE_BYTES
+            && this.idle_turns <= MAX_IDLE_TURNS
+            && room_granted(&this.rx)
+        {
+            this.held = Some(batch);
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        this.idle_turns = 0;
         if last {
             this.finished = true;
         }
-        this.packets.increment(count);
+        this.packets.increment(batch.packets);
         if let Some(keep_alive) = this.keep_alive.as_mut() {
             keep_alive.last_write = Instant::now();
         }
-        let data = match joined {
-            Some(joined) => joined.freeze(),
-            None => single.expect("at least one frame was taken"),
-        };
-        Poll::Ready(Some(Ok(Frame::data(data))))
+        Poll::Ready(Some(Ok(Frame::data(batch.into_bytes()))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -209,5 +269,63 @@ impl Drop for StreamBody {
         if !self.finished {
             metrics::cancelled();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+    use http_body_util::BodyExt;
+
+    const PACKET: &[u8] = b"data: 1\n\n";
+    const DONE: &[u8] = b"event: done\ndata: null\n\n";
+
+    fn body(rx: mpsc::Receiver<Item>, handler: AbortHandle) -> StreamBody {
+        StreamBody::new(rx, None, Format::Sse, None, HandlerTask(handler))
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_handler_that_outruns_the_client_gets_writes_larger_than_its_buffer() {
+        let (tx, rx) = mpsc::channel(4);
+        let handler = tokio::spawn(async move {
+            for _ in 0..400 {
+                tx.send(Item::Packet(Bytes::from_static(PACKET)))
+                    .await
+                    .unwrap();
+            }
+            tx.send(Item::Done(Bytes::from_static(DONE))).await.unwrap();
+        });
+        let mut body = body(rx, handler.abort_handle());
+        let mut writes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            writes.push(frame.unwrap().into_data().unwrap());
+        }
+        let expected: Vec<u8> = PACKET
+            .repeat(400)
+            .into_iter()
+            .chain(DONE.iter().copied())
+            .collect();
+        assert_eq!(writes.concat(), expected);
+        // Without holding frames back: one write per 4 packets, 100 in all.
+        assert!(writes.len() <= 10, "{} writes", writes.len());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn frames_are_not_held_when_no_handler_waits_for_room() {
+        let (tx, rx) = mpsc::channel(2);
+        tx.send(Item::Packet(Bytes::from_static(PACKET)))
+            .await
+            .unwrap();
+        tx.send(Item::Packet(Bytes::from_static(PACKET)))
+            .await
+            .unwrap();
+        let handler = tokio::spawn(std::future::pending::<()>());
+        let mut body = body(rx, handler.abort_handle());
+        // The buffer is full, but nobody is waiting to send: written at once.
+        let frame = body.frame().now_or_never().expect("ready");
+        let data = frame.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&data[..], PACKET.repeat(2).as_slice());
+        drop(tx);
     }
 }

@@ -31,7 +31,19 @@ pub(crate) fn packet<T: Serialize + ?Sized>(
     id: u64,
     value: &T,
 ) -> Result<Bytes, serde_json::Error> {
-    let mut out = Vec::with_capacity(64);
+    packet_into(Vec::with_capacity(128), format, kind, id, value)
+}
+
+/// [`packet`] into `out`, an empty buffer whose capacity the caller chose (a
+/// [`Sender`](crate::Sender) sizes it from its previous packet, so that a
+/// frame is written without growing its buffer).
+pub(crate) fn packet_into<T: Serialize + ?Sized>(
+    mut out: Vec<u8>,
+    format: Format,
+    kind: Kind,
+    id: u64,
+    value: &T,
+) -> Result<Bytes, serde_json::Error> {
     match format {
         Format::Sse => {
             out.extend_from_slice(b"id: ");

@@ -1,7 +1,7 @@
 //! The handler's end of a stream.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -42,6 +42,9 @@ struct Shared {
     format: Format,
     next_id: AtomicU64,
     max_packet_bytes: usize,
+    /// The buffer size for the next frame: the last frame's size and a little
+    /// more. Packets of a stream tend to be alike.
+    frame_capacity: AtomicUsize,
 }
 
 impl Sender {
@@ -52,6 +55,7 @@ impl Sender {
                 format,
                 next_id: AtomicU64::new(1),
                 max_packet_bytes,
+                frame_capacity: AtomicUsize::new(128),
             }),
         }
     }
@@ -98,8 +102,15 @@ impl Sender {
         value: &T,
     ) -> Result<Bytes, SendError> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame =
-            encode::packet(self.shared.format, kind, id, value).map_err(SendError::Serialize)?;
+        let capacity = self.shared.frame_capacity.load(Ordering::Relaxed);
+        let out = Vec::with_capacity(capacity);
+        let frame = encode::packet_into(out, self.shared.format, kind, id, value)
+            .map_err(SendError::Serialize)?;
+        // Capped: one huge packet must not make every later buffer huge.
+        let next = (frame.len() + 16).min(64 * 1024);
+        if next != capacity {
+            self.shared.frame_capacity.store(next, Ordering::Relaxed);
+        }
         let limit = self.shared.max_packet_bytes;
         if frame.len() > limit {
             return Err(SendError::TooLarge {
