@@ -65,7 +65,37 @@ export interface StreamOptions {
   format?: StreamFormat;
   /** The largest packet accepted (default 16 MiB); a larger one fails with `'parsererror'`. */
   maxPacketSize?: number;
+  /**
+   * For resumable streams (the response carries `Rivulet-Stream-Id`): after a
+   * dropped connection or a body that ends before the final packet, reconnect
+   * with `Last-Event-ID` and go on after the last packet received. On by
+   * default ({@link DEFAULT_RECONNECT}); `false` turns it off. The wait before
+   * attempt n is random between half and all of `min(maxDelay, delay * 2^(n-1))`
+   * ms; every packet that arrives starts the count again. Never after a final
+   * packet, an HTTP error, or bad framing.
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /**
+   * Resume a stream instead of starting one: a value `lastEventId()` returned
+   * earlier (kept in `sessionStorage` across a page reload, say). A stream
+   * that can no longer be resumed fails with the message
+   * `'the stream can no longer be resumed'`.
+   */
+  lastEventId?: string;
 }
+
+/** How a resumable stream reconnects. */
+export interface ReconnectOptions {
+  /** Attempts in a row without a packet before giving up (default 8). */
+  retries?: number;
+  /** Milliseconds before the first attempt, doubled for each next one (default 500). */
+  delay?: number;
+  /** The longest wait in milliseconds (default 15000). */
+  maxDelay?: number;
+}
+
+/** The reconnect settings used unless `options.reconnect` changes them. */
+export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>>;
 
 export type ProgressCallback<P = any> = (this: RivuletStream<P>, data: P) => void;
 export type DoneCallback<F = any> = (this: RivuletStream, data: F) => void;
@@ -106,6 +136,12 @@ export interface RivuletStream<P = any, F = any> extends PromiseLike<F>, AsyncIt
   abort(): this;
   /** `'pending'` before start, `'running'`, then `'resolved'` or `'rejected'`. */
   state(): 'pending' | 'running' | 'resolved' | 'rejected';
+  /**
+   * For a resumable stream, where it would resume: `<stream id>.<packets
+   * received>` (pass it as `options.lastEventId` to resume after a reload);
+   * otherwise undefined.
+   */
+  lastEventId(): string | undefined;
   /** Starts the stream; resolves with the final packet, rejects with a {@link StreamError}. */
   then<A = F, B = never>(
     onDone?: ((data: F) => A | PromiseLike<A>) | null,

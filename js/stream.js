@@ -10,6 +10,12 @@
 // `for await (const data of createStream(url))` yields the progress packets,
 // and `await createStream(url)` gives the final one: the client is a thenable.
 // The wire formats are decoded by ./parser.js; see docs/protocol.md.
+//
+// A resumable stream (its response names it in `Rivulet-Stream-Id`) survives
+// a dropped connection: the client reconnects with backoff and jitter and
+// resumes after the last packet it got (options.reconnect). `lastEventId()`
+// gives the point to resume from, which a page can keep to resume after a
+// reload (options.lastEventId).
 
 import { createParser, formatFromContentType, ParseError } from './parser.js';
 
@@ -33,12 +39,25 @@ export class StreamError extends Error {
   }
 }
 
+/** How a resumable stream reconnects unless options.reconnect says otherwise. */
+export const DEFAULT_RECONNECT = Object.freeze({ retries: 8, delay: 500, maxDelay: 15_000 });
+
 /**
  * Creates a stream client for `url`. Nothing is sent until `start()` (or
  * `await`, `then`, `for await`).
  */
 export function createStream(url, options = {}) {
   const request = prepareRequest(url, options);
+  const reconnect = reconnectOptions(options.reconnect);
+  // A resumable stream: its id (from Rivulet-Stream-Id, or options.lastEventId)
+  // and the packets received over all its connections.
+  const resume = { id: undefined, received: 0, attempt: 0, timer: undefined };
+  if (options.lastEventId) {
+    const [id, count] = String(options.lastEventId).split('.');
+    resume.id = id;
+    resume.received = Number(count) || 0;
+  }
+  let connection = 0; // numbers the transports; only the latest one reports
   const lists = { progress: [], done: [], error: [], uploadProgress: [], always: [] };
   const iterators = new Set();
   // What jQuery's jqXHR offers, for error callbacks. The streamed body is not
@@ -99,6 +118,7 @@ export function createStream(url, options = {}) {
     result = args;
     xhr.readyState = 4;
     clearTimeout(idleTimer);
+    clearTimeout(resume.timer);
     options.signal?.removeEventListener('abort', onSignal);
     stopTransport?.();
     fire(newState === 'resolved' ? 'done' : 'error', args);
@@ -119,6 +139,8 @@ export function createStream(url, options = {}) {
     // One chunk can hold many packets; after abort() in a callback, or after
     // the final packet, the rest of the chunk is dropped.
     if (settled()) return;
+    resume.received += 1;
+    resume.attempt = 0;
     if (packet.type === 'progress') {
       lastProgress = [packet.data];
       fire('progress', lastProgress);
@@ -130,6 +152,21 @@ export function createStream(url, options = {}) {
       reject('error', packet.data.message);
     }
   };
+
+  // After a dropped connection of a resumable stream: true when another one
+  // is on its way (after a backoff delay with jitter), false to give up.
+  const retry = () => {
+    if (!resume.id || !reconnect || settled() || resume.attempt >= reconnect.retries) return false;
+    resume.attempt += 1;
+    connection += 1; // what the dropped transport still reports is ignored
+    stopTransport?.();
+    const ceiling = Math.min(reconnect.maxDelay, reconnect.delay * 2 ** (resume.attempt - 1));
+    const wait = ceiling / 2 + (Math.random() * ceiling) / 2;
+    xhr.readyState = 1;
+    resume.timer = setTimeout(connect, wait);
+    return true;
+  };
+  const lastEventId = () => (resume.id ? `${resume.id}.${resume.received}` : undefined);
 
   // What a transport reports to; every method is a no-op once settled.
   const sink = {
@@ -149,6 +186,11 @@ export function createStream(url, options = {}) {
         getAllResponseHeaders: getAllHeaders,
       });
       if (status < 200 || status > 299) return false;
+      if (status === 204 && resume.id) {
+        reject('error', 'the stream can no longer be resumed');
+        return false;
+      }
+      resume.id = getHeader('Rivulet-Stream-Id') || resume.id;
       const contentType = getHeader('Content-Type');
       const format = contentType ? formatFromContentType(contentType) : request.format;
       if (!format) {
@@ -166,11 +208,21 @@ export function createStream(url, options = {}) {
     },
     end() {
       if (settled()) return;
-      guard(() => parser.end());
+      try {
+        parser.end();
+      } catch (err) {
+        // A resumable stream cut inside its (legacy) final packet resumes.
+        if (!(err instanceof ParseError)) throw err;
+        if (!retry()) reject('parsererror', err.message);
+        return;
+      }
+      if (settled() || retry()) return;
       reject('error', 'stream ended without a final packet');
     },
     httpError(text) {
       if (settled()) return;
+      // A server that is restarting or overloaded while a stream resumes.
+      if (resume.attempt > 0 && [502, 503, 504].includes(xhr.status) && retry()) return;
       xhr.responseText = text;
       try {
         xhr.responseJSON = JSON.parse(text);
@@ -181,7 +233,7 @@ export function createStream(url, options = {}) {
       reject('error', typeof message === 'string' ? message : xhr.statusText || `HTTP ${xhr.status}`);
     },
     fail(err) {
-      if (settled()) return;
+      if (settled() || retry()) return;
       reject('error', err?.message || 'network error');
     },
     upload(event) {
@@ -200,6 +252,32 @@ export function createStream(url, options = {}) {
     }
   };
 
+  // Each transport gets a view of the sink that goes quiet once a newer
+  // connection has replaced it.
+  let transport;
+  const connect = () => {
+    const current = ++connection;
+    const live = () => current === connection;
+    const view = {
+      get closed() {
+        return settled() || !live();
+      },
+      response: (...args) => live() && sink.response(...args),
+      chunk: (data) => live() && sink.chunk(data),
+      end: () => live() && sink.end(),
+      httpError: (text) => live() && sink.httpError(text),
+      fail: (err) => live() && sink.fail(err),
+      upload: (event) => live() && sink.upload(event),
+    };
+    let sent = request;
+    if (resume.id) {
+      const headers = new Headers(request.headers);
+      headers.set('Last-Event-ID', lastEventId());
+      sent = { ...request, headers };
+    }
+    stopTransport = transport(sent, view);
+  };
+
   const client = {
     progress: (...fns) => add('progress', fns),
     done: (...fns) => add('done', fns),
@@ -211,6 +289,12 @@ export function createStream(url, options = {}) {
     /** 'pending' before start, 'running', then 'resolved' or 'rejected'. */
     state: () => state,
 
+    /**
+     * Where a resumable stream would resume: `<stream id>.<packets received>`,
+     * or undefined for a stream that is not resumable (or before its response).
+     */
+    lastEventId,
+
     start() {
       if (state !== 'pending') return client;
       if (options.signal?.aborted) return client.abort();
@@ -221,8 +305,8 @@ export function createStream(url, options = {}) {
       // fetch cannot report upload progress, so XMLHttpRequest is used when
       // someone listens for it.
       const xhrAvailable = typeof XMLHttpRequest === 'function'; // not in Node, Deno or workers
-      const transport = lists.uploadProgress.length && xhrAvailable ? xhrTransport : fetchTransport;
-      stopTransport = transport(request, sink);
+      transport = lists.uploadProgress.length && xhrAvailable ? xhrTransport : fetchTransport;
+      connect();
       return client;
     },
 
@@ -278,6 +362,16 @@ export function createStream(url, options = {}) {
     },
   };
   return client;
+}
+
+// options.reconnect: true (the default), false, or {retries, delay, maxDelay}.
+function reconnectOptions(option) {
+  if (option === false) return null;
+  const chosen = { ...DEFAULT_RECONNECT, ...(typeof option === 'object' && option) };
+  for (const key of Object.keys(DEFAULT_RECONNECT)) {
+    if (!(chosen[key] >= 0)) throw new TypeError(`createStream: reconnect.${key} must be a number >= 0`);
+  }
+  return chosen;
 }
 
 function prepareRequest(url, options) {

@@ -92,4 +92,14 @@ $.stream({ url: '/stream/status' });
 declare const jQuery: JQueryStatic;
 jQuery.stream('/stream').done(() => undefined);
 
-export { modern, state, parseError };
+// Resumable streams.
+const durable = createStream('/stream/durable', {
+  reconnect: { retries: 5, delay: 250, maxDelay: 5000 },
+  lastEventId: sessionStorage.getItem('durable') ?? undefined,
+});
+const resumeAt: string | undefined = durable.lastEventId();
+createStream('/stream/durable', { reconnect: false });
+// @ts-expect-error reconnect takes a boolean or its options
+createStream('/stream/durable', { reconnect: 3 });
+
+export { modern, state, parseError, resumeAt };
