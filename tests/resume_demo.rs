@@ -1,16 +1,18 @@
 //! `/stream/durable` of the demo, the real binary run twice as
 //! `rivulet demo --redis URL` against one `redis-server` on loopback: a stream
-//! started on one server resumes on the other.
+//! started on one server resumes on the other, and `rivulet watch` rides out a
+//! connection cut by a proxy.
 
 #[path = "../crates/rivulet/tests/resume_support/mod.rs"]
 mod resume_support;
 
 use std::process::{Child, Command, Stdio};
 
-use resume_support::{End, PATIENCE, Reading, RedisServer, open};
+use resume_support::{End, PATIENCE, Proxy, Reading, RedisServer, open};
 use rivulet::Format;
 use rivulet::decode::Event;
 use serde_json::json;
+use tokio::io::AsyncBufReadExt;
 
 /// A `rivulet demo` child process, killed when dropped.
 struct Demo {
@@ -100,4 +102,47 @@ async fn the_demo_refuses_to_start_without_its_redis() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot use Redis"), "{stderr}");
+}
+
+#[tokio::test]
+async fn rivulet_watch_resumes_a_durable_stream_after_a_cut() {
+    let redis = RedisServer::start();
+    let server = demo(&redis.url()).await;
+    let proxy = Proxy::start(server.addr.parse().unwrap()).await;
+    let url = format!(
+        "http://{}/stream/durable?items=30&every=1&interval_ms=20",
+        proxy.addr
+    );
+    let mut watch = tokio::process::Command::new(env!("CARGO_BIN_EXE_rivulet"))
+        .args(["watch", "--json", &url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut events = Vec::new();
+    let mut cut = false;
+    while let Some(line) = tokio::time::timeout(PATIENCE, lines.next_line())
+        .await
+        .expect("a line in time")
+        .unwrap()
+    {
+        events.push(serde_json::from_str::<Event>(&line).expect("an event per line"));
+        if events.len() == 3 && !cut {
+            proxy.cut();
+            cut = true;
+        }
+    }
+    let status = tokio::time::timeout(PATIENCE, watch.wait())
+        .await
+        .expect("watch exits in time")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "exit status of a done stream");
+    let (last, progress) = events.split_last().unwrap();
+    let mut expected = vec![Event::Progress(json!("Starting durable process"))];
+    expected.extend((1..=30).map(|i| Event::Progress(json!(format!("Processed {i} items")))));
+    assert_eq!(progress, expected, "every packet once, in order");
+    assert!(matches!(last, Event::Done(_)), "{last:?}");
+    assert!(proxy.connections() >= 2, "watch reconnected");
 }

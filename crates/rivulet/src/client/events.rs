@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::{Instant, Sleep};
 
 use super::Error;
+use super::reconnect::Resumer;
 use crate::decode::{Decoder, Event};
 use crate::format::Format;
 
@@ -42,6 +43,9 @@ pub struct EventStream {
     idle: Option<Idle>,
     /// The final packet, once yielded.
     outcome: Option<Event>,
+    max_packet_bytes: usize,
+    /// For a resumable stream: how to go on after a dropped connection.
+    resume: Option<Resumer>,
 }
 
 struct Idle {
@@ -55,7 +59,11 @@ impl EventStream {
         format: Format,
         idle_timeout: Option<Duration>,
         max_packet_bytes: usize,
+        mut resume: Option<Resumer>,
     ) -> Self {
+        if let Some(resume) = &mut resume {
+            resume.response(response.headers());
+        }
         EventStream {
             status: response.status(),
             headers: response.headers().clone(),
@@ -69,6 +77,8 @@ impl EventStream {
                 timer: Box::pin(tokio::time::sleep(after)),
             }),
             outcome: None,
+            max_packet_bytes,
+            resume,
         }
     }
 
@@ -90,6 +100,13 @@ impl EventStream {
     /// The id of the last SSE event received, to send back as `Last-Event-ID`.
     pub fn last_event_id(&self) -> Option<&str> {
         self.decoder.last_event_id()
+    }
+
+    /// For a resumable stream, where it would resume, in any format:
+    /// `<stream id>.<packets received>` (see [`RequestBuilder::resume_from`](super::RequestBuilder::resume_from)).
+    /// `None` for a stream that is not resumable, or when reconnecting is off.
+    pub fn resume_point(&self) -> Option<String> {
+        self.resume.as_ref()?.point()
     }
 
     /// The next progress packet as a `T`, or `None` once the final packet has
@@ -141,6 +158,35 @@ impl EventStream {
         self.close();
         self.failure = Some(error);
     }
+
+    /// The connection broke off before the final packet: a resumable stream
+    /// reconnects, any other fails.
+    fn broke(&mut self, error: Error) {
+        let error = match &mut self.resume {
+            Some(resume) => resume.retry(error),
+            None => Some(error),
+        };
+        match error {
+            None => self.body = None,
+            Some(error) => self.fail(error),
+        }
+    }
+
+    /// Goes on with the response of a reconnection.
+    fn resumed(&mut self, response: reqwest::Response) {
+        let format = Format::from_response_headers(response.headers()).unwrap_or(self.format);
+        if let Some(resume) = &mut self.resume {
+            resume.response(response.headers());
+        }
+        self.status = response.status();
+        self.headers = response.headers().clone();
+        self.format = format;
+        self.decoder = Decoder::with_max_packet_bytes(format, self.max_packet_bytes);
+        self.body = Some(Box::pin(response.bytes_stream()));
+        if let Some(idle) = &mut self.idle {
+            idle.timer.as_mut().reset(Instant::now() + idle.after);
+        }
+    }
 }
 
 impl Stream for EventStream {
@@ -165,6 +211,13 @@ impl Stream for EventStream {
             if let Some(error) = this.failure.take() {
                 return Poll::Ready(Some(Err(error)));
             }
+            if let Some(resume) = this.resume.as_mut().filter(|r| r.is_pending()) {
+                match ready!(resume.poll(cx)) {
+                    Ok(response) => this.resumed(response),
+                    Err(error) => this.fail(error),
+                }
+                continue;
+            }
             let Some(body) = this.body.as_mut() else {
                 return Poll::Ready(None);
             };
@@ -175,18 +228,25 @@ impl Stream for EventStream {
                         idle.timer.as_mut().reset(Instant::now() + idle.after);
                     }
                     let result = this.decoder.feed(&chunk, &mut decoded);
+                    if let Some(resume) = &mut this.resume {
+                        resume.received(decoded.len());
+                    }
                     this.ready.extend(decoded);
                     if let Err(error) = result {
                         this.fail(error.into());
                     }
                 }
-                Poll::Ready(Some(Err(error))) => this.fail(Error::Transport(error)),
+                Poll::Ready(Some(Err(error))) => this.broke(Error::Transport(error)),
                 Poll::Ready(None) => {
                     let result = this.decoder.finish(&mut decoded);
+                    if let Some(resume) = &mut this.resume {
+                        resume.received(decoded.len());
+                    }
                     this.ready.extend(decoded);
                     match result {
                         Ok(()) => this.close(),
-                        Err(error) => this.fail(error.into()),
+                        // Truncated, or a legacy final packet cut short.
+                        Err(error) => this.broke(error.into()),
                     }
                 }
                 Poll::Pending => {

@@ -77,9 +77,16 @@
 //! The same decoder as [`crate::decode`] reads all three wire formats; the
 //! response's `Content-Type` says which one it is. Dropping an [`EventStream`]
 //! closes the connection, and the server cancels the handler.
+//!
+//! A resumable stream (see [`crate::resume`]) survives a dropped connection:
+//! the request is sent again with `Last-Event-ID` and the stream goes on after
+//! the last packet received, every packet once and in order
+//! ([`RequestBuilder::reconnect`]). [`EventStream::resume_point`] says where it
+//! would resume, and [`RequestBuilder::resume_from`] resumes from there later.
 
 mod error;
 mod events;
+mod reconnect;
 
 use std::time::Duration;
 
@@ -94,6 +101,7 @@ use crate::format::Format;
 
 pub use error::Error;
 pub use events::EventStream;
+pub use reconnect::Reconnect;
 /// The HTTP client underneath, re-exported for [`Client::from`] and
 /// [`RequestBuilder::body`].
 pub use reqwest;
@@ -144,6 +152,8 @@ impl Client {
             format: Format::default(),
             idle_timeout: None,
             max_packet_bytes: DEFAULT_MAX_PACKET_BYTES,
+            reconnect: Some(Reconnect::default()),
+            resume_from: None,
         }
     }
 }
@@ -162,6 +172,8 @@ pub struct RequestBuilder {
     format: Format,
     idle_timeout: Option<Duration>,
     max_packet_bytes: usize,
+    reconnect: Option<Reconnect>,
+    resume_from: Option<String>,
 }
 
 impl RequestBuilder {
@@ -221,6 +233,32 @@ impl RequestBuilder {
         self
     }
 
+    /// How a resumable stream reconnects after its connection dropped or its
+    /// body ended before the final packet ([`Reconnect::default`] unless set).
+    /// Only streams whose response carried `Rivulet-Stream-Id` reconnect, and
+    /// only when the request can be sent again (not with a streaming body).
+    pub fn reconnect(mut self, policy: Reconnect) -> Self {
+        self.reconnect = Some(policy);
+        self
+    }
+
+    /// Never reconnects: a dropped connection ends the stream with an error.
+    pub fn no_reconnect(mut self) -> Self {
+        self.reconnect = None;
+        self
+    }
+
+    /// Resumes a stream instead of starting one: `point` is what
+    /// [`EventStream::resume_point`] gave earlier (`<stream id>.<packets
+    /// received>`), sent as `Last-Event-ID`. A stream that can no longer be
+    /// resumed fails with [`Error::NotAStream`] (status 204).
+    pub fn resume_from(mut self, point: impl Into<String>) -> Self {
+        let point = point.into();
+        self.inner = self.inner.header("last-event-id", point.as_str());
+        self.resume_from = Some(point);
+        self
+    }
+
     /// Sends the request and waits for the response head.
     ///
     /// A non-2xx status is [`Error::Status`] (with the server's error object
@@ -236,6 +274,10 @@ impl RequestBuilder {
                     .insert(name, HeaderValue::from_static(value));
             }
         }
+        let resume = self.reconnect.and_then(|policy| {
+            let from = self.resume_from.as_deref();
+            reconnect::Resumer::new(http.clone(), &request, policy, self.idle_timeout, from)
+        });
         let response = within(self.idle_timeout, http.execute(request))
             .await?
             .map_err(Error::Transport)?;
@@ -257,6 +299,7 @@ impl RequestBuilder {
             format,
             self.idle_timeout,
             self.max_packet_bytes,
+            resume,
         ))
     }
 }

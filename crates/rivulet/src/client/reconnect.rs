@@ -1,0 +1,246 @@
+//! Following a resumable stream across dropped connections: when a response
+//! that named its stream (`Rivulet-Stream-Id`) breaks off before its final
+//! packet, the request is sent again with `Last-Event-ID` and the stream goes
+//! on after the last packet received. See "Resumable streams" in
+//! `docs/protocol.md`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::header::HeaderValue;
+use http::{HeaderMap, StatusCode};
+
+use super::{Error, status_error, within};
+use crate::format::Format;
+
+/// The response header that names a resumable stream.
+const STREAM_ID_HEADER: &str = "rivulet-stream-id";
+
+/// How a resumable stream reconnects: up to `retries` attempts in a row
+/// without a packet, the wait before attempt `n` random between half and all
+/// of `min(max_delay, delay × 2ⁿ⁻¹)`. Every packet that arrives starts the
+/// count again.
+///
+/// ```
+/// use std::time::Duration;
+/// use rivulet::client::Reconnect;
+///
+/// let patient = Reconnect::default().retries(20).max_delay(Duration::from_secs(60));
+/// # let _ = patient;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reconnect {
+    retries: u32,
+    delay: Duration,
+    max_delay: Duration,
+}
+
+impl Default for Reconnect {
+    /// 8 attempts, from 500 ms up to 15 s.
+    fn default() -> Self {
+        Reconnect {
+            retries: 8,
+            delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(15),
+        }
+    }
+}
+
+impl Reconnect {
+    /// Attempts in a row without a packet before giving up.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// The wait before the first attempt, doubled for each next one.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// The longest wait.
+    pub fn max_delay(mut self, max_delay: Duration) -> Self {
+        self.max_delay = max_delay;
+        self
+    }
+
+    /// The wait before attempt `attempt` (from 1), with jitter.
+    fn wait(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .delay
+            .saturating_mul(1 << attempt.saturating_sub(1).min(20));
+        let ceiling = doubled.min(self.max_delay);
+        ceiling / 2 + ceiling.mul_f64(rand::random::<f64>() / 2.0)
+    }
+}
+
+type Pending = Pin<Box<dyn Future<Output = Result<reqwest::Response, Error>> + Send>>;
+
+/// What an [`EventStream`](super::EventStream) needs to resume its stream.
+pub(super) struct Resumer {
+    http: reqwest::Client,
+    /// The request as first sent; every attempt sends a copy.
+    request: reqwest::Request,
+    policy: Reconnect,
+    idle_timeout: Option<Duration>,
+    /// The stream's id, once a response named it.
+    stream: Option<String>,
+    /// Packets received over every connection of the stream.
+    received: u64,
+    attempt: u32,
+    pending: Option<Pending>,
+}
+
+impl Resumer {
+    /// `None` when the request cannot be sent twice (a streaming body).
+    pub(super) fn new(
+        http: reqwest::Client,
+        request: &reqwest::Request,
+        policy: Reconnect,
+        idle_timeout: Option<Duration>,
+        from: Option<&str>,
+    ) -> Option<Resumer> {
+        // The point is sent as a header: one that is not a valid header
+        // value already failed the first request.
+        let from = from.filter(|point| HeaderValue::from_str(point).is_ok());
+        let (stream, received) =
+            match from.map(|point| point.split_once('.').unwrap_or((point, "0"))) {
+                Some((stream, count)) => (Some(stream.to_owned()), count.parse().unwrap_or(0)),
+                None => (None, 0),
+            };
+        Some(Resumer {
+            http,
+            request: request.try_clone()?,
+            policy,
+            idle_timeout,
+            stream,
+            received,
+            attempt: 0,
+            pending: None,
+        })
+    }
+
+    /// Learns the stream's id from a response.
+    pub(super) fn response(&mut self, headers: &HeaderMap) {
+        if let Some(id) = headers.get(STREAM_ID_HEADER).and_then(|v| v.to_str().ok())
+            && !id.contains(['.', ' '])
+        {
+            self.stream = Some(id.to_owned());
+        }
+    }
+
+    /// Counts packets received; any packet starts the attempts again.
+    pub(super) fn received(&mut self, packets: usize) {
+        if packets > 0 {
+            self.received += packets as u64;
+            self.attempt = 0;
+        }
+    }
+
+    /// Where the stream would resume: `<stream id>.<packets received>`.
+    pub(super) fn point(&self) -> Option<String> {
+        let stream = self.stream.as_ref()?;
+        Some(format!("{stream}.{}", self.received))
+    }
+
+    /// True while a reconnection is under way.
+    pub(super) fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// After the connection broke off with `error`: starts the next attempt
+    /// and returns `None`, or gives `error` back when the stream cannot be
+    /// resumed (not resumable, or out of attempts).
+    pub(super) fn retry(&mut self, error: Error) -> Option<Error> {
+        let Some(point) = self.point().and_then(|p| HeaderValue::from_str(&p).ok()) else {
+            return Some(error);
+        };
+        if self.attempt >= self.policy.retries {
+            return Some(error);
+        }
+        self.attempt += 1;
+        let wait = self.policy.wait(self.attempt);
+        let http = self.http.clone();
+        let mut request = self.request.try_clone()?;
+        let idle = self.idle_timeout;
+        self.pending = Some(Box::pin(async move {
+            tokio::time::sleep(wait).await;
+            request.headers_mut().insert("last-event-id", point);
+            let response = within(idle, http.execute(request))
+                .await?
+                .map_err(Error::Transport)?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(status_error(response, idle).await);
+            }
+            // `204 No Content`: the stream can no longer be resumed.
+            if status == StatusCode::NO_CONTENT
+                || Format::from_response_headers(response.headers()).is_none()
+            {
+                let content_type = response
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                return Err(Error::NotAStream {
+                    status,
+                    content_type,
+                });
+            }
+            Ok(response)
+        }));
+        None
+    }
+
+    /// Polls the attempt under way: a response to go on with, or the error
+    /// that ends the stream (after further attempts where they make sense).
+    ///
+    /// # Panics
+    ///
+    /// When no reconnection is under way ([`is_pending`](Self::is_pending)).
+    pub(super) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<reqwest::Response, Error>> {
+        loop {
+            let pending = self.pending.as_mut().expect("a reconnection under way");
+            let result = std::task::ready!(pending.as_mut().poll(cx));
+            self.pending = None;
+            let error = match result {
+                Ok(response) => return Poll::Ready(Ok(response)),
+                Err(error) => error,
+            };
+            let again = match &error {
+                // A network failure, or a server restarting or overloaded.
+                Error::Transport(_) => true,
+                Error::Status { status, .. } => matches!(status.as_u16(), 502..=504),
+                _ => false,
+            };
+            if !again {
+                return Poll::Ready(Err(error));
+            }
+            if let Some(error) = self.retry(error) {
+                return Poll::Ready(Err(error));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_with_jitter_up_to_the_maximum() {
+        let policy = Reconnect::default()
+            .delay(Duration::from_millis(100))
+            .max_delay(Duration::from_millis(1000));
+        for _ in 0..100 {
+            let first = policy.wait(1);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let third = policy.wait(3);
+            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
+            let late = policy.wait(30);
+            assert!(late >= Duration::from_millis(500) && late <= Duration::from_millis(1000));
+        }
+    }
+}
