@@ -28,6 +28,14 @@ const DEMOS = [
     bars: { packets: (query) => Math.floor(Number(query.items) / 10) + 1 },
   },
   {
+    name: 'durable',
+    title: 'Resumable job',
+    path: '/stream/durable',
+    about: 'The batch process as a resumable stream: the job outlives its connection, and the client reconnects by itself after a dropped connection and goes on where it left off.',
+    fields: [{ name: 'items', label: 'Items', type: 'number', value: '100' }],
+    bars: { packets: (query) => Math.floor(Number(query.items) / 10) + 1 },
+  },
+  {
     name: 'risky',
     title: 'Risky process',
     path: '/stream/riskyProcess',
