@@ -65,14 +65,14 @@ async fn instance(url: &str, configure: impl FnOnce(Resume) -> Resume) -> Socket
 #[tokio::test]
 async fn a_cut_stream_resumes_on_another_instance_exactly_once() {
     let redis = RedisServer::start();
-    // A short grace period: the job on `a` survives only because the client,
-    // now connected to `b`, is seen through the shared store.
-    let settings = |resume: Resume| resume.grace(Duration::from_millis(500));
+    // A grace period shorter than the stream: the job on `a` survives only
+    // because the client, now connected to `b`, is seen through the store.
+    let settings = |resume: Resume| resume.grace(Duration::from_secs(1));
     let a = instance(&redis.url(), settings).await;
     let b = instance(&redis.url(), settings).await;
     let proxy = Proxy::start(a).await;
     for format in Format::ALL {
-        let path = "/count?n=60&pause_ms=20";
+        let path = "/count?n=100&pause_ms=20";
         let mut first = Reading::new(
             open(&format!("http://{}{path}", proxy.addr), format, None).await,
             0,
@@ -90,7 +90,7 @@ async fn a_cut_stream_resumes_on_another_instance_exactly_once() {
         assert_eq!(rest.read_to_end().await, End::Final, "{format}");
         let mut all = first.events.clone();
         all.extend(rest.events.clone());
-        assert_eq!(all, expected(60), "{format}: every packet once, in order");
+        assert_eq!(all, expected(100), "{format}: every packet once, in order");
 
         // Both instances know it has ended.
         for server in [a, b] {
