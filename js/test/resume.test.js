@@ -68,8 +68,11 @@ before(async () => {
     let written = 0;
     for (let n = from + 1; n <= total + 1; n++) {
       if (written === cutAfter) {
-        // Mid-stream, as a network change would: no final packet, no clean end.
-        res.socket.destroy();
+        // Mid-stream, as a network change would: no final packet, no clean
+        // end; or, with `cleanEnd`, a response that just ends (a proxy's
+        // timeout, say).
+        if (url.searchParams.has('cleanEnd')) res.end();
+        else res.socket.destroy();
         return;
       }
       res.write(encode(format, packet(n, total), n));
@@ -113,6 +116,13 @@ for (const format of ['sse', 'ndjson', 'legacy']) {
     );
   });
 }
+
+test('a response that ends cleanly before its final packet also resumes', async () => {
+  requests.length = 0;
+  const { log } = await record(`${base}/durable?format=ndjson&total=5&cutAfter=2&cleanEnd`, { format: 'ndjson' });
+  assert.deepEqual(log, [...progress(1, 5), ['done', { total: 5 }]]);
+  assert.equal(requests.length, 3);
+});
 
 test('no reconnect after the final packet', async () => {
   requests.length = 0;
