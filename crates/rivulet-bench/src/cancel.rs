@@ -64,8 +64,11 @@ pub async fn run(servers: &Servers, quick: bool) {
     crate::sys::raise_nofile_limit();
     let count = 1_000;
     let rounds = if quick { 1 } else { 5 };
+    // As for latency: other work on a shared machine would otherwise decide p99.
+    let realtime = crate::sys::Realtime::enter(servers.thread);
     println!(
-        "== cancellation: {count} idle streams closed by the client in one burst → handler dropped, {rounds} round(s); µs"
+        "== cancellation: {count} idle streams closed by the client in one burst → handler dropped, {rounds} round(s), {}; µs",
+        realtime.describe()
     );
     let mut results: Vec<Vec<([u64; 3], usize)>> = PEERS.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds {
@@ -74,6 +77,7 @@ pub async fn run(servers: &Servers, quick: bool) {
             results[i].push(measure(servers, PEERS[i], count).await);
         }
     }
+    drop(realtime);
     let mut table = Table::new([
         "peer",
         "p50",

@@ -78,15 +78,10 @@ pub async fn run(servers: &Servers, quick: bool) {
     // Real-time scheduling for the server, client and pacer threads while this
     // scenario runs: other work on a shared machine otherwise preempts them for
     // milliseconds at a time, which is what such a p99 would then measure.
-    let realtime =
-        crate::sys::set_realtime(servers.thread, true) && crate::sys::set_realtime(0, true);
+    let realtime = crate::sys::Realtime::enter(servers.thread);
     println!(
         "== latency: intended send time → packet parsed by the client, {seconds} s per rate, {rounds} round(s), {}; µs",
-        if realtime {
-            "threads under SCHED_FIFO"
-        } else {
-            "normal scheduling (SCHED_FIFO refused)"
-        }
+        realtime.describe()
     );
     let mut table = Table::new([
         "rate, peer",
@@ -124,8 +119,7 @@ pub async fn run(servers: &Servers, quick: bool) {
             ]);
         }
     }
-    crate::sys::set_realtime(servers.thread, false);
-    crate::sys::set_realtime(0, false);
+    drop(realtime);
     table.print();
     println!("  target: rivulet p99 ≤ 1000 µs at 10k/s");
 }

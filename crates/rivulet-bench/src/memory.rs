@@ -16,16 +16,32 @@ use crate::stats::{Table, median, ratio};
 use crate::sys::rss_bytes;
 use crate::wire::open_idle;
 
-const PEERS: [Peer; 2] = [Peer::Rivulet, Peer::SseChannel];
+/// Raw hyper with a body that stays open is the floor: what the HTTP server
+/// itself keeps per connection, whatever runs on top of it.
+const PEERS: [Peer; 3] = [Peer::Rivulet, Peer::SseChannel, Peer::Hyper];
 
 struct ChildServer {
     child: Child,
-    addr: SocketAddr,
+    axum: SocketAddr,
+    hyper: SocketAddr,
 }
 
 impl ChildServer {
     fn start() -> ChildServer {
-        let mut child = Command::new(std::env::current_exe().expect("current exe"))
+        // RIVULET_BENCH_CHILD_WRAPPER runs the server under a tool, for example
+        // "valgrind --tool=dhat" to see where its memory goes.
+        let wrapper = std::env::var("RIVULET_BENCH_CHILD_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let exe = std::env::current_exe().expect("current exe");
+        let mut command = match words.next() {
+            Some(tool) => {
+                let mut command = Command::new(tool);
+                command.args(words).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
+        let mut child = command
             .arg("serve-child")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -35,14 +51,16 @@ impl ChildServer {
         BufReader::new(child.stdout.as_mut().expect("stdout"))
             .read_line(&mut line)
             .expect("port line");
-        let port: u16 = line
+        let ports: Vec<u16> = line
             .trim()
-            .strip_prefix("port ")
-            .and_then(|p| p.parse().ok())
-            .expect("the child prints its port");
+            .strip_prefix("ports ")
+            .map(|p| p.split(' ').filter_map(|p| p.parse().ok()).collect())
+            .unwrap_or_default();
+        assert_eq!(ports.len(), 2, "the child prints its ports: {line}");
         ChildServer {
             child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            axum: SocketAddr::from(([127, 0, 0, 1], ports[0])),
+            hyper: SocketAddr::from(([127, 0, 0, 1], ports[1])),
         }
     }
 
@@ -53,21 +71,28 @@ impl ChildServer {
 
 impl Drop for ChildServer {
     fn drop(&mut self) {
+        // Closing its standard input asks the child to exit; a bounded wait,
+        // then it is killed.
+        drop(self.child.stdin.take());
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-async fn open_many(addr: SocketAddr, peer: Peer, count: usize) -> Vec<TcpStream> {
-    let path = format!(
-        "{}-idle",
-        match peer {
-            Peer::Rivulet => "/rivulet",
-            _ => "/sse-channel",
-        }
-    );
+async fn open_many(server: &ChildServer, peer: Peer, count: usize) -> Vec<TcpStream> {
+    let (addr, path) = match peer {
+        Peer::Rivulet => (server.axum, "/rivulet-idle"),
+        Peer::SseChannel => (server.axum, "/sse-channel-idle"),
+        _ => (server.hyper, "/idle"),
+    };
     futures::stream::iter(0..count)
-        .map(|i| open_idle(addr, &path, i))
+        .map(|i| open_idle(addr, path, i))
         .buffer_unordered(256)
         .collect()
         .await
@@ -77,10 +102,10 @@ async fn open_many(addr: SocketAddr, peer: Peer, count: usize) -> Vec<TcpStream>
 async fn measure(peer: Peer, count: usize) -> f64 {
     let server = ChildServer::start();
     // Warm up: the first connections grow the runtime's and allocator's pools.
-    drop(open_many(server.addr, peer, 100).await);
+    drop(open_many(&server, peer, 100).await);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = server.rss();
-    let streams = open_many(server.addr, peer, count).await;
+    let streams = open_many(&server, peer, count).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = server.rss();
     drop(streams);

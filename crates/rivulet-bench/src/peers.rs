@@ -275,10 +275,12 @@ impl Drop for DropStamp {
     }
 }
 
-/// The raw hyper peer's body: one pre-framed event per frame.
+/// The raw hyper peer's body: one pre-framed event per frame. With `idle`,
+/// it stays open after the last one (for the memory scenario's floor).
 struct FramePerPacket {
     next: u64,
     n: u64,
+    idle: bool,
 }
 
 impl http_body::Body for FramePerPacket {
@@ -290,7 +292,11 @@ impl http_body::Body for FramePerPacket {
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         if self.next == self.n {
-            return Poll::Ready(None);
+            return if self.idle {
+                Poll::Pending
+            } else {
+                Poll::Ready(None)
+            };
         }
         let seq = self.next;
         self.next += 1;
@@ -321,9 +327,14 @@ async fn serve_hyper(listener: TcpListener) {
         };
         let _ = stream.set_nodelay(true);
         let service = hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| {
-            let n = query_n(&req.uri().to_string());
+            let idle = req.uri().path() == "/idle";
+            let n = if idle {
+                1
+            } else {
+                query_n(&req.uri().to_string())
+            };
             async move {
-                let mut response = http::Response::new(FramePerPacket { next: 0, n });
+                let mut response = http::Response::new(FramePerPacket { next: 0, n, idle });
                 response.headers_mut().insert(
                     http::header::CONTENT_TYPE,
                     http::HeaderValue::from_static("text/event-stream"),
@@ -454,8 +465,9 @@ impl Servers {
     }
 }
 
-/// Serves [`app`] for the memory scenario in a child process: prints the port,
-/// then serves until its standard input closes (the parent has gone).
+/// Serves the idle routes and the raw hyper peer for the memory scenario in a child
+/// process: prints both ports, then serves until its standard input closes
+/// (the parent has gone).
 pub fn serve_child() {
     crate::sys::raise_nofile_limit();
     crate::sys::pin_to_core(0);
@@ -471,7 +483,18 @@ pub fn serve_child() {
         .expect("runtime");
     runtime.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        println!("port {}", listener.local_addr().expect("addr").port());
-        let _ = axum::serve(nodelay(listener), app()).await;
+        let hyper_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        println!(
+            "ports {} {}",
+            listener.local_addr().expect("addr").port(),
+            hyper_listener.local_addr().expect("addr").port()
+        );
+        tokio::spawn(serve_hyper(hyper_listener));
+        // Only the idle routes: axum copies the route table for every
+        // connection, which would add the same to every axum peer.
+        let idle = Router::new()
+            .route("/rivulet-idle", get(rivulet_idle))
+            .route("/sse-channel-idle", get(sse_channel_idle));
+        let _ = axum::serve(nodelay(listener), idle).await;
     });
 }

@@ -163,3 +163,34 @@ pub fn prepare_latency_thread() {
         set_realtime(0, true);
     }
 }
+
+/// Real-time scheduling for the server thread and the calling (client) thread
+/// while it lives; both go back to the normal scheduler when it is dropped.
+pub struct Realtime {
+    server: i32,
+    /// False where the kernel refused (not root): normal scheduling.
+    pub active: bool,
+}
+
+impl Realtime {
+    pub fn enter(server: i32) -> Realtime {
+        let active = set_realtime(server, true) && set_realtime(0, true);
+        Realtime { server, active }
+    }
+
+    /// How the measured threads were scheduled, for the report.
+    pub fn describe(&self) -> &'static str {
+        if self.active {
+            "threads under SCHED_FIFO"
+        } else {
+            "normal scheduling (SCHED_FIFO refused)"
+        }
+    }
+}
+
+impl Drop for Realtime {
+    fn drop(&mut self) {
+        set_realtime(self.server, false);
+        set_realtime(0, false);
+    }
+}

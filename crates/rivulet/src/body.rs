@@ -261,7 +261,10 @@ impl Body for StreamBody {
 
 fn ended(format: Format, packet: ErrorPacket) -> Item {
     let frame = encode::error(format, 0, &packet);
-    Item::Failed { packet, frame }
+    Item::Failed {
+        packet: Box::new(packet),
+        frame,
+    }
 }
 
 impl Drop for StreamBody {

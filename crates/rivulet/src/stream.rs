@@ -214,7 +214,7 @@ pub(crate) async fn respond(
         None => Some(rx.recv().await),
     };
     let first = match first {
-        Some(Some(Item::Failed { packet, .. })) => return error_response(packet),
+        Some(Some(Item::Failed { packet, .. })) => return error_response(*packet),
         Some(None) => {
             return error_response(
                 Error::message("the stream ended unexpectedly").into_packet(false),

@@ -125,7 +125,7 @@ fn record_of(item: Item) -> (String, bool) {
         Item::Done(frame) => (frame, true),
         Item::Failed { packet, frame } => match std::str::from_utf8(&frame) {
             Ok(_) => (frame, true),
-            Err(_) => return (error_record(packet), true),
+            Err(_) => return (error_record(*packet), true),
         },
     };
     let line = frame.strip_suffix(b"\n").unwrap_or(&frame);

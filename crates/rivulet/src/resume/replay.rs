@@ -171,6 +171,7 @@ async fn fail(
     } else {
         frame
     };
+    let packet = Box::new(packet);
     let _ = tx.send(Item::Failed { packet, frame }).await;
 }
 
@@ -199,7 +200,7 @@ fn encode_packet(packet: &Packet, format: Format, id: StreamId) -> Result<Item, 
         Record::Error(packet) => {
             let frame = encode::error(format, seq, &packet);
             Item::Failed {
-                packet,
+                packet: Box::new(packet),
                 frame: with_stream_id(format, id, frame),
             }
         }
