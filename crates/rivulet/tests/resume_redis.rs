@@ -272,3 +272,21 @@ async fn a_reader_wakes_on_appends_from_another_instance() {
     let packets = waiting.await.unwrap().unwrap();
     assert_eq!(packets.first().map(|p| p.seq), Some(1));
 }
+
+#[tokio::test]
+async fn a_redis_that_goes_away_ends_the_stream_with_an_error_not_a_hang() {
+    let redis = RedisServer::start();
+    let lease = Duration::from_millis(600);
+    let server = instance(&redis.url(), move |resume| resume.lease(lease)).await;
+    let url = format!("http://{server}/count?n=1000000&pause_ms=10");
+    let mut reading = Reading::new(open(&url, Format::Ndjson, None).await, 0);
+    assert_eq!(reading.until(3).await, None);
+    drop(redis);
+    // Every read and check now fails; the connection ends with an error
+    // packet instead of waiting forever.
+    assert_eq!(reading.read_to_end().await, End::Final);
+    match reading.events.last() {
+        Some(Event::Error(error)) => assert_eq!(error.status, 503, "{error:?}"),
+        other => panic!("expected an error packet, got {other:?}"),
+    }
+}

@@ -21,7 +21,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, Script};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -205,7 +205,12 @@ impl RedisStore {
     /// share streams use the same prefix.
     pub async fn connect_with_prefix(url: &str, prefix: &str) -> Result<Self, StoreError> {
         let client = Client::open(url).map_err(backend)?;
-        let connection = ConnectionManager::new(client.clone())
+        // Few, quick reconnection attempts: a command waits for them, and
+        // the callers have their own retries and deadlines (leases, reads).
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(backend)?;
         let keys = Arc::new(Keys {

@@ -106,11 +106,13 @@ async fn replay(
                 continue;
             }
         };
-        failures = 0;
         if packets.is_empty() {
             match store.status(id).await {
                 Ok(Some(status)) if status.finished && status.last <= after => return,
-                Ok(Some(status)) if status.finished || status.producer_alive => continue,
+                Ok(Some(status)) if status.finished || status.producer_alive => {
+                    failures = 0;
+                    continue;
+                }
                 Ok(Some(_)) => {
                     // The lease ran out. A final packet appended just before
                     // that would still be there: one last look.
@@ -127,11 +129,17 @@ async fn replay(
                     return fail(tx, format, id, StatusCode::GONE, EXPIRED_MESSAGE).await;
                 }
                 Err(e) => {
+                    failures += 1;
                     tracing::warn!(stream = %id, error = %e, "checking a stream failed");
+                    if failures >= MAX_FAILURES {
+                        let status = StatusCode::SERVICE_UNAVAILABLE;
+                        return fail(tx, format, id, status, STORE_FAILED_MESSAGE).await;
+                    }
                     continue;
                 }
             }
         }
+        failures = 0;
         for packet in packets {
             let item = match encode_packet(&packet, format, id) {
                 Ok(item) => item,
