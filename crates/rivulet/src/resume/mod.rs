@@ -2,7 +2,7 @@
 //! back with `Last-Event-ID` gets every packet it missed, then the live ones,
 //! each exactly once and in order, then the final packet.
 //!
-//! A handler opts in by taking [`Resumable`] instead of [`Stream`](crate::Stream):
+//! A handler opts in by taking [`Resumable`] instead of [`Stream`]:
 //!
 //! ```
 //! use axum::{Extension, Router, response::Response, routing::get};
@@ -44,7 +44,7 @@
 //! * A finished stream stays in the store for a TTL: a client that missed the
 //!   end still gets it. After that, and for a client that already has the final
 //!   packet, a resume is answered `204 No Content`.
-//! * With a store shared by several servers ([`RedisStore`], feature `redis`),
+//! * With a store shared by several servers (`RedisStore`, feature `redis`),
 //!   any of them can serve a resume. The server running the job holds a lease;
 //!   if it dies, readers end the stream with an error once the lease runs out.
 //! * Resuming checks that the client may: the owner given with

@@ -85,7 +85,7 @@ impl std::error::Error for StoreError {
 /// server, or on another one sharing the store) can replay and follow them.
 ///
 /// Two implementations come with Rivulet: [`MemoryStore`](super::MemoryStore)
-/// for one server, and [`RedisStore`](super::RedisStore) (feature `redis`) for
+/// for one server, and `RedisStore` (feature `redis`) for
 /// several. A stream goes through these calls:
 ///
 /// * the producer (the server running the job) calls [`create`](Store::create),
