@@ -410,7 +410,7 @@ async fn a_quiet_server_trips_the_idle_timeout() {
     let stream = send(
         client()
             .get(url(addr, "/"))
-            .idle_timeout(Duration::from_millis(200)),
+            .idle_timeout(Duration::from_secs(1)),
     )
     .await
     .unwrap();
@@ -418,7 +418,7 @@ async fn a_quiet_server_trips_the_idle_timeout() {
     assert!(
         matches!(
             events[..],
-            [Ok(Event::Progress(_)), Err(Error::IdleTimeout(after))] if after == Duration::from_millis(200)
+            [Ok(Event::Progress(_)), Err(Error::IdleTimeout(after))] if after == Duration::from_secs(1)
         ),
         "{events:?}"
     );
@@ -434,7 +434,7 @@ async fn a_quiet_server_trips_the_idle_timeout() {
     let error = send(
         client()
             .get(url(addr, "/"))
-            .idle_timeout(Duration::from_millis(200)),
+            .idle_timeout(Duration::from_secs(1)),
     )
     .await
     .unwrap_err();
@@ -448,7 +448,8 @@ async fn keep_alives_hold_the_idle_timeout_off() {
             .keep_alive(Some(Duration::from_millis(20)))
             .run(|tx| async move {
                 tx.send("started").await?;
-                tokio::time::sleep(Duration::from_millis(1500)).await;
+                // Quiet for twice the client's idle timeout, with keep-alives.
+                tokio::time::sleep(Duration::from_secs(4)).await;
                 Ok("finished")
             })
             .await
@@ -458,7 +459,7 @@ async fn keep_alives_hold_the_idle_timeout_off() {
         client()
             .get(url(addr, "/"))
             .format(Format::Ndjson)
-            .idle_timeout(Duration::from_millis(750)),
+            .idle_timeout(Duration::from_secs(2)),
     )
     .await
     .unwrap();
