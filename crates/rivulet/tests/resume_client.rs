@@ -9,44 +9,14 @@ mod resume_support;
 
 use std::time::Duration;
 
-use axum::extract::Query;
-use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use futures::StreamExt;
-use resume_support::{PATIENCE, Proxy, serve};
+use resume_support::{PATIENCE, Proxy, counting, expected, serve};
 use rivulet::Format;
 use rivulet::client::{Client, Error, EventStream, Reconnect};
 use rivulet::decode::Event;
-use rivulet::resume::{MemoryStore, Resumable, Resume, StreamId};
-use serde::Deserialize;
-use serde_json::json;
-
-#[derive(Deserialize)]
-struct Count {
-    n: u64,
-    #[serde(default)]
-    pause_ms: u64,
-}
-
-async fn counting(stream: Resumable, Query(count): Query<Count>) -> Response {
-    stream
-        .run(move |tx| async move {
-            for i in 1..=count.n {
-                tx.send(json!({ "i": i })).await?;
-                tokio::time::sleep(Duration::from_millis(count.pause_ms)).await;
-            }
-            Ok(json!({ "total": count.n }))
-        })
-        .await
-}
-
-fn expected(n: u64) -> Vec<Event> {
-    (1..=n)
-        .map(|i| Event::Progress(json!({ "i": i })))
-        .chain([Event::Done(json!({ "total": n }))])
-        .collect()
-}
+use rivulet::resume::{MemoryStore, Resume, StreamId};
 
 async fn server() -> std::net::SocketAddr {
     serve(

@@ -11,44 +11,16 @@ mod resume_support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::Query;
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
-use resume_support::{End, Proxy, Reading, RedisServer, eventually, open, serve};
+use resume_support::{
+    End, Proxy, Reading, RedisServer, counting, eventually, expected, open, serve,
+};
 use rivulet::Format;
 use rivulet::decode::Event;
-use rivulet::resume::{Packet, RedisStore, Resumable, Resume, Store, StoreError, StreamId};
-use serde::Deserialize;
+use rivulet::resume::{Packet, RedisStore, Resume, Store, StoreError, StreamId};
 use serde_json::json;
-
-#[derive(Deserialize)]
-struct Count {
-    n: u64,
-    #[serde(default)]
-    pause_ms: u64,
-}
-
-/// `n` packets `{"i": 1..=n}`, then `{"total": n}`.
-async fn counting(stream: Resumable, Query(count): Query<Count>) -> Response {
-    stream
-        .run(move |tx| async move {
-            for i in 1..=count.n {
-                tx.send(json!({ "i": i })).await?;
-                tokio::time::sleep(Duration::from_millis(count.pause_ms)).await;
-            }
-            Ok(json!({ "total": count.n }))
-        })
-        .await
-}
-
-fn expected(n: u64) -> Vec<Event> {
-    (1..=n)
-        .map(|i| Event::Progress(json!({ "i": i })))
-        .chain([Event::Done(json!({ "total": n }))])
-        .collect()
-}
 
 /// A server instance whose resumable streams live in the Redis at `url`.
 async fn instance(url: &str, configure: impl FnOnce(Resume) -> Resume) -> SocketAddr {

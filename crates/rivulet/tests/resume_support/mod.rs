@@ -10,8 +10,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::extract::Query;
+use axum::response::Response;
 use rivulet::Format;
 use rivulet::decode::{Decoder, Event};
+use rivulet::resume::Resumable;
+use serde::Deserialize;
+use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -311,4 +316,32 @@ pub async fn serve(app: axum::Router) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
+}
+
+/// The query of [`counting`].
+#[derive(Deserialize)]
+pub struct Count {
+    pub n: u64,
+    #[serde(default)]
+    pub pause_ms: u64,
+}
+
+/// `n` packets `{"i": 1..=n}`, then `{"total": n}`.
+pub async fn counting(stream: Resumable, Query(count): Query<Count>) -> Response {
+    stream
+        .run(move |tx| async move {
+            for i in 1..=count.n {
+                tx.send(json!({ "i": i })).await?;
+                tokio::time::sleep(Duration::from_millis(count.pause_ms)).await;
+            }
+            Ok(json!({ "total": count.n }))
+        })
+        .await
+}
+
+pub fn expected(n: u64) -> Vec<Event> {
+    (1..=n)
+        .map(|i| Event::Progress(json!({ "i": i })))
+        .chain([Event::Done(json!({ "total": n }))])
+        .collect()
 }
