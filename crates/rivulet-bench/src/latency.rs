@@ -19,6 +19,10 @@ type Percentiles = [u64; 4];
 
 async fn measure(servers: &Servers, peer: Peer, rate: u64, n: u64) -> Percentiles {
     let (addr, path) = servers.target(peer, "-paced", &format!("n={n}&rate={rate}"));
+    let cpu_before = servers.clock.elapsed();
+    let client_clock = crate::sys::ThreadClock::current();
+    let client_before = client_clock.elapsed();
+    let wall = std::time::Instant::now();
     let stream = connect(addr, 0).await.expect("connect");
     let mut response = Response::get(stream, &path, 64 * 1024)
         .await
@@ -56,9 +60,15 @@ async fn measure(servers: &Servers, peer: Peer, rate: u64, n: u64) -> Percentile
             .step_by(step)
             .map(|l| format!("{}", l / 1000))
             .collect();
+        let cpu =
+            (servers.clock.elapsed() - cpu_before).as_secs_f64() / wall.elapsed().as_secs_f64();
         eprintln!(
-            "{} {rate}/s µs every {step}: {}",
+            "{} {rate}/s, client CPU {:.0}%, server thread CPU {:.0}%, pacer late {} µs, µs every {step}: {}",
             peer.name(),
+            (client_clock.elapsed() - client_before).as_secs_f64() / wall.elapsed().as_secs_f64()
+                * 100.0,
+            cpu * 100.0,
+            crate::peers::PACER_LATE.swap(0, std::sync::atomic::Ordering::Relaxed) / 1000,
             shape.join(" ")
         );
     }

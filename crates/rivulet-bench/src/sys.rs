@@ -121,9 +121,6 @@ pub fn raise_priority() -> bool {
     }
 }
 
-/// Whether the latency scenario runs its threads under `SCHED_FIFO`.
-static REALTIME: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// Puts thread `tid` (0: the caller) under `SCHED_FIFO` or back to the normal
 /// scheduler. Real-time priority keeps other processes on a shared machine
 /// from preempting the measured threads; every thread it is used on sleeps
@@ -138,11 +135,7 @@ pub fn set_realtime(tid: i32, on: bool) -> bool {
         libc::SCHED_OTHER
     };
     // SAFETY: plain system call on a struct we own.
-    let ok = unsafe { libc::sched_setscheduler(tid, policy, &param) == 0 };
-    if tid == 0 || on {
-        REALTIME.store(on && ok, std::sync::atomic::Ordering::Relaxed);
-    }
-    ok
+    unsafe { libc::sched_setscheduler(tid, policy, &param) == 0 }
 }
 
 /// The calling thread's id.
@@ -151,16 +144,20 @@ pub fn thread_id() -> i32 {
     unsafe { libc::gettid() }
 }
 
+/// Whether a [`Realtime`] is active: threads started meanwhile join it.
+static REALTIME: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Prepares a thread that sleeps to pace packets: 1 µs timer slack (the
-/// default 50 µs would blur the schedule), and real-time priority while the
-/// latency scenario runs under it.
+/// default 50 µs would blur the schedule), and the scheduling of the measured
+/// threads: a pacer preempted by other work sends late, and its lateness
+/// counts against the result.
 pub fn prepare_latency_thread() {
     // SAFETY: prctl with integer arguments.
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
     }
-    if REALTIME.load(std::sync::atomic::Ordering::Relaxed) {
-        set_realtime(0, true);
+    if !(REALTIME.load(std::sync::atomic::Ordering::Relaxed) && set_realtime(0, true)) {
+        raise_priority();
     }
 }
 
@@ -174,7 +171,9 @@ pub struct Realtime {
 
 impl Realtime {
     pub fn enter(server: i32) -> Realtime {
-        let active = set_realtime(server, true) && set_realtime(0, true);
+        let wanted = std::env::var_os("RIVULET_BENCH_NO_REALTIME").is_none();
+        let active = wanted && set_realtime(server, true) && set_realtime(0, true);
+        REALTIME.store(active, std::sync::atomic::Ordering::Relaxed);
         Realtime { server, active }
     }
 
@@ -183,13 +182,14 @@ impl Realtime {
         if self.active {
             "threads under SCHED_FIFO"
         } else {
-            "normal scheduling (SCHED_FIFO refused)"
+            "normal scheduling at nice -20 (no SCHED_FIFO)"
         }
     }
 }
 
 impl Drop for Realtime {
     fn drop(&mut self) {
+        REALTIME.store(false, std::sync::atomic::Ordering::Relaxed);
         set_realtime(self.server, false);
         set_realtime(0, false);
     }
