@@ -19,7 +19,7 @@ pub(crate) enum Item {
     Done(Bytes),
     /// The stream failed; kept whole so that a failure before the first packet
     /// can still become an HTTP error response. Boxed: every stream's buffer
-    /// allocates room for 32 items up front, and this keeps an item at 40
+    /// allocates room for 32 items up front, and this keeps an item at 48
     /// bytes instead of 88.
     Failed {
         packet: Box<ErrorPacket>,
