@@ -104,8 +104,10 @@ async fn the_demo_refuses_to_start_without_its_redis() {
     assert!(stderr.contains("cannot use Redis"), "{stderr}");
 }
 
-#[tokio::test]
-async fn rivulet_watch_resumes_a_durable_stream_after_a_cut() {
+/// Runs `rivulet watch --json` with `flags` on a durable stream through a proxy
+/// that cuts the connection after three packets; gives its exit status, the
+/// events it printed, and how many connections went through the proxy.
+async fn watch_through_a_cut(flags: &[&str]) -> (Option<i32>, Vec<serde_json::Value>, usize) {
     let redis = RedisServer::start();
     let server = demo(&redis.url()).await;
     let proxy = Proxy::start(server.addr.parse().unwrap()).await;
@@ -114,7 +116,9 @@ async fn rivulet_watch_resumes_a_durable_stream_after_a_cut() {
         proxy.addr
     );
     let mut watch = tokio::process::Command::new(env!("CARGO_BIN_EXE_rivulet"))
-        .args(["watch", "--json", &url])
+        .args(["watch", "--json"])
+        .args(flags)
+        .arg(&url)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -122,27 +126,43 @@ async fn rivulet_watch_resumes_a_durable_stream_after_a_cut() {
         .unwrap();
     let mut lines = tokio::io::BufReader::new(watch.stdout.take().unwrap()).lines();
     let mut events = Vec::new();
-    let mut cut = false;
     while let Some(line) = tokio::time::timeout(PATIENCE, lines.next_line())
         .await
         .expect("a line in time")
         .unwrap()
     {
-        events.push(serde_json::from_str::<Event>(&line).expect("an event per line"));
-        if events.len() == 3 && !cut {
+        events.push(serde_json::from_str(&line).expect("a JSON object per line"));
+        if events.len() == 3 {
             proxy.cut();
-            cut = true;
         }
     }
     let status = tokio::time::timeout(PATIENCE, watch.wait())
         .await
         .expect("watch exits in time")
         .unwrap();
-    assert_eq!(status.code(), Some(0), "exit status of a done stream");
+    (status.code(), events, proxy.connections())
+}
+
+#[tokio::test]
+async fn rivulet_watch_resumes_a_durable_stream_after_a_cut() {
+    let (status, events, connections) = watch_through_a_cut(&[]).await;
+    assert_eq!(status, Some(0), "exit status of a done stream");
+    let events: Vec<Event> = events
+        .into_iter()
+        .map(|e| serde_json::from_value(e).expect("an event"))
+        .collect();
     let (last, progress) = events.split_last().unwrap();
     let mut expected = vec![Event::Progress(json!("Starting durable process"))];
     expected.extend((1..=30).map(|i| Event::Progress(json!(format!("Processed {i} items")))));
     assert_eq!(progress, expected, "every packet once, in order");
     assert!(matches!(last, Event::Done(_)), "{last:?}");
-    assert!(proxy.connections() >= 2, "watch reconnected");
+    assert!(connections >= 2, "watch reconnected");
+}
+
+#[tokio::test]
+async fn rivulet_watch_without_reconnect_exits_2_at_the_cut() {
+    let (status, events, connections) = watch_through_a_cut(&["--no-reconnect"]).await;
+    assert_eq!(status, Some(2));
+    assert_eq!(events.last().unwrap()["type"], "failure", "{events:?}");
+    assert_eq!(connections, 1, "no second connection");
 }

@@ -519,6 +519,8 @@ async fn help_explains_every_flag_with_an_example() {
         "[possible values: sse, ndjson, legacy, hazaar]",
         "--json",
         "--timeout <SECS>",
+        "--no-reconnect",
+        "--resume <POINT>",
         "Exit status:",
         "Progress bar:",
         "{\"done\": k, \"total\": n}",
@@ -593,4 +595,41 @@ async fn logs_stay_off_stdout() {
     let run = finish(child).await;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.events().len(), 2, "{run:?}");
+}
+
+/// `--resume` continues a resumable stream from a point another client reached:
+/// the packets after it, once each, then the final packet.
+#[tokio::test]
+async fn resume_continues_a_durable_stream_where_another_client_left_it() {
+    let addr = demo().await;
+    let path = "/stream/durable?items=20&every=1&interval_ms=20";
+    // A first client reads three packets and leaves; the job runs on.
+    let mut first = reqwest::Client::new()
+        .get(url(addr, path))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    while raw.matches("\n\n").count() < 3 {
+        let chunk = first.chunk().await.unwrap().expect("three packets");
+        raw.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    drop(first);
+    let point = raw
+        .split("\n\n")
+        .nth(2)
+        .and_then(|event| event.lines().find_map(|l| l.strip_prefix("id: ")))
+        .expect("the third event's id")
+        .to_owned();
+
+    let run = watch(&["--json", "--resume", &point, &url(addr, path)]).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let objects = run.objects();
+    let (last, progress) = objects.split_last().unwrap();
+    let expected: Vec<Value> = (3..=20)
+        .map(|i| json!({"type": "progress", "data": format!("Processed {i} items")}))
+        .collect();
+    assert_eq!(progress, expected, "packets 4 and on, once each");
+    assert_eq!(last["type"], "done");
 }

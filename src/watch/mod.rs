@@ -134,6 +134,21 @@ pub struct Args {
     /// Example: --timeout 30
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub timeout: Option<Duration>,
+
+    /// Do not reconnect when the connection of a resumable stream drops: exit 2
+    /// instead. By default `watch` reconnects with backoff and resumes where it
+    /// left off (streams that cannot be resumed are never re-requested).
+    ///
+    /// Example: --no-reconnect
+    #[arg(long)]
+    pub no_reconnect: bool,
+
+    /// Resume a resumable stream from a resume point (`<stream id>.<packets
+    /// received>`, the SSE event id) instead of starting it, as after a crash.
+    ///
+    /// Example: --resume 3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42
+    #[arg(long, value_name = "POINT")]
+    pub resume: Option<String>,
 }
 
 fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
@@ -224,6 +239,12 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
     }
     if let Some(after) = args.timeout {
         request = request.idle_timeout(after);
+    }
+    if args.no_reconnect {
+        request = request.no_reconnect();
+    }
+    if let Some(point) = &args.resume {
+        request = request.resume_from(point.clone());
     }
     let mut stream = match request.send().await {
         Ok(stream) => stream,
