@@ -1,10 +1,11 @@
 //! Writes packets in each wire format (see `docs/protocol.md`).
 //!
-//! Every function returns one complete frame as [`Bytes`]; the body concatenates
-//! frames without looking inside them. Encoding happens in [`Sender::send`](crate::Sender::send),
+//! Every function writes one complete frame; the body concatenates frames
+//! without looking inside them. Encoding happens in [`Sender::send`](crate::Sender::send),
 //! on the handler's task, so the connection's task only copies bytes.
 
 use std::io;
+use std::ops::Range;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -31,19 +32,23 @@ pub(crate) fn packet<T: Serialize + ?Sized>(
     id: u64,
     value: &T,
 ) -> Result<Bytes, serde_json::Error> {
-    packet_into(Vec::with_capacity(128), format, kind, id, value)
+    let mut out = Vec::with_capacity(128);
+    let frame = packet_into(&mut out, format, kind, id, value)?;
+    Ok(Bytes::from(out).slice(frame))
 }
 
-/// [`packet`] into `out`, an empty buffer whose capacity the caller chose (a
-/// [`Sender`](crate::Sender) sizes it from its previous packet, so that a
-/// frame is written without growing its buffer).
+/// [`packet`] into `out`, which must be empty: the frame is `out[range]`. A
+/// [`Sender`](crate::Sender) encodes into a buffer it reuses, so that a packet
+/// is serialized without allocating, and copies the frame into its stream's
+/// buffer.
 pub(crate) fn packet_into<T: Serialize + ?Sized>(
-    mut out: Vec<u8>,
+    out: &mut Vec<u8>,
     format: Format,
     kind: Kind,
     id: u64,
     value: &T,
-) -> Result<Bytes, serde_json::Error> {
+) -> Result<Range<usize>, serde_json::Error> {
+    debug_assert!(out.is_empty());
     match format {
         Format::Sse => {
             out.extend_from_slice(b"id: ");
@@ -53,7 +58,7 @@ pub(crate) fn packet_into<T: Serialize + ?Sized>(
                 Kind::Done => b"\nevent: done\ndata: ",
                 Kind::Error => b"\nevent: error\ndata: ",
             });
-            serde_json::to_writer(&mut out, value)?;
+            serde_json::to_writer(&mut *out, value)?;
             out.extend_from_slice(b"\n\n");
         }
         Format::Ndjson => {
@@ -62,12 +67,12 @@ pub(crate) fn packet_into<T: Serialize + ?Sized>(
                 Kind::Done => b"{\"done\":",
                 Kind::Error => b"{\"error\":",
             });
-            serde_json::to_writer(&mut out, value)?;
+            serde_json::to_writer(&mut *out, value)?;
             out.extend_from_slice(b"}\n");
         }
         Format::Legacy => return legacy(kind, value, out),
     }
-    Ok(Bytes::from(out))
+    Ok(0..out.len())
 }
 
 /// Encodes the final error packet.
@@ -118,10 +123,10 @@ pub(crate) fn keep_alive(format: Format) -> Option<Bytes> {
 fn legacy<T: Serialize + ?Sized>(
     kind: Kind,
     value: &T,
-    mut out: Vec<u8>,
-) -> Result<Bytes, serde_json::Error> {
+    out: &mut Vec<u8>,
+) -> Result<Range<usize>, serde_json::Error> {
     out.resize(LEGACY_HEAD_ROOM, 0);
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, AsciiFormatter);
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, AsciiFormatter);
     value.serialize(&mut ser)?;
     let payload = &out[LEGACY_HEAD_ROOM..];
     // Only progress packets, which carry their length, send strings raw: a final
@@ -149,8 +154,7 @@ fn legacy<T: Serialize + ?Sized>(
     len += 2;
     let head_start = start - len;
     out[head_start..start].copy_from_slice(&head[..len]);
-    out.truncate(end);
-    Ok(Bytes::from(out).slice(head_start..))
+    Ok(head_start..end)
 }
 
 /// A JSON formatter that escapes every non-ASCII character as `\uXXXX`, so the

@@ -38,6 +38,7 @@
 
 pub mod assets;
 mod body;
+mod buffer;
 #[cfg(feature = "client")]
 pub mod client;
 mod config;
@@ -45,6 +46,7 @@ pub mod decode;
 mod encode;
 mod error;
 mod format;
+mod limits;
 pub mod metrics;
 pub mod resume;
 mod sender;

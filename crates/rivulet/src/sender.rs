@@ -1,31 +1,25 @@
 //! The handler's end of a stream.
 
+use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::mpsc;
 
+use crate::buffer::{End, Refused, Writer};
 use crate::encode::{self, Kind};
 use crate::error::{ErrorPacket, SendError};
 use crate::format::Format;
 
-/// What travels from the handler's task to the response body.
-pub(crate) enum Item {
-    /// An encoded progress packet.
-    Packet(Bytes),
-    /// The encoded `done` packet: the stream ends after it.
-    Done(Bytes),
-    /// The stream failed; kept whole so that a failure before the first packet
-    /// can still become an HTTP error response. Boxed: every stream's buffer
-    /// allocates room for 32 items up front, and this keeps an item at 48
-    /// bytes instead of 88.
-    Failed {
-        packet: Box<ErrorPacket>,
-        frame: Bytes,
-    },
+thread_local! {
+    /// Where packets are encoded before they are copied into their stream's
+    /// buffer: one per thread and reused, so that encoding allocates nothing,
+    /// and the buffer's lock is not held while a value serializes.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
+
+/// What a thread keeps of its scratch buffer after encoding a huge packet.
+const SCRATCH_KEEP: usize = 64 * 1024;
 
 /// Sends packets to the client. Cheap to clone; clones can move into spawned
 /// tasks or blocking work ([`Sender::blocking_send`]).
@@ -39,7 +33,7 @@ pub(crate) enum Item {
 /// ```
 #[derive(Clone)]
 pub struct Sender {
-    tx: mpsc::Sender<Item>,
+    tx: Writer,
     shared: Arc<Shared>,
 }
 
@@ -47,20 +41,16 @@ struct Shared {
     format: Format,
     next_id: AtomicU64,
     max_packet_bytes: usize,
-    /// The buffer size for the next frame: the last frame's size and a little
-    /// more. Packets of a stream tend to be alike.
-    frame_capacity: AtomicUsize,
 }
 
 impl Sender {
-    pub(crate) fn new(tx: mpsc::Sender<Item>, format: Format, max_packet_bytes: usize) -> Self {
+    pub(crate) fn new(tx: Writer, format: Format, max_packet_bytes: usize) -> Self {
         Sender {
             tx,
             shared: Arc::new(Shared {
                 format,
                 next_id: AtomicU64::new(1),
                 max_packet_bytes,
-                frame_capacity: AtomicUsize::new(128),
             }),
         }
     }
@@ -69,28 +59,30 @@ impl Sender {
     /// stream's buffer is full (the client reads slower than the handler sends);
     /// fails with [`SendError::Closed`] once the client has gone away.
     pub async fn send<T: Serialize>(&self, value: T) -> Result<(), SendError> {
-        let frame = self.encode(Kind::Progress, &value)?;
-        // Most sends find room: `try_send` then skips building the channel's
-        // acquire future, a sixth of a saturated stream's server CPU. The
-        // budget keeps a handler that never has to wait yielding to other
-        // tasks, as `send().await` alone would.
+        // The budget keeps a handler that never has to wait yielding to other
+        // tasks, as waiting for room would.
         tokio::task::coop::consume_budget().await;
-        match self.tx.try_send(Item::Packet(frame)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(item)) => {
-                self.tx.send(item).await.map_err(|_| SendError::Closed)
+        // Most sends find room; a full buffer gets an owned copy of the frame,
+        // since the scratch buffer cannot be held while this task waits.
+        let full = self.encode(Kind::Progress, &value, |frame| {
+            match self.tx.try_push(frame) {
+                Ok(()) => Ok(None),
+                Err(Refused::Full) => Ok(Some(frame.to_vec())),
+                Err(Refused::Closed) => Err(SendError::Closed),
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+        })?;
+        match full {
+            None => Ok(()),
+            Some(frame) => self.tx.push(&frame).await.map_err(|_| SendError::Closed),
         }
     }
 
     /// [`send`](Sender::send) for blocking code (`spawn_blocking`, threads). Do
     /// not call it from async code: it blocks the thread while the buffer is full.
     pub fn blocking_send<T: Serialize>(&self, value: T) -> Result<(), SendError> {
-        let frame = self.encode(Kind::Progress, &value)?;
-        self.tx
-            .blocking_send(Item::Packet(frame))
-            .map_err(|_| SendError::Closed)
+        self.encode(Kind::Progress, &value, |frame| {
+            self.tx.blocking_push(frame).map_err(|_| SendError::Closed)
+        })
     }
 
     /// Completes when the client has gone away. A handler busy with work that
@@ -109,44 +101,56 @@ impl Sender {
         self.shared.format
     }
 
-    pub(crate) fn encode<T: Serialize + ?Sized>(
+    /// Encodes `value` as the stream's next packet and hands the frame to
+    /// `then`.
+    pub(crate) fn encode<T: Serialize + ?Sized, R>(
         &self,
         kind: Kind,
         value: &T,
-    ) -> Result<Bytes, SendError> {
+        then: impl FnOnce(&[u8]) -> Result<R, SendError>,
+    ) -> Result<R, SendError> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let capacity = self.shared.frame_capacity.load(Ordering::Relaxed);
-        let out = Vec::with_capacity(capacity);
-        let frame = encode::packet_into(out, self.shared.format, kind, id, value)
-            .map_err(SendError::Serialize)?;
-        // Capped: one huge packet must not make every later buffer huge.
-        let next = (frame.len() + 16).min(64 * 1024);
-        if next != capacity {
-            self.shared.frame_capacity.store(next, Ordering::Relaxed);
-        }
-        let limit = self.shared.max_packet_bytes;
-        if frame.len() > limit {
-            return Err(SendError::TooLarge {
-                size: frame.len(),
-                limit,
-            });
-        }
-        Ok(frame)
+        let format = self.shared.format;
+        let encode = |out: &mut Vec<u8>| {
+            out.clear();
+            let frame =
+                encode::packet_into(out, format, kind, id, value).map_err(SendError::Serialize)?;
+            let limit = self.shared.max_packet_bytes;
+            if frame.len() > limit {
+                return Err(SendError::TooLarge {
+                    size: frame.len(),
+                    limit,
+                });
+            }
+            then(&out[frame])
+        };
+        let encode = |out: &mut Vec<u8>| {
+            let result = encode(out);
+            if out.capacity() > SCRATCH_KEEP {
+                *out = Vec::new();
+            }
+            result
+        };
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut out) => encode(&mut out),
+            // A `Serialize` impl that sends on its own: it gets a fresh buffer.
+            Err(_) => encode(&mut Vec::new()),
+        })
     }
 
-    pub(crate) fn failed(&self, packet: ErrorPacket) -> Item {
+    /// Ends the stream with `packet`, after every packet sent before.
+    pub(crate) fn fail(&self, packet: ErrorPacket) {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let frame = encode::error(self.shared.format, id, &packet);
-        Item::Failed {
-            packet: Box::new(packet),
-            frame,
-        }
+        self.tx.finish(End::Failed { packet, frame });
     }
 
-    /// Queues the final item, waiting for room like any packet.
-    pub(crate) async fn finish(&self, item: Item) {
-        // The client may be gone already; then there is nobody to tell.
-        let _ = self.tx.send(item).await;
+    /// Ends the stream with the `done` packet carrying `value`.
+    pub(crate) fn done<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
+        self.encode(Kind::Done, value, |frame| {
+            self.tx.finish(End::Done(frame.to_vec().into()));
+            Ok(())
+        })
     }
 }
 

@@ -14,16 +14,16 @@ use http::header::{
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::AbortHandle;
 
 use crate::body::{HandlerTask, StreamBody};
+use crate::buffer::{self, End, Reader};
 use crate::config::Config;
-use crate::encode::Kind;
 use crate::error::{Error, error_response};
 use crate::format::Format;
+use crate::limits::Limits;
 use crate::metrics::ActiveStream;
-use crate::sender::{Item, Sender};
+use crate::sender::Sender;
 use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 
 /// The request header a browser `EventSource` sends when it reconnects.
@@ -179,51 +179,52 @@ impl Stream {
                 }
             },
         };
-        let (tx, rx) = mpsc::channel(config.buffer);
+        let (tx, rx) = buffer::channel(config.buffer);
         let sender = Sender::new(tx, encoding, config.max_packet_bytes);
         let work = handler(sender.clone());
         let limits = Limits {
             _permit: permit,
             max_duration: config.max_duration,
             shutdown: config.shutdown.clone(),
-            expose_internal: config.expose_internal_errors,
         };
-        let task = tokio::spawn(drive(work, sender, limits)).abort_handle();
+        let expose_internal = config.expose_internal_errors;
+        let task = tokio::spawn(drive(work, sender, limits, expose_internal)).abort_handle();
         Ok(Job { rx, task })
     }
 }
 
 /// A running handler: its packets, and the handle that stops it.
 pub(crate) struct Job {
-    pub(crate) rx: mpsc::Receiver<Item>,
+    pub(crate) rx: Reader,
     pub(crate) task: AbortHandle,
 }
 
-/// Answers with the items of `rx` in `format`. `task` is stopped when the
-/// response (or its body) is dropped.
+/// Answers with the packets of `rx`, encoded in `format`. `task` is stopped
+/// when the response (or its body) is dropped.
 pub(crate) async fn respond(
-    mut rx: mpsc::Receiver<Item>,
+    mut rx: Reader,
     format: Format,
     keep_alive: Option<Duration>,
     task: HandlerTask,
 ) -> Response {
-    // Hold the response head until the first item, so that a failure before
+    // Hold the response head until the first packet, so that a failure before
     // any packet can still be answered with its own status.
-    let first = match keep_alive {
-        Some(wait) => tokio::time::timeout(wait, rx.recv()).await.ok(),
-        None => Some(rx.recv().await),
-    };
-    let first = match first {
-        Some(Some(Item::Failed { packet, .. })) => return error_response(*packet),
-        Some(None) => {
+    match keep_alive {
+        Some(wait) => {
+            let _ = tokio::time::timeout(wait, rx.ready()).await;
+        }
+        None => rx.ready().await,
+    }
+    match rx.failed_early() {
+        Some(End::Failed { packet, .. }) => return error_response(packet),
+        Some(_) => {
             return error_response(
                 Error::message("the stream ended unexpectedly").into_packet(false),
             );
         }
-        Some(Some(item)) => Some(item),
-        None => None,
-    };
-    let body = StreamBody::new(rx, first, format, keep_alive, task);
+        None => {}
+    }
+    let body = StreamBody::new(rx, format, keep_alive, task);
     let mut response = Response::new(axum::body::Body::new(body));
     let headers = response.headers_mut();
     headers.insert(
@@ -239,69 +240,40 @@ pub(crate) async fn respond(
     response
 }
 
-/// What bounds a running handler besides its client.
-struct Limits {
-    /// The handler's slot under [`Config::max_streams`], freed when it ends.
-    _permit: Option<OwnedSemaphorePermit>,
-    max_duration: Option<Duration>,
-    shutdown: Option<Shutdown>,
-    expose_internal: bool,
-}
-
-impl Limits {
-    /// Completes with the error that ends the stream early: its time is up, or
-    /// the server is shutting down.
-    async fn reached(&self) -> Error {
-        let expired = async {
-            match self.max_duration {
-                Some(duration) => tokio::time::sleep(duration).await,
-                None => std::future::pending().await,
-            }
-        };
-        let shutdown = async {
-            match &self.shutdown {
-                Some(shutdown) => shutdown.ended().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = expired => Error::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "the stream reached its maximum duration of {:?}",
-                    self.max_duration.unwrap_or_default()
-                ),
-            ),
-            () = shutdown => Error::new(StatusCode::SERVICE_UNAVAILABLE, SHUTDOWN_MESSAGE),
-        }
-    }
-}
-
 /// Runs the handler to its end, or until a limit ends it, and queues the final
 /// packet.
-async fn drive<Fut, T>(work: Fut, sender: Sender, limits: Limits)
+///
+/// Built from combinators, not as an async fn: an async fn keeps its argument
+/// and the future it awaits apart, so the handler's future would take its room
+/// twice in every handler's task.
+fn drive<Fut, T>(
+    work: Fut,
+    sender: Sender,
+    limits: Limits,
+    expose_internal: bool,
+) -> impl Future<Output = ()>
 where
     Fut: Future<Output = Result<T, Error>>,
     T: Serialize,
 {
-    let _active = ActiveStream::start();
-    let error = tokio::select! {
-        biased;
-        outcome = AssertUnwindSafe(work).catch_unwind() => match outcome {
-            Ok(Ok(value)) => match sender.encode(Kind::Done, &value) {
-                Ok(frame) => return sender.finish(Item::Done(frame)).await,
+    let active = ActiveStream::start();
+    let bounded = limits.bound(AssertUnwindSafe(work).catch_unwind());
+    bounded.map(move |outcome| {
+        // Held until the handler has ended: its slot and its count.
+        let _held = (limits, active);
+        let error = match outcome {
+            Ok(Ok(Ok(value))) => match sender.done(&value) {
+                Ok(()) => return,
                 Err(e) => Error::from(e),
             },
-            Ok(Err(error)) => error,
-            Err(panic) => Error::panic(panic_message(&*panic)),
-        },
-        error = limits.reached() => error,
-    };
-    if error.is_client_gone() {
-        return;
-    }
-    let item = sender.failed(error.into_packet(limits.expose_internal));
-    sender.finish(item).await;
+            Ok(Ok(Err(error))) => error,
+            Ok(Err(panic)) => Error::panic(panic_message(&*panic)),
+            Err(limit) => limit,
+        };
+        if !error.is_client_gone() {
+            sender.fail(error.into_packet(expose_internal));
+        }
+    })
 }
 
 /// Refuses a stream before its handler runs; 503s carry `Retry-After`.

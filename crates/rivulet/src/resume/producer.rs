@@ -6,16 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
+use serde_json::value::RawValue;
 use tokio::time::{Instant, interval_at};
 
 use super::Settings;
 use super::id::StreamId;
 use super::store::{Packet, StoreError};
 use crate::body::HandlerTask;
+use crate::buffer::{End, Taken};
 use crate::encode;
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
-use crate::sender::Item;
 use crate::stream::Job;
 
 /// Registers the stream and spawns its producer. On failure the job is stopped.
@@ -47,22 +48,15 @@ async fn produce(settings: Arc<Settings>, id: StreamId, job: Job, stop: HandlerT
     let mut seq = 0;
     loop {
         tokio::select! {
-            item = rx.recv() => {
-                let (record, last) = match item {
-                    Some(item) => record_of(item),
-                    // The job's task was stopped from outside (the runtime is
-                    // shutting down) before its final packet.
-                    None => (error_record(ended_packet()), true),
-                };
-                seq += 1;
-                if let Err(e) = append(&settings, id, Packet { seq, record, last }).await {
+            taken = rx.take() => match keep(&settings, id, &mut seq, taken).await {
+                Ok(false) => {}
+                // The final packet is stored.
+                Ok(true) => return,
+                Err(e) => {
                     tracing::error!(stream = %id, error = %e, "could not store a packet: the job is stopped");
                     return;
                 }
-                if last {
-                    return;
-                }
-            }
+            },
             _ = renew.tick() => {
                 if let Err(e) = store.renew(id, settings.lease).await {
                     tracing::warn!(stream = %id, error = %e, "could not renew the producer's lease");
@@ -75,12 +69,13 @@ async fn produce(settings: Arc<Settings>, id: StreamId, job: Job, stop: HandlerT
                     // What the job sent before it stopped is kept; a final
                     // packet among it ends the stream as it was.
                     rx.close();
-                    while let Ok(item) = rx.try_recv() {
-                        let (record, last) = record_of(item);
-                        seq += 1;
-                        if append(&settings, id, Packet { seq, record, last }).await.is_err() || last {
-                            return;
-                        }
+                    let mut taken = rx.try_take();
+                    if matches!(taken.end, Some(End::Dropped)) {
+                        // Stopped here, not from outside: said below.
+                        taken.end = None;
+                    }
+                    if !matches!(keep(&settings, id, &mut seq, taken).await, Ok(false)) {
+                        return;
                     }
                     let message = format!(
                         "the stream was stopped: no client was connected for {:?}",
@@ -118,21 +113,74 @@ async fn append(settings: &Settings, id: StreamId, packet: Packet) -> Result<(),
     }
 }
 
-/// The stored form of an item: its NDJSON line without the line end.
-fn record_of(item: Item) -> (String, bool) {
-    let (frame, last) = match item {
-        Item::Packet(frame) => (frame, false),
-        Item::Done(frame) => (frame, true),
-        Item::Failed { packet, frame } => match std::str::from_utf8(&frame) {
-            Ok(_) => (frame, true),
-            Err(_) => return (error_record(*packet), true),
+/// Stores a batch's packets, then its end if it has one; true when it had.
+async fn keep(
+    settings: &Settings,
+    id: StreamId,
+    seq: &mut u64,
+    taken: Taken,
+) -> Result<bool, StoreError> {
+    let (records, end) = match records(&taken.frames) {
+        Ok(records) => (records, taken.end.map(end_record)),
+        // serde_json writes valid JSON; this is only a guard.
+        Err(_) => (Vec::new(), Some(error_record(ended_packet()))),
+    };
+    for record in records {
+        *seq += 1;
+        let last = false;
+        append(
+            settings,
+            id,
+            Packet {
+                seq: *seq,
+                record,
+                last,
+            },
+        )
+        .await?;
+    }
+    let Some(record) = end else {
+        return Ok(false);
+    };
+    *seq += 1;
+    let last = true;
+    append(
+        settings,
+        id,
+        Packet {
+            seq: *seq,
+            record,
+            last,
         },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The stored forms of a batch of packets: their NDJSON lines without the
+/// line ends. A line is one JSON value, so reading the batch as a sequence of
+/// JSON values splits it, even where a packet holds raw JSON that spans lines.
+fn records(frames: &[u8]) -> Result<Vec<String>, serde_json::Error> {
+    serde_json::Deserializer::from_slice(frames)
+        .into_iter::<&RawValue>()
+        .map(|value| value.map(|value| value.get().to_owned()))
+        .collect()
+}
+
+/// The stored form of a stream's end.
+fn end_record(end: End) -> String {
+    let (frame, packet) = match end {
+        End::Done(frame) => (frame, None),
+        End::Failed { packet, frame } => (frame, Some(packet)),
+        // The job's task was stopped from outside (the runtime is shutting
+        // down) before its final packet.
+        End::Dropped => return error_record(ended_packet()),
     };
     let line = frame.strip_suffix(b"\n").unwrap_or(&frame);
     match String::from_utf8(line.to_vec()) {
-        Ok(record) => (record, last),
+        Ok(record) => record,
         // serde_json writes UTF-8; this is only a guard.
-        Err(_) => (error_record(ended_packet()), true),
+        Err(_) => error_record(packet.unwrap_or_else(ended_packet)),
     }
 }
 
@@ -153,10 +201,13 @@ mod tests {
 
     #[test]
     fn records_are_ndjson_lines() {
-        let item = Item::Packet(Bytes::from_static(b"{\"progress\":\"hi\"}\n"));
-        assert_eq!(record_of(item), ("{\"progress\":\"hi\"}".to_owned(), false));
-        let item = Item::Done(Bytes::from_static(b"{\"done\":null}\n"));
-        assert_eq!(record_of(item), ("{\"done\":null}".to_owned(), true));
+        let frames = b"{\"progress\":\"hi\"}\n{\"progress\":{\"a\":\n1}}\n";
+        assert_eq!(
+            records(frames).unwrap(),
+            ["{\"progress\":\"hi\"}", "{\"progress\":{\"a\":\n1}}"]
+        );
+        let done = End::Done(Bytes::from_static(b"{\"done\":null}\n"));
+        assert_eq!(end_record(done), "{\"done\":null}");
         let packet = ErrorPacket {
             message: "no".into(),
             status: 422,

@@ -10,16 +10,15 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
 
 use super::id::StreamId;
 use super::store::{Packet, StoreError};
 use super::{STREAM_ID_HEADER, Settings};
 use crate::body::HandlerTask;
+use crate::buffer::{self, End, Writer};
 use crate::encode::{self, Kind};
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
-use crate::sender::Item;
 use crate::stream;
 
 /// What a client is told when the packets it missed were evicted.
@@ -42,7 +41,7 @@ pub(super) async fn respond(
     format: Format,
     keep_alive: Option<Duration>,
 ) -> Response {
-    let (tx, rx) = mpsc::channel(BATCH);
+    let (tx, rx) = buffer::channel(BATCH);
     let task = tokio::spawn(follow(settings.clone(), id, after, format, tx));
     let mut response =
         stream::respond(rx, format, keep_alive, HandlerTask(task.abort_handle())).await;
@@ -53,13 +52,7 @@ pub(super) async fn respond(
     response
 }
 
-async fn follow(
-    settings: Arc<Settings>,
-    id: StreamId,
-    after: u64,
-    format: Format,
-    tx: mpsc::Sender<Item>,
-) {
+async fn follow(settings: Arc<Settings>, id: StreamId, after: u64, format: Format, tx: Writer) {
     let store = &settings.store;
     let heartbeat = async {
         loop {
@@ -75,13 +68,7 @@ async fn follow(
     }
 }
 
-async fn replay(
-    settings: &Settings,
-    id: StreamId,
-    mut after: u64,
-    format: Format,
-    tx: &mpsc::Sender<Item>,
-) {
+async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Format, tx: &Writer) {
     let store = &settings.store;
     // How long one read waits for new packets before checking on the producer.
     let wait = (settings.lease / 2).min(Duration::from_secs(5));
@@ -149,8 +136,13 @@ async fn replay(
                     return fail(tx, format, id, status, STORE_FAILED_MESSAGE).await;
                 }
             };
-            if tx.send(item).await.is_err() {
-                return;
+            match item {
+                Item::Packet(frame) => {
+                    if tx.push(&frame).await.is_err() {
+                        return;
+                    }
+                }
+                Item::End(end) => tx.finish(end),
             }
             after = packet.seq;
             if packet.last {
@@ -163,7 +155,7 @@ async fn replay(
 /// Ends this connection's stream with an error packet. It has no resume id:
 /// the error belongs to this connection, not to the stream.
 async fn fail(
-    tx: &mpsc::Sender<Item>,
+    tx: &Writer,
     format: Format,
     id: StreamId,
     status: StatusCode,
@@ -179,8 +171,7 @@ async fn fail(
     } else {
         frame
     };
-    let packet = Box::new(packet);
-    let _ = tx.send(Item::Failed { packet, frame }).await;
+    tx.finish(End::Failed { packet, frame });
 }
 
 /// A stored record: `{"progress"|"done"|"error": …}`.
@@ -190,6 +181,12 @@ enum Record {
     Progress(Box<RawValue>),
     Done(Box<RawValue>),
     Error(ErrorPacket),
+}
+
+/// A stored packet encoded for a connection.
+enum Item {
+    Packet(Bytes),
+    End(End),
 }
 
 /// Encodes a stored packet for a connection in `format`.
@@ -203,14 +200,14 @@ fn encode_packet(packet: &Packet, format: Format, id: StreamId) -> Result<Item, 
         }
         Record::Done(value) => {
             let frame = encode::packet(format, Kind::Done, seq, &*value)?;
-            Item::Done(with_stream_id(format, id, frame))
+            Item::End(End::Done(with_stream_id(format, id, frame)))
         }
         Record::Error(packet) => {
             let frame = encode::error(format, seq, &packet);
-            Item::Failed {
-                packet: Box::new(packet),
+            Item::End(End::Failed {
+                packet,
                 frame: with_stream_id(format, id, frame),
-            }
+            })
         }
     })
 }
@@ -239,7 +236,9 @@ mod tests {
 
     fn text(item: Item) -> String {
         let frame = match item {
-            Item::Packet(frame) | Item::Done(frame) | Item::Failed { frame, .. } => frame,
+            Item::Packet(frame) => frame,
+            Item::End(End::Done(frame) | End::Failed { frame, .. }) => frame,
+            Item::End(End::Dropped) => unreachable!("stored packets are never dropped ends"),
         };
         String::from_utf8(frame.to_vec()).unwrap()
     }

@@ -1,0 +1,484 @@
+//! The stream's bounded buffer, between the handler's [`Sender`](crate::Sender)s
+//! and the response body.
+//!
+//! Senders append each encoded packet to one byte buffer; the body takes
+//! everything queued at once, split off the front of the buffer's allocation,
+//! so that a batch of packets costs one lock and no allocation or copy of its
+//! own. Packets that follow each other lie back to back in memory, and the body
+//! joins batches without copying ([`BytesMut::unsplit`]).
+//!
+//! The bound is in packets ([`Config::buffer`](crate::Config::buffer)): a
+//! sender waits while it is reached, so a slow client holds its handler back.
+//! The final packet comes after every queued one, and nothing is accepted after
+//! it.
+
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+
+use crate::error::ErrorPacket;
+
+/// The first allocation a stream's frames are written to: room for a few
+/// small packets, and all that an idle stream keeps.
+const FIRST_CHUNK: usize = 512;
+/// The largest allocation made for a stream's frames at once: about one
+/// coalesced write of the body.
+const MAX_CHUNK: usize = 64 * 1024;
+/// A stream whose handler pauses keeps at most this much room for its next
+/// frames; a larger allocation, grown by a burst, is let go.
+const IDLE_ROOM: usize = 4 * 1024;
+
+/// How a stream ends: the last thing its buffer gives.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// The encoded `done` packet.
+    Done(Bytes),
+    /// The stream failed; kept whole so that a failure before the first packet
+    /// can still become an HTTP error response.
+    Failed { packet: ErrorPacket, frame: Bytes },
+    /// Every writer is gone without a final packet: the handler's task was
+    /// stopped from outside (the runtime is shutting down).
+    Dropped,
+}
+
+/// What the reader takes at once.
+pub(crate) struct Taken {
+    /// The frames of the queued packets, in order.
+    pub(crate) frames: BytesMut,
+    pub(crate) packets: usize,
+    /// The end of the stream, after `frames`.
+    pub(crate) end: Option<End>,
+    /// A writer that waited for room has been let go and not sent yet: more
+    /// packets are about to come.
+    pub(crate) refilling: bool,
+}
+
+/// Why a packet was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The buffer holds as many packets as it may.
+    Full,
+    /// The reader is gone (the client left), or the stream has ended.
+    Closed,
+}
+
+/// A buffer for `capacity` packets (at least 1).
+pub(crate) fn channel(capacity: usize) -> (Writer, Reader) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            frames: BytesMut::new(),
+            chunk: 0,
+            packets: 0,
+            end: None,
+            reader: None,
+            writers: 1,
+            waiting: false,
+            refilling: false,
+            closed: false,
+            ended: false,
+        }),
+        capacity: capacity.max(1),
+        room: Notify::new(),
+        closed: Notify::new(),
+    });
+    (
+        Writer {
+            shared: shared.clone(),
+        },
+        Reader { shared },
+    )
+}
+
+struct Shared {
+    state: Mutex<State>,
+    capacity: usize,
+    /// Writers waiting for room.
+    room: Notify,
+    /// Waiters for the reader to go.
+    closed: Notify,
+}
+
+struct State {
+    /// Queued frames, written into the spare room of the allocation of size
+    /// `chunk`.
+    frames: BytesMut,
+    chunk: usize,
+    packets: usize,
+    end: Option<End>,
+    /// The reader, when it waits for packets.
+    reader: Option<Waker>,
+    writers: usize,
+    /// A writer found the buffer full and waits for room.
+    waiting: bool,
+    /// Writers were let go after waiting, and none has sent since.
+    refilling: bool,
+    /// The reader is gone or has closed the buffer, or the end was taken.
+    closed: bool,
+    /// The end was taken.
+    ended: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held; if something did, the state
+        // is still whole.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn append(&mut self, frame: &[u8]) {
+        if !self.frames.try_reclaim(frame.len()) {
+            self.grow(frame.len());
+        }
+        self.frames.extend_from_slice(frame);
+        self.packets += 1;
+    }
+
+    /// Moves the queued frames to a new allocation with room for `needed`
+    /// more bytes. Called when the current one cannot be reused because frames
+    /// taken from it are still on their way to the client: the stream is busy,
+    /// so the new allocation is twice as large, up to [`MAX_CHUNK`].
+    #[cold]
+    fn grow(&mut self, needed: usize) {
+        let queued = self.frames.len();
+        self.chunk = (self.chunk * 2)
+            .clamp(FIRST_CHUNK, MAX_CHUNK)
+            .max(queued + needed);
+        let mut frames = BytesMut::with_capacity(self.chunk);
+        frames.extend_from_slice(&self.frames);
+        self.frames = frames;
+    }
+
+    fn is_ready(&self) -> bool {
+        self.packets > 0 || self.end.is_some() || self.dropped()
+    }
+
+    /// Every writer is gone without a final packet.
+    fn dropped(&self) -> bool {
+        self.writers == 0 && !self.ended
+    }
+
+    /// Takes everything queued; the writers that wait for room may go on.
+    fn take(&mut self) -> (Taken, bool) {
+        let packets = std::mem::take(&mut self.packets);
+        let frames = if packets > 0 {
+            self.frames.split()
+        } else {
+            BytesMut::new()
+        };
+        let end = match self.end.take() {
+            None if self.dropped() => Some(End::Dropped),
+            end => end,
+        };
+        if end.is_some() {
+            // Nothing is accepted after the end.
+            self.ended = true;
+            self.closed = true;
+        }
+        let wake_writers = std::mem::take(&mut self.waiting);
+        if wake_writers {
+            self.refilling = true;
+        } else if self.chunk > IDLE_ROOM && self.frames.is_empty() {
+            // No writer is waiting: the handler is doing something else. Let
+            // a burst's large allocation go once the client has it all.
+            self.frames = BytesMut::new();
+            self.chunk = 0;
+        }
+        let taken = Taken {
+            frames,
+            packets,
+            end,
+            refilling: self.refilling,
+        };
+        (taken, wake_writers)
+    }
+}
+
+/// The writing end: [`Sender`](crate::Sender)s hold one each.
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+}
+
+impl Clone for Writer {
+    fn clone(&self) -> Self {
+        self.shared.lock().writers += 1;
+        Writer {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.writers -= 1;
+        let reader = if state.writers == 0 {
+            state.reader.take()
+        } else {
+            None
+        };
+        drop(state);
+        if let Some(reader) = reader {
+            reader.wake();
+        }
+    }
+}
+
+impl Writer {
+    /// Queues one frame if there is room.
+    pub(crate) fn try_push(&self, frame: &[u8]) -> Result<(), Refused> {
+        let mut state = self.shared.lock();
+        if state.closed || state.end.is_some() {
+            return Err(Refused::Closed);
+        }
+        if state.packets >= self.shared.capacity {
+            return Err(Refused::Full);
+        }
+        state.append(frame);
+        state.refilling = false;
+        let reader = state.reader.take();
+        drop(state);
+        if let Some(reader) = reader {
+            reader.wake();
+        }
+        Ok(())
+    }
+
+    /// Queues one frame, waiting for room. Fails only once closed.
+    pub(crate) async fn push(&self, frame: &[u8]) -> Result<(), Refused> {
+        loop {
+            match self.try_push(frame) {
+                Err(Refused::Full) => self.room().await,
+                result => return result,
+            }
+        }
+    }
+
+    /// [`push`](Writer::push) for blocking code: blocks the thread while the
+    /// buffer is full.
+    pub(crate) fn blocking_push(&self, frame: &[u8]) -> Result<(), Refused> {
+        futures::executor::block_on(self.push(frame))
+    }
+
+    /// Completes when the buffer may have room, or is closed.
+    async fn room(&self) {
+        let mut notified = pin!(self.shared.room.notified());
+        // Registered before looking, so that a reader taking packets in
+        // between still wakes this writer.
+        notified.as_mut().enable();
+        {
+            let mut state = self.shared.lock();
+            if state.closed || state.end.is_some() || state.packets < self.shared.capacity {
+                return;
+            }
+            state.waiting = true;
+        }
+        notified.await;
+    }
+
+    /// Queues the end of the stream after every queued packet. Nothing is
+    /// accepted after it; once the reader is gone, nobody is told.
+    pub(crate) fn finish(&self, end: End) {
+        let mut state = self.shared.lock();
+        if state.closed || state.end.is_some() {
+            return;
+        }
+        state.end = Some(end);
+        let reader = state.reader.take();
+        drop(state);
+        if let Some(reader) = reader {
+            reader.wake();
+        }
+    }
+
+    /// Completes when the reader is gone.
+    pub(crate) async fn closed(&self) {
+        let mut notified = pin!(self.shared.closed.notified());
+        notified.as_mut().enable();
+        if self.is_closed() {
+            return;
+        }
+        notified.await;
+    }
+
+    /// True once the reader is gone.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+}
+
+/// The reading end: the response body, or a resumable stream's producer.
+/// Dropping it closes the buffer: writers fail from then on.
+pub(crate) struct Reader {
+    shared: Arc<Shared>,
+}
+
+impl Reader {
+    /// Takes everything queued, or waits until there is something: packets,
+    /// or the end of the stream (which comes once and ends the buffer).
+    pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Taken> {
+        let mut state = self.shared.lock();
+        if !state.is_ready() {
+            register(&mut state.reader, cx);
+            return Poll::Pending;
+        }
+        let (taken, wake_writers) = state.take();
+        drop(state);
+        if wake_writers {
+            self.shared.room.notify_waiters();
+        }
+        Poll::Ready(taken)
+    }
+
+    /// Takes everything queued, which may be nothing.
+    pub(crate) fn try_take(&mut self) -> Taken {
+        let mut state = self.shared.lock();
+        let (taken, wake_writers) = state.take();
+        drop(state);
+        if wake_writers {
+            self.shared.room.notify_waiters();
+        }
+        taken
+    }
+
+    /// [`poll_take`](Reader::poll_take) as a future.
+    pub(crate) async fn take(&mut self) -> Taken {
+        std::future::poll_fn(|cx| self.poll_take(cx)).await
+    }
+
+    /// Completes when there is something to take, without taking it.
+    pub(crate) async fn ready(&mut self) {
+        std::future::poll_fn(|cx| {
+            let mut state = self.shared.lock();
+            if state.is_ready() {
+                Poll::Ready(())
+            } else {
+                register(&mut state.reader, cx);
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// When nothing was queued and the stream has already ended without its
+    /// `done` packet: that end, taken. The stream can then still be answered
+    /// with an HTTP error.
+    pub(crate) fn failed_early(&mut self) -> Option<End> {
+        let mut state = self.shared.lock();
+        if state.packets > 0 {
+            return None;
+        }
+        let end = match state.end.take() {
+            Some(End::Done(frame)) => {
+                state.end = Some(End::Done(frame));
+                return None;
+            }
+            None if state.dropped() => End::Dropped,
+            end => end?,
+        };
+        state.ended = true;
+        state.closed = true;
+        Some(end)
+    }
+
+    /// Refuses further packets; what is queued can still be taken.
+    pub(crate) fn close(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.room.notify_waiters();
+        self.shared.closed.notify_waiters();
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.closed = true;
+        // The senders may live on (spawned work): free the frames now.
+        state.frames = BytesMut::new();
+        state.packets = 0;
+        state.end = None;
+        drop(state);
+        self.shared.room.notify_waiters();
+        self.shared.closed.notify_waiters();
+    }
+}
+
+/// Stores `cx`'s waker in `slot`, unless it is there already.
+fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(waker) if waker.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::FutureExt;
+
+    #[test]
+    fn batches_lie_back_to_back_and_join_without_copying() {
+        let (tx, mut rx) = channel(4);
+        tx.try_push(b"one ").unwrap();
+        tx.try_push(b"two ").unwrap();
+        let mut first = rx.try_take().frames;
+        tx.try_push(b"three").unwrap();
+        let second = rx.try_take().frames;
+        let end_of_first = first.as_ptr().wrapping_add(first.len());
+        assert_eq!(end_of_first, second.as_ptr());
+        first.unsplit(second);
+        assert_eq!(&first[..], b"one two three");
+    }
+
+    #[tokio::test]
+    async fn a_full_buffer_holds_the_writer_until_the_reader_takes() {
+        let (tx, mut rx) = channel(2);
+        tx.push(b"a").await.unwrap();
+        tx.push(b"b").await.unwrap();
+        assert_eq!(tx.try_push(b"c"), Err(Refused::Full));
+        let mut third = Box::pin(tx.push(b"c"));
+        assert!((&mut third).now_or_never().is_none());
+        let taken = rx.try_take();
+        assert_eq!((&taken.frames[..], taken.packets), (&b"ab"[..], 2));
+        assert!(taken.refilling, "the waiting writer was let go");
+        third.await.unwrap();
+        assert_eq!(&rx.try_take().frames[..], b"c");
+    }
+
+    #[tokio::test]
+    async fn the_end_comes_after_the_packets_and_closes_the_buffer() {
+        let (tx, mut rx) = channel(8);
+        tx.try_push(b"a").unwrap();
+        tx.finish(End::Done(Bytes::from_static(b"done")));
+        assert_eq!(tx.try_push(b"late"), Err(Refused::Closed));
+        let taken = rx.take().await;
+        assert_eq!(&taken.frames[..], b"a");
+        assert!(matches!(taken.end, Some(End::Done(_))));
+    }
+
+    #[tokio::test]
+    async fn writers_that_vanish_end_the_stream() {
+        let (tx, mut rx) = channel(8);
+        let clone = tx.clone();
+        drop(tx);
+        assert!(rx.take().now_or_never().is_none());
+        drop(clone);
+        assert!(matches!(rx.take().await.end, Some(End::Dropped)));
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_goes_fails_the_writers() {
+        let (tx, rx) = channel(1);
+        tx.try_push(b"a").unwrap();
+        let mut waiting = Box::pin(tx.push(b"b"));
+        assert!((&mut waiting).now_or_never().is_none());
+        drop(rx);
+        assert_eq!(waiting.await, Err(Refused::Closed));
+        assert!(tx.is_closed());
+        tx.closed().await;
+    }
+}
