@@ -191,6 +191,29 @@ describe('line endings, BOM and keep-alives', () => {
       ]);
     }
   });
+  test('invalid and cut-off UTF-8 comes out as a streaming TextDecoder gives it, for every split', () => {
+    // The parser decodes each chunk whole and carries a cut-off character over
+    // to the next chunk itself; the result must not depend on where chunks end.
+    const sequences = [
+      [0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x8c, 0x8a], // € 🌊
+      [0xf0, 0x9f, 0x8c], // a 4-byte character without its last byte
+      [0xe0, 0x80, 0x41, 0xed, 0xa0, 0x80], // overlong, a surrogate
+      [0xc2, 0xc2, 0xa9, 0x80, 0xbf, 0xf5, 0xff, 0xc0, 0xaf], // stray continuation and lead bytes
+      [0xf4, 0x90, 0x80, 0x80, 0xf0, 0x90, 0x80], // above U+10FFFF, then a cut 4-byte lead
+    ];
+    for (const sequence of sequences) {
+      const tail = encoder.encode('"\n\nevent: done\ndata: 1\n\n');
+      const bytes = new Uint8Array([...encoder.encode('data: "'), ...sequence, ...tail]);
+      const text = new TextDecoder().decode(new Uint8Array(sequence));
+      const expected = [
+        { type: 'progress', data: text },
+        { type: 'done', data: 1 },
+      ];
+      for (const pieces of threeWaySplits(bytes)) {
+        assertPackets(decode('sse', pieces), expected, `${sequence} in ${pieces.map((p) => p.length)}`);
+      }
+    }
+  });
   test('string chunks are accepted as well as bytes', () => {
     const text = new TextDecoder().decode(encoders.sse(STREAMS.multibyte, { bom: true }));
     assertPackets(decode('sse', Array.from(text)), STREAMS.multibyte);
@@ -374,6 +397,11 @@ describe('after the final packet', () => {
     test(`${format}: later input is ignored, even malformed`, () => {
       const bytes = encoders[format]([{ type: 'done', data: 1 }]);
       assertPackets(decode(format, [bytes, 'garbage\n\n{{{\n', bytes]), [{ type: 'done', data: 1 }]);
+    });
+    test(`${format}: a line over the size limit after it, in the same chunk, is ignored too`, () => {
+      const done = new TextDecoder().decode(encoders[format]([{ type: 'done', data: 1 }]));
+      const text = done + 'x'.repeat(100) + '\n';
+      assertPackets(decode(format, [text], { maxPacketSize: 50 }), [{ type: 'done', data: 1 }]);
     });
   }
 });
