@@ -3,10 +3,13 @@
 //! handler and counts it. One test in a binary of its own, so that no other
 //! test's streams move the metrics it reads.
 
+#[path = "../crates/rivulet/tests/common/mod.rs"]
+mod common;
 mod watch_support;
 
 use std::net::SocketAddr;
 
+use common::metric;
 use rivulet::Format;
 use rivulet::client::Client;
 use rivulet::metrics::{STREAMS_ACTIVE, STREAMS_CANCELLED_TOTAL};
@@ -35,14 +38,10 @@ async fn streams(addr: SocketAddr) -> (f64, f64) {
     })
     .await
     .expect("metrics in time");
-    let metric = |name: &str| {
-        text.lines()
-            .find(|line| line.starts_with(name) && line[name.len()..].starts_with([' ', '{']))
-            .and_then(|line| line.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
-    };
-    (metric(STREAMS_ACTIVE), metric(STREAMS_CANCELLED_TOTAL))
+    (
+        metric(&text, STREAMS_ACTIVE),
+        metric(&text, STREAMS_CANCELLED_TOTAL),
+    )
 }
 
 /// Waits until no stream runs and `cancelled` streams have been cancelled.

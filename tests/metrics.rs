@@ -4,16 +4,8 @@
 #[path = "../crates/rivulet/tests/common/mod.rs"]
 mod common;
 
-use common::{Reader, get};
+use common::{Reader, get, metric};
 use rivulet::Format;
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|line| line.starts_with(name) && line[name.len()..].starts_with([' ', '{']))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
 
 #[tokio::test]
 async fn metrics_count_streams_packets_and_cancellations() {

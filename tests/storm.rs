@@ -4,9 +4,13 @@
 //! `cargo test --release --test storm -- --nocapture` prints the figures quoted
 //! in docs/reliability.md.
 
+#[path = "../crates/rivulet/tests/common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::metric;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -27,13 +31,6 @@ async fn scrape(addr: std::net::SocketAddr) -> String {
     let mut text = String::new();
     tcp.read_to_string(&mut text).await.unwrap();
     text
-}
-
-fn gauge(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// Opens a feed, waits for its first packet, and leaves.
@@ -64,7 +61,7 @@ async fn ten_thousand_clients_leave_and_everything_returns_to_baseline() {
     // Warm up (the metrics recorder, the first connection), then take the baseline.
     leave_mid_stream(addr).await;
     let settle = Instant::now() + PATIENCE;
-    while gauge(&scrape(addr).await, rivulet::metrics::STREAMS_ACTIVE) != 0.0 {
+    while metric(&scrape(addr).await, rivulet::metrics::STREAMS_ACTIVE) != 0.0 {
         assert!(Instant::now() < settle);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -92,7 +89,7 @@ async fn ten_thousand_clients_leave_and_everything_returns_to_baseline() {
     let deadline = Instant::now() + PATIENCE;
     let (active, tasks, fds) = loop {
         let text = scrape(addr).await;
-        let active = gauge(&text, rivulet::metrics::STREAMS_ACTIVE);
+        let active = metric(&text, rivulet::metrics::STREAMS_ACTIVE);
         let tasks = metrics.num_alive_tasks();
         let fds = open_fds();
         if active == 0.0 && tasks <= base_tasks && fds <= base_fds {
@@ -105,7 +102,7 @@ async fn ten_thousand_clients_leave_and_everything_returns_to_baseline() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let text = scrape(addr).await;
-    assert!(gauge(&text, rivulet::metrics::STREAMS_CANCELLED_TOTAL) >= CLIENTS as f64);
+    assert!(metric(&text, rivulet::metrics::STREAMS_CANCELLED_TOTAL) >= CLIENTS as f64);
     eprintln!(
         "storm: {CLIENTS} clients ({AT_ONCE} at once) in {storm:.2?}; back to baseline {:.2?} later: \
          {active} active streams, {tasks} tasks (baseline {base_tasks}), {fds} fds (baseline {base_fds})",

@@ -75,11 +75,6 @@ impl Lines {
         self.partial.extend_from_slice(chunk);
         Ok(())
     }
-
-    /// True while an unfinished last line is buffered.
-    pub(crate) fn has_partial(&self) -> bool {
-        !self.partial.is_empty()
-    }
 }
 
 #[cfg(test)]

@@ -165,10 +165,12 @@ impl Decoder {
             return Ok(());
         }
         let start = out.len();
+        // Only the legacy final packet runs to the end of the response. An SSE
+        // event or NDJSON line still unterminated here was cut off: like
+        // EventSource, the decoder drops it, and the stream is truncated.
         let result = match &mut self.state {
-            State::Sse(s) => s.finish(),
-            State::Ndjson(s) => s.finish(),
             State::Legacy(s) => s.finish(out),
+            State::Sse(_) | State::Ndjson(_) => Ok(()),
         };
         self.check(start, out, result)?;
         if self.finished {

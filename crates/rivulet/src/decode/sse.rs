@@ -90,13 +90,6 @@ impl Sse {
             Ok(())
         })
     }
-
-    pub(crate) fn finish(&mut self) -> Result<(), DecodeError> {
-        // An event not followed by its blank line was cut off: it is not
-        // dispatched, as in EventSource; the caller reports the truncation.
-        let _ = self.lines.has_partial();
-        Ok(())
-    }
 }
 
 fn dispatch(

@@ -125,36 +125,18 @@ async fn keep(
         // serde_json writes valid JSON; this is only a guard.
         Err(_) => (Vec::new(), Some(error_record(ended_packet()))),
     };
-    for record in records {
+    let ended = end.is_some();
+    let batch = records.into_iter().map(|record| (record, false));
+    for (record, last) in batch.chain(end.map(|record| (record, true))) {
         *seq += 1;
-        let last = false;
-        append(
-            settings,
-            id,
-            Packet {
-                seq: *seq,
-                record,
-                last,
-            },
-        )
-        .await?;
-    }
-    let Some(record) = end else {
-        return Ok(false);
-    };
-    *seq += 1;
-    let last = true;
-    append(
-        settings,
-        id,
-        Packet {
+        let packet = Packet {
             seq: *seq,
             record,
             last,
-        },
-    )
-    .await?;
-    Ok(true)
+        };
+        append(settings, id, packet).await?;
+    }
+    Ok(ended)
 }
 
 /// The stored forms of a batch of packets: their NDJSON lines without the

@@ -127,6 +127,15 @@ pub async fn events(addr: SocketAddr, path: &str, format: Format) -> Vec<Event> 
     Reader::new(response).rest().await
 }
 
+/// The value of metric `name` (without labels) in Prometheus text; 0 when absent.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|line| line.starts_with(name) && line[name.len()..].starts_with([' ', '{']))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Waits until `check` holds, polling; panics after [`PATIENCE`].
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
