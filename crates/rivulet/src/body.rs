@@ -12,10 +12,11 @@ use tokio::task::AbortHandle;
 use tokio::time::{Instant, Sleep};
 
 use crate::buffer::{End, Reader};
-use crate::encode;
+use crate::encode::{self, EventId};
 use crate::error::Error;
 use crate::format::Format;
 use crate::metrics;
+use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
 
 /// Frames ready at the same time are joined until the write reaches this size.
 const COALESCE_BYTES: usize = 64 * 1024;
@@ -158,9 +159,9 @@ impl Body for StreamBody {
             Some(End::Dropped) => {
                 // The handler's task was stopped from outside (the runtime is
                 // shutting down).
-                let packet = Error::message("the stream ended unexpectedly").into_packet(false);
-                this.held
-                    .extend_from_slice(&encode::error(this.format, 0, &packet));
+                let packet = Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false);
+                let frame = encode::error(this.format, EventId::Counter(0), &packet);
+                this.held.extend_from_slice(&frame);
                 true
             }
         };

@@ -7,17 +7,27 @@ use std::fmt;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::ErrorBody;
+
 /// The error object of the protocol: the payload of an `error` packet, and the
 /// `{"error": …}` body of an HTTP error answered before the stream began.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorPacket {
-    /// Text meant for the user.
+    /// Text meant for the user (empty when an error object has none).
+    #[serde(default)]
     pub message: String,
-    /// An HTTP status code classifying the error.
+    /// An HTTP status code classifying the error. A decoder reads an error
+    /// object without one as 500.
+    #[serde(default = "internal_status")]
     pub status: u16,
     /// For internal errors: the id that also appears in the server's log line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
+}
+
+/// The status of an error object that does not say.
+pub(crate) fn internal_status() -> u16 {
+    500
 }
 
 impl fmt::Display for ErrorPacket {
@@ -198,16 +208,12 @@ impl axum::response::IntoResponse for Error {
 /// The response for an error answered before any packet.
 pub(crate) fn error_response(packet: ErrorPacket) -> axum::response::Response {
     use axum::response::IntoResponse;
-    #[derive(Serialize)]
-    struct Body {
-        error: ErrorPacket,
-    }
     let status = StatusCode::from_u16(packet.status)
         .ok()
         .filter(|s| s.is_client_error() || s.is_server_error())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body =
-        serde_json::to_vec(&Body { error: packet }).expect("the error object always serializes");
+        serde_json::to_vec(&ErrorBody { error: packet }).expect("the error object always serializes");
     (
         status,
         [(

@@ -5,8 +5,7 @@
 use http::HeaderMap;
 use http::header::{ACCEPT, CONTENT_TYPE};
 
-/// The header the original jQuery `$.stream` plugin sends with every request.
-pub const LEGACY_REQUEST_HEADER: &str = "x-request-type";
+use crate::protocol::LEGACY_REQUEST_HEADER;
 
 /// A wire format of the Rivulet protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]

@@ -48,6 +48,7 @@ mod error;
 mod format;
 mod limits;
 pub mod metrics;
+pub mod protocol;
 pub mod resume;
 mod sender;
 mod shutdown;
@@ -56,11 +57,12 @@ mod stream;
 pub use body::StreamBody;
 pub use config::{Config, DEFAULT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES};
 pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
-pub use format::{Format, LEGACY_REQUEST_HEADER};
+pub use format::Format;
+pub use protocol::{LAST_EVENT_ID, LEGACY_REQUEST_HEADER};
 pub use resume::Resumable;
 pub use sender::Sender;
 pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};
-pub use stream::{LAST_EVENT_ID, Stream};
+pub use stream::Stream;
 
 /// The README's quick start, compiled and run as a doctest.
 #[doc = include_str!("../../../README.md")]

@@ -10,7 +10,8 @@ use std::task::{Poll, ready};
 use serde::Serialize;
 
 use crate::buffer::{End, Refused, Writer};
-use crate::encode::{self, Kind};
+use crate::encode::{self, EventId};
+use crate::protocol::PacketKind as Kind;
 use crate::error::{ErrorPacket, SendError};
 use crate::format::Format;
 
@@ -145,7 +146,7 @@ impl Sender {
         let encode = |out: &mut Vec<u8>| {
             out.clear();
             let frame =
-                encode::packet_into(out, format, kind, id, value).map_err(SendError::Serialize)?;
+                encode::packet_into(out, format, kind, EventId::Counter(id), value).map_err(SendError::Serialize)?;
             let limit = self.shared.max_packet_bytes;
             if frame.len() > limit {
                 return Err(SendError::TooLarge {
@@ -172,7 +173,7 @@ impl Sender {
     /// Ends the stream with `packet`, after every packet sent before.
     pub(crate) fn fail(&self, packet: ErrorPacket) {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame = encode::error(self.shared.format, id, &packet);
+        let frame = encode::error(self.shared.format, EventId::Counter(id), &packet);
         self.tx.finish(End::Failed { packet, frame });
     }
 

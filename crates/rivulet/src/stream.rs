@@ -23,11 +23,9 @@ use crate::error::{Error, error_response};
 use crate::format::Format;
 use crate::limits::Limits;
 use crate::metrics::ActiveStream;
+use crate::protocol::LAST_EVENT_ID;
 use crate::sender::Sender;
 use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
-
-/// The request header a browser `EventSource` sends when it reconnects.
-pub const LAST_EVENT_ID: &str = "last-event-id";
 
 /// Extractor for a streaming handler. It reads the wire format the client asks
 /// for and the app's [`Config`]; [`Stream::run`] then runs the handler and

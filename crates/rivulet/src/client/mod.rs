@@ -93,11 +93,11 @@ use std::time::Duration;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use reqwest::IntoUrl;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::DEFAULT_MAX_PACKET_BYTES;
-use crate::error::ErrorPacket;
 use crate::format::Format;
+use crate::protocol::{ErrorBody, LAST_EVENT_ID};
 
 pub use error::Error;
 pub use events::EventStream;
@@ -254,7 +254,7 @@ impl RequestBuilder {
     /// resumed fails with [`Error::NotAStream`] (status 204).
     pub fn resume_from(mut self, point: impl Into<String>) -> Self {
         let point = point.into();
-        self.inner = self.inner.header("last-event-id", point.as_str());
+        self.inner = self.inner.header(LAST_EVENT_ID, point.as_str());
         self.resume_from = Some(point);
         self
     }
@@ -316,10 +316,6 @@ async fn within<F: Future>(limit: Option<Duration>, future: F) -> Result<F::Outp
 /// Reads an HTTP error's body (its first 64 KiB) for the protocol's
 /// `{"error": <error object>}`.
 async fn status_error(mut response: reqwest::Response, idle: Option<Duration>) -> Error {
-    #[derive(Deserialize)]
-    struct Body {
-        error: ErrorPacket,
-    }
     let status: StatusCode = response.status();
     let mut bytes = Vec::new();
     while bytes.len() < ERROR_BODY_LIMIT {
@@ -330,7 +326,7 @@ async fn status_error(mut response: reqwest::Response, idle: Option<Duration>) -
         }
     }
     bytes.truncate(ERROR_BODY_LIMIT);
-    match serde_json::from_slice::<Body>(&bytes) {
+    match serde_json::from_slice::<ErrorBody>(&bytes) {
         Ok(body) => Error::Status {
             status,
             error: Some(body.error),

@@ -1,11 +1,11 @@
 //! The legacy framing of the jQuery `$.stream` plugin:
 //! `<hex length>\0<type><payload>` per packet, `\0<type><payload>` at the end.
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::{DecodeError, Event};
 use crate::error::ErrorPacket;
+use crate::protocol::LegacyErrorEnvelope;
 
 #[derive(Debug)]
 pub(crate) struct Legacy {
@@ -159,28 +159,8 @@ fn value(kind: u8, payload: &[u8]) -> Result<Value, DecodeError> {
 }
 
 fn legacy_error(payload: &[u8]) -> Result<ErrorPacket, DecodeError> {
-    #[derive(Deserialize)]
-    struct Envelope {
-        error: Inner,
-    }
-    #[derive(Deserialize)]
-    struct Inner {
-        #[serde(rename = "type", default = "internal")]
-        code: u16,
-        #[serde(default)]
-        str: String,
-        #[serde(default)]
-        error_id: Option<String>,
-    }
-    fn internal() -> u16 {
-        500
-    }
-    let envelope: Envelope = serde_json::from_slice(payload)?;
-    Ok(ErrorPacket {
-        message: envelope.error.str,
-        status: envelope.error.code,
-        error_id: envelope.error.error_id,
-    })
+    let envelope: LegacyErrorEnvelope<'_> = serde_json::from_slice(payload)?;
+    Ok(envelope.into_packet())
 }
 
 fn malformed(why: &str) -> DecodeError {

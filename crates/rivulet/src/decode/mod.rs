@@ -31,6 +31,7 @@ use serde_json::Value;
 use crate::config::DEFAULT_MAX_PACKET_BYTES;
 use crate::error::ErrorPacket;
 use crate::format::Format;
+use crate::protocol::TRUNCATED_MESSAGE;
 
 /// One packet of a stream, as a client sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,7 +74,7 @@ pub enum DecodeError {
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecodeError::Truncated => f.write_str("the stream ended without a final packet"),
+            DecodeError::Truncated => f.write_str(TRUNCATED_MESSAGE),
             DecodeError::Json(e) => write!(f, "a packet is not valid JSON: {e}"),
             DecodeError::Malformed(why) => write!(f, "malformed stream: {why}"),
             DecodeError::TooLarge { limit } => {

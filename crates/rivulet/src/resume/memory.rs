@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::id::StreamId;
+use crate::protocol::StreamId;
 use super::store::{Packet, Status, Store, StoreError};
 
 /// The default [`MemoryStore::max_packets_per_stream`].

@@ -53,7 +53,6 @@
 //!
 //! The wire side is specified in `docs/protocol.md` ("Resumable streams").
 
-mod id;
 mod memory;
 mod producer;
 #[cfg(feature = "redis")]
@@ -76,9 +75,10 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::format::Format;
 use crate::sender::Sender;
-use crate::stream::{LAST_EVENT_ID, Stream};
+use crate::protocol::{EVICTED_MESSAGE, LAST_EVENT_ID, STORE_UNAVAILABLE_MESSAGE};
+use crate::stream::Stream;
 
-pub use id::{InvalidId, ResumePoint, StreamId};
+pub use crate::protocol::{InvalidId, LAST_EVENT_ID_PARAM, ResumePoint, STREAM_ID_HEADER, StreamId};
 pub use memory::{
     DEFAULT_MAX_BYTES, DEFAULT_MAX_PACKETS_PER_STREAM, DEFAULT_MAX_STREAMS, MemoryStore,
 };
@@ -87,14 +87,6 @@ pub use redis::RedisStore;
 pub use store::{Packet, Status, Store, StoreError};
 
 use store::DynStore;
-
-/// The response header that names a resumable stream.
-pub const STREAM_ID_HEADER: &str = "rivulet-stream-id";
-
-/// The query parameter that may carry a resume point instead of the
-/// `Last-Event-ID` header, for clients that cannot set headers (a browser
-/// `EventSource` opened anew after a page reload).
-pub const LAST_EVENT_ID_PARAM: &str = "lastEventId";
 
 /// The default [`Resume::grace`]: 30 s.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
@@ -359,7 +351,7 @@ impl Resumable {
             Ok(Some(status)) => status,
             Ok(None) | Err(StoreError::Unknown) => return StatusCode::NO_CONTENT.into_response(),
             Err(StoreError::Evicted { .. }) => {
-                return Error::new(StatusCode::GONE, replay::EVICTED_MESSAGE).into_response();
+                return Error::new(StatusCode::GONE, EVICTED_MESSAGE).into_response();
             }
             Err(e) => {
                 tracing::error!(stream = %point.stream, error = %e, "could not look up a stream to resume");
@@ -396,7 +388,7 @@ impl Resumable {
 fn store_unavailable() -> Response {
     let mut response = Error::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "resumable streams are unavailable: their store cannot be reached",
+        STORE_UNAVAILABLE_MESSAGE,
     )
     .into_response();
     response

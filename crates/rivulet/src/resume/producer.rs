@@ -10,11 +10,12 @@ use serde_json::value::RawValue;
 use tokio::time::{Instant, interval_at};
 
 use super::Settings;
-use super::id::StreamId;
+use crate::protocol::StreamId;
 use super::store::{Packet, StoreError};
 use crate::body::HandlerTask;
 use crate::buffer::{End, Taken};
-use crate::encode;
+use crate::encode::{self, EventId};
+use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
 use crate::stream::Job;
@@ -167,13 +168,13 @@ fn end_record(end: End) -> String {
 }
 
 fn error_record(packet: ErrorPacket) -> String {
-    let frame = encode::error(Format::Ndjson, 0, &packet);
+    let frame = encode::error(Format::Ndjson, EventId::None, &packet);
     let line = frame.strip_suffix(b"\n").unwrap_or(&frame);
     String::from_utf8_lossy(line).into_owned()
 }
 
 fn ended_packet() -> ErrorPacket {
-    Error::message("the stream ended unexpectedly").into_packet(false)
+    Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false)
 }
 
 #[cfg(test)]

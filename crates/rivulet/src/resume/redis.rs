@@ -27,7 +27,7 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::id::StreamId;
+use crate::protocol::StreamId;
 use super::store::{Packet, Status, Store, StoreError};
 
 /// The default [`RedisStore::max_packets_per_stream`].

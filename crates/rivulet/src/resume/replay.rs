@@ -6,27 +6,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::id::StreamId;
+use crate::protocol::StreamId;
 use super::store::{Packet, StoreError};
 use super::{STREAM_ID_HEADER, Settings};
 use crate::body::HandlerTask;
 use crate::buffer::{self, End, Writer};
-use crate::encode::{self, Kind};
+use crate::encode::{self, EventId};
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
+use crate::protocol::{
+    EVICTED_MESSAGE, EXPIRED_MESSAGE, PRODUCER_GONE_MESSAGE, PacketKind as Kind,
+    STORE_FAILED_MESSAGE,
+};
 use crate::stream;
 
-/// What a client is told when the packets it missed were evicted.
-pub(super) const EVICTED_MESSAGE: &str =
-    "the packets this client missed are no longer kept: the stream cannot be resumed";
-const EXPIRED_MESSAGE: &str = "the stream has expired";
-const PRODUCER_GONE_MESSAGE: &str = "the server running this stream stopped";
-const STORE_FAILED_MESSAGE: &str = "the stream store failed";
 
 /// Packets read from the store at once.
 const BATCH: usize = 64;
@@ -163,14 +161,9 @@ async fn fail(
 ) {
     tracing::info!(stream = %id, message, "ending a connection of a resumable stream");
     let packet = Error::new(status, message).into_packet(false);
-    let frame = encode::error(format, 0, &packet);
-    let frame = if format == Format::Sse {
-        // An SSE `id: 0` would reset the client's last event id; an event
-        // without an `id` field keeps it.
-        Bytes::from(frame.strip_prefix(b"id: 0\n").unwrap_or(&frame).to_vec())
-    } else {
-        frame
-    };
+    // No SSE `id` field: the client's last event id stays that of the last
+    // real packet.
+    let frame = encode::error(format, EventId::None, &packet);
     tx.finish(End::Failed { packet, frame });
 }
 
@@ -192,42 +185,21 @@ enum Item {
 /// Encodes a stored packet for a connection in `format`.
 fn encode_packet(packet: &Packet, format: Format, id: StreamId) -> Result<Item, serde_json::Error> {
     let record: Record = serde_json::from_str(&packet.record)?;
-    let seq = packet.seq;
+    // The SSE id is the packet's resume point, which an `EventSource` sends
+    // back as `Last-Event-ID`.
+    let event_id = EventId::Resume(id, packet.seq);
     Ok(match record {
         Record::Progress(value) => {
-            let frame = encode::packet(format, Kind::Progress, seq, &*value)?;
-            Item::Packet(with_stream_id(format, id, frame))
+            Item::Packet(encode::packet(format, Kind::Progress, event_id, &*value)?)
         }
         Record::Done(value) => {
-            let frame = encode::packet(format, Kind::Done, seq, &*value)?;
-            Item::End(End::Done(with_stream_id(format, id, frame)))
+            Item::End(End::Done(encode::packet(format, Kind::Done, event_id, &*value)?))
         }
         Record::Error(packet) => {
-            let frame = encode::error(format, seq, &packet);
-            Item::End(End::Failed {
-                packet,
-                frame: with_stream_id(format, id, frame),
-            })
+            let frame = encode::error(format, event_id, &packet);
+            Item::End(End::Failed { packet, frame })
         }
     })
-}
-
-/// Turns an SSE frame's `id: <seq>` into `id: <stream id>.<seq>`: the resume
-/// point of the packet, which an `EventSource` sends back as `Last-Event-ID`.
-fn with_stream_id(format: Format, id: StreamId, frame: Bytes) -> Bytes {
-    if format != Format::Sse {
-        return frame;
-    }
-    let Some(rest) = frame.strip_prefix(b"id: ") else {
-        debug_assert!(false, "SSE frames start with their id");
-        return frame;
-    };
-    let mut out = BytesMut::with_capacity(frame.len() + 33);
-    out.extend_from_slice(b"id: ");
-    out.extend_from_slice(id.to_string().as_bytes());
-    out.extend_from_slice(b".");
-    out.extend_from_slice(rest);
-    out.freeze()
 }
 
 #[cfg(test)]

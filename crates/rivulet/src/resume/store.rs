@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use super::id::StreamId;
+use crate::protocol::StreamId;
 
 /// One stored packet of a resumable stream.
 ///
