@@ -196,19 +196,37 @@ mod tests {
     fn sse_frames() {
         let b = packet(Format::Sse, Kind::Progress, EventId::Counter(7), "hi").unwrap();
         assert_eq!(text(b), "id: 7\ndata: \"hi\"\n\n");
-        let b = packet(Format::Sse, Kind::Done, EventId::Counter(8), &json!({"a":1})).unwrap();
+        let b = packet(
+            Format::Sse,
+            Kind::Done,
+            EventId::Counter(8),
+            &json!({"a":1}),
+        )
+        .unwrap();
         assert_eq!(text(b), "id: 8\nevent: done\ndata: {\"a\":1}\n\n");
     }
 
     #[test]
     fn ndjson_frames() {
-        let b = packet(Format::Ndjson, Kind::Progress, EventId::Counter(1), &json!([1, 2])).unwrap();
+        let b = packet(
+            Format::Ndjson,
+            Kind::Progress,
+            EventId::Counter(1),
+            &json!([1, 2]),
+        )
+        .unwrap();
         assert_eq!(text(b), "{\"progress\":[1,2]}\n");
     }
 
     #[test]
     fn legacy_frames() {
-        let b = packet(Format::Legacy, Kind::Progress, EventId::Counter(1), "Starting stream test").unwrap();
+        let b = packet(
+            Format::Legacy,
+            Kind::Progress,
+            EventId::Counter(1),
+            "Starting stream test",
+        )
+        .unwrap();
         assert_eq!(&b[..], b"14\0sStarting stream test");
         let b = packet(
             Format::Legacy,
@@ -221,7 +239,13 @@ mod tests {
             &b[..],
             b"1e\0a{\"k\":\"caf\\u00e9 \\ud83c\\udf0a\"}".as_slice()
         );
-        let b = packet(Format::Legacy, Kind::Progress, EventId::Counter(1), "say \"hi\"").unwrap();
+        let b = packet(
+            Format::Legacy,
+            Kind::Progress,
+            EventId::Counter(1),
+            "say \"hi\"",
+        )
+        .unwrap();
         assert_eq!(&b[..], b"c\0a\"say \\\"hi\\\"\"".as_slice());
         let b = packet(Format::Legacy, Kind::Done, EventId::Counter(1), &()).unwrap();
         assert_eq!(&b[..], b"\0anull");

@@ -11,9 +11,9 @@ use serde::Serialize;
 
 use crate::buffer::{End, Refused, Writer};
 use crate::encode::{self, EventId};
-use crate::protocol::PacketKind as Kind;
 use crate::error::{ErrorPacket, SendError};
 use crate::format::Format;
+use crate::protocol::PacketKind as Kind;
 
 thread_local! {
     /// Where packets are encoded before they are copied into their stream's
@@ -145,8 +145,8 @@ impl Sender {
         let format = self.shared.format;
         let encode = |out: &mut Vec<u8>| {
             out.clear();
-            let frame =
-                encode::packet_into(out, format, kind, EventId::Counter(id), value).map_err(SendError::Serialize)?;
+            let frame = encode::packet_into(out, format, kind, EventId::Counter(id), value)
+                .map_err(SendError::Serialize)?;
             let limit = self.shared.max_packet_bytes;
             if frame.len() > limit {
                 return Err(SendError::TooLarge {

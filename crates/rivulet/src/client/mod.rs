@@ -276,7 +276,14 @@ impl RequestBuilder {
         }
         let resume = self.reconnect.and_then(|policy| {
             let from = self.resume_from.as_deref();
-            reconnect::Resumer::new(http.clone(), &request, policy, self.idle_timeout, from)
+            reconnect::Resumer::new(
+                http.clone(),
+                &request,
+                self.format,
+                policy,
+                self.idle_timeout,
+                from,
+            )
         });
         let response = within(self.idle_timeout, http.execute(request))
             .await?
@@ -285,7 +292,7 @@ impl RequestBuilder {
         if !status.is_success() {
             return Err(status_error(response, self.idle_timeout).await);
         }
-        let Some(format) = Format::from_response_headers(response.headers()) else {
+        let Some(format) = response_format(&response, self.format) else {
             return Err(Error::NotAStream {
                 status,
                 content_type: response
@@ -301,6 +308,20 @@ impl RequestBuilder {
             self.max_packet_bytes,
             resume,
         ))
+    }
+}
+
+/// The format of a successful response: the one its `Content-Type` names, or
+/// the one asked for when it has no `Content-Type` (`docs/protocol.md`,
+/// "Choosing a format"). `None` for `204 No Content`, which holds no stream,
+/// and for a `Content-Type` that is none of the formats.
+fn response_format(response: &reqwest::Response, asked: Format) -> Option<Format> {
+    if response.status() == StatusCode::NO_CONTENT {
+        return None;
+    }
+    match response.headers().get(http::header::CONTENT_TYPE) {
+        None => Some(asked),
+        Some(_) => Format::from_response_headers(response.headers()),
     }
 }
 

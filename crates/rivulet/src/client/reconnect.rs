@@ -9,10 +9,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use http::HeaderMap;
 use http::header::HeaderValue;
-use http::{HeaderMap, StatusCode};
 
-use super::{Error, status_error, within};
+use super::{Error, response_format, status_error, within};
 use crate::format::Format;
 use crate::protocol::{LAST_EVENT_ID, ResumePoint, STREAM_ID_HEADER, StreamId};
 
@@ -82,6 +82,8 @@ pub(super) struct Resumer {
     http: reqwest::Client,
     /// The request as first sent; every attempt sends a copy.
     request: reqwest::Request,
+    /// The format it asked for.
+    format: Format,
     policy: Reconnect,
     idle_timeout: Option<Duration>,
     /// The stream's id, once a response named it.
@@ -97,6 +99,7 @@ impl Resumer {
     pub(super) fn new(
         http: reqwest::Client,
         request: &reqwest::Request,
+        format: Format,
         policy: Reconnect,
         idle_timeout: Option<Duration>,
         from: Option<&str>,
@@ -111,6 +114,7 @@ impl Resumer {
         Some(Resumer {
             http,
             request: request.try_clone()?,
+            format,
             policy,
             idle_timeout,
             stream,
@@ -171,6 +175,7 @@ impl Resumer {
         let http = self.http.clone();
         let mut request = self.request.try_clone()?;
         let idle = self.idle_timeout;
+        let format = self.format;
         self.pending = Some(Box::pin(async move {
             tokio::time::sleep(wait).await;
             request.headers_mut().insert(LAST_EVENT_ID, point);
@@ -182,9 +187,7 @@ impl Resumer {
                 return Err(status_error(response, idle).await);
             }
             // `204 No Content`: the stream can no longer be resumed.
-            if status == StatusCode::NO_CONTENT
-                || Format::from_response_headers(response.headers()).is_none()
-            {
+            if response_format(&response, format).is_none() {
                 let content_type = response
                     .headers()
                     .get(http::header::CONTENT_TYPE)

@@ -67,8 +67,6 @@ pub enum DecodeError {
         /// The configured maximum, in bytes.
         limit: usize,
     },
-    /// Bytes other than whitespace arrived after the final packet.
-    AfterFinal,
 }
 
 impl fmt::Display for DecodeError {
@@ -80,7 +78,6 @@ impl fmt::Display for DecodeError {
             DecodeError::TooLarge { limit } => {
                 write!(f, "a packet exceeds the limit of {limit} bytes")
             }
-            DecodeError::AfterFinal => f.write_str("data after the final packet"),
         }
     }
 }
@@ -138,16 +135,12 @@ impl Decoder {
     /// Decodes `chunk`, pushing every packet it completes onto `out`.
     ///
     /// After an error the decoder stays failed: later calls return
-    /// [`DecodeError::Malformed`].
+    /// [`DecodeError::Malformed`]. After the final packet, input is ignored
+    /// (`docs/protocol.md`: nothing follows the final packet).
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
         self.guard()?;
         if self.finished {
-            // The rest of a line end (the LF of a CRLF split from its CR) may follow.
-            if chunk.iter().all(u8::is_ascii_whitespace) {
-                return Ok(());
-            }
-            self.failed = true;
-            return Err(DecodeError::AfterFinal);
+            return Ok(());
         }
         let start = out.len();
         let result = match &mut self.state {
@@ -213,8 +206,10 @@ impl Decoder {
         }
     }
 
-    /// Marks the decoder finished after a final packet, failed after an error,
-    /// and refuses packets that follow a final packet within the same chunk.
+    /// Marks the decoder finished after a final packet, failed after an error.
+    /// Whatever followed a final packet within the same chunk (more packets,
+    /// or an error found in bytes after it) is dropped: the final packet ends
+    /// the stream.
     fn check(
         &mut self,
         start: usize,
@@ -223,11 +218,8 @@ impl Decoder {
     ) -> Result<(), DecodeError> {
         if let Some(pos) = out[start..].iter().position(Event::is_final) {
             self.finished = true;
-            if out.len() > start + pos + 1 {
-                out.truncate(start + pos + 1);
-                self.failed = true;
-                return Err(DecodeError::AfterFinal);
-            }
+            out.truncate(start + pos + 1);
+            return Ok(());
         }
         if result.is_err() {
             self.failed = true;

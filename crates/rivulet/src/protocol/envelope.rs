@@ -1,13 +1,11 @@
 //! The envelopes packets and errors travel in: the NDJSON line, the legacy
 //! error envelope and the `{"error": …}` body of an HTTP error.
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::messages::LEGACY_ERROR_STATUS;
-use crate::error::ErrorPacket;
+use crate::error::{ErrorPacket, internal_status, status_or_500, text_or_empty};
 
 /// One NDJSON line as a decoder reads it: exactly one of the three keys.
 #[derive(Debug, Deserialize)]
@@ -27,26 +25,22 @@ pub(crate) struct ErrorBody {
 
 /// The final error packet of the legacy framing, as the jQuery plugin expects it:
 /// `{"ok":false,"error":{"type":<status>,"status":"Stream Error","str":<message>}}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub(crate) struct LegacyErrorEnvelope<'a> {
-    #[serde(default)]
     ok: bool,
-    #[serde(borrow)]
     error: LegacyError<'a>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 struct LegacyError<'a> {
-    /// The error object's `status`; 500 when a server left it out.
-    #[serde(rename = "type", default = "super::super::error::internal_status")]
+    /// The error object's `status`.
+    #[serde(rename = "type")]
     code: u16,
-    #[serde(default, borrow)]
-    status: Cow<'a, str>,
+    status: &'static str,
     /// The error object's `message`.
-    #[serde(default, borrow)]
-    str: Cow<'a, str>,
-    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
-    error_id: Option<Cow<'a, str>>,
+    str: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_id: Option<&'a str>,
 }
 
 impl<'a> LegacyErrorEnvelope<'a> {
@@ -56,19 +50,39 @@ impl<'a> LegacyErrorEnvelope<'a> {
             ok: false,
             error: LegacyError {
                 code: packet.status,
-                status: Cow::Borrowed(LEGACY_ERROR_STATUS),
-                str: Cow::Borrowed(&packet.message),
-                error_id: packet.error_id.as_deref().map(Cow::Borrowed),
+                status: LEGACY_ERROR_STATUS,
+                str: &packet.message,
+                error_id: packet.error_id.as_deref(),
             },
         }
     }
 
-    /// The error object it carries.
-    pub(crate) fn into_packet(self) -> ErrorPacket {
-        ErrorPacket {
-            message: self.error.str.into_owned(),
-            status: self.error.code,
-            error_id: self.error.error_id.map(Cow::into_owned),
+    /// Reads the error object out of an envelope. Servers other than Rivulet
+    /// may leave fields out: a missing `type` reads as 500, a missing `str` as
+    /// `""`, as for the error object itself.
+    pub(crate) fn decode(text: &str) -> Result<ErrorPacket, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            error: Inner,
         }
+        #[derive(Deserialize)]
+        struct Inner {
+            #[serde(
+                rename = "type",
+                default = "internal_status",
+                deserialize_with = "status_or_500"
+            )]
+            code: u16,
+            #[serde(default, deserialize_with = "text_or_empty")]
+            str: String,
+            #[serde(default)]
+            error_id: Option<String>,
+        }
+        let envelope: Envelope = serde_json::from_str(text)?;
+        Ok(ErrorPacket {
+            message: envelope.error.str,
+            status: envelope.error.code,
+            error_id: envelope.error.error_id,
+        })
     }
 }

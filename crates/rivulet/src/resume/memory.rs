@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::protocol::StreamId;
 use super::store::{Packet, Status, Store, StoreError};
+use crate::protocol::StreamId;
 
 /// The default [`MemoryStore::max_packets_per_stream`].
 pub const DEFAULT_MAX_PACKETS_PER_STREAM: usize = 10_000;

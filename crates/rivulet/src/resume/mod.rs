@@ -74,11 +74,13 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::format::Format;
-use crate::sender::Sender;
 use crate::protocol::{EVICTED_MESSAGE, LAST_EVENT_ID, STORE_UNAVAILABLE_MESSAGE};
+use crate::sender::Sender;
 use crate::stream::Stream;
 
-pub use crate::protocol::{InvalidId, LAST_EVENT_ID_PARAM, ResumePoint, STREAM_ID_HEADER, StreamId};
+pub use crate::protocol::{
+    InvalidId, LAST_EVENT_ID_PARAM, ResumePoint, STREAM_ID_HEADER, StreamId,
+};
 pub use memory::{
     DEFAULT_MAX_BYTES, DEFAULT_MAX_PACKETS_PER_STREAM, DEFAULT_MAX_STREAMS, MemoryStore,
 };
@@ -386,11 +388,8 @@ impl Resumable {
 
 /// The answer when the store cannot be reached.
 fn store_unavailable() -> Response {
-    let mut response = Error::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        STORE_UNAVAILABLE_MESSAGE,
-    )
-    .into_response();
+    let mut response =
+        Error::new(StatusCode::SERVICE_UNAVAILABLE, STORE_UNAVAILABLE_MESSAGE).into_response();
     response
         .headers_mut()
         .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));

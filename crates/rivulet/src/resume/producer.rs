@@ -10,14 +10,14 @@ use serde_json::value::RawValue;
 use tokio::time::{Instant, interval_at};
 
 use super::Settings;
-use crate::protocol::StreamId;
 use super::store::{Packet, StoreError};
 use crate::body::HandlerTask;
 use crate::buffer::{End, Taken};
 use crate::encode::{self, EventId};
-use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
+use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
+use crate::protocol::StreamId;
 use crate::stream::Job;
 
 /// Registers the stream and spawns its producer. On failure the job is stopped.

@@ -27,8 +27,8 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::protocol::StreamId;
 use super::store::{Packet, Status, Store, StoreError};
+use crate::protocol::StreamId;
 
 /// The default [`RedisStore::max_packets_per_stream`].
 pub const DEFAULT_REDIS_MAX_PACKETS_PER_STREAM: usize = 10_000;

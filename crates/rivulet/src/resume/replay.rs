@@ -11,7 +11,6 @@ use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::protocol::StreamId;
 use super::store::{Packet, StoreError};
 use super::{STREAM_ID_HEADER, Settings};
 use crate::body::HandlerTask;
@@ -19,12 +18,12 @@ use crate::buffer::{self, End, Writer};
 use crate::encode::{self, EventId};
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
+use crate::protocol::StreamId;
 use crate::protocol::{
     EVICTED_MESSAGE, EXPIRED_MESSAGE, PRODUCER_GONE_MESSAGE, PacketKind as Kind,
     STORE_FAILED_MESSAGE,
 };
 use crate::stream;
-
 
 /// Packets read from the store at once.
 const BATCH: usize = 64;
@@ -192,9 +191,12 @@ fn encode_packet(packet: &Packet, format: Format, id: StreamId) -> Result<Item, 
         Record::Progress(value) => {
             Item::Packet(encode::packet(format, Kind::Progress, event_id, &*value)?)
         }
-        Record::Done(value) => {
-            Item::End(End::Done(encode::packet(format, Kind::Done, event_id, &*value)?))
-        }
+        Record::Done(value) => Item::End(End::Done(encode::packet(
+            format,
+            Kind::Done,
+            event_id,
+            &*value,
+        )?)),
         Record::Error(packet) => {
             let frame = encode::error(format, event_id, &packet);
             Item::End(End::Failed { packet, frame })
