@@ -26,7 +26,7 @@ const MAX_IDLE_TURNS: u8 = 2;
 
 /// The body of a stream response. Dropping it (hyper does when the client goes
 /// away) cancels the handler.
-pub struct StreamBody {
+pub(crate) struct StreamBody {
     rx: Reader,
     format: Format,
     keep_alive: Option<KeepAlive>,

@@ -65,7 +65,7 @@ pub(crate) fn packet_into<T: Serialize + ?Sized>(
                 }
                 EventId::Resume(stream, n) => {
                     use std::io::Write;
-                    write!(out, "id: {stream}.{n}\n").expect("writing to a Vec");
+                    writeln!(out, "id: {stream}.{n}").expect("writing to a Vec");
                 }
             }
             out.extend_from_slice(match kind {

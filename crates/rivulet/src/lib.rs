@@ -34,7 +34,8 @@
 //! client leaves) → hyper. The wire formats are specified in `docs/protocol.md`;
 //! [`decode`] reads all of them back.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(unreachable_pub, missing_debug_implementations, missing_docs)]
 
 pub mod assets;
 mod body;
@@ -54,10 +55,9 @@ mod sender;
 mod shutdown;
 mod stream;
 
-pub use body::StreamBody;
 pub use config::{Config, DEFAULT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES};
 pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
-pub use format::Format;
+pub use format::{Format, UnknownFormat};
 pub use protocol::{LAST_EVENT_ID, LEGACY_REQUEST_HEADER};
 pub use resume::Resumable;
 pub use sender::Sender;

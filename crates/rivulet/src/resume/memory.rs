@@ -50,6 +50,12 @@ pub struct MemoryStore {
     bounds: Bounds,
 }
 
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Bounds {
     per_stream: usize,
@@ -270,7 +276,7 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         inner.sweep(now);
         if inner.streams.contains_key(&stream) {
-            return Err(StoreError::Backend("a stream with this id exists".into()));
+            return Err(StoreError::Exists);
         }
         while inner.streams.len() >= self.bounds.streams {
             let Some(oldest) = inner.created.pop_front() else {
@@ -308,13 +314,7 @@ impl Store for MemoryStore {
             return Ok(());
         }
         if packet.seq != entry.last + 1 || entry.finished {
-            return Err(StoreError::Backend(
-                format!(
-                    "packet {} appended after {} (finished: {})",
-                    packet.seq, entry.last, entry.finished
-                )
-                .into(),
-            ));
+            return Err(StoreError::OutOfOrder { seq: packet.seq });
         }
         let bytes = Entry::bytes(&packet);
         entry.last = packet.seq;
@@ -423,6 +423,26 @@ mod tests {
 
     const LEASE: Duration = Duration::from_secs(60);
     const TTL: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn logic_errors_are_typed() {
+        let store = MemoryStore::new();
+        let id = StreamId::random();
+        store.create(id, None, LEASE, TTL).await.unwrap();
+        assert!(matches!(
+            store.create(id, None, LEASE, TTL).await,
+            Err(StoreError::Exists)
+        ));
+        assert!(matches!(
+            store.append(id, packet(2, false)).await,
+            Err(StoreError::OutOfOrder { seq: 2 })
+        ));
+        store.append(id, packet(1, true)).await.unwrap();
+        assert!(matches!(
+            store.append(id, packet(2, false)).await,
+            Err(StoreError::OutOfOrder { seq: 2 })
+        ));
+    }
 
     #[tokio::test]
     async fn reads_follow_appends_in_order() {

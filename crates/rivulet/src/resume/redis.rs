@@ -31,9 +31,9 @@ use super::store::{Packet, Status, Store, StoreError};
 use crate::protocol::StreamId;
 
 /// The default [`RedisStore::max_packets_per_stream`].
-pub const DEFAULT_REDIS_MAX_PACKETS_PER_STREAM: usize = 10_000;
+pub(crate) const DEFAULT_REDIS_MAX_PACKETS_PER_STREAM: usize = 10_000;
 /// The default key prefix.
-pub const DEFAULT_REDIS_PREFIX: &str = "rivulet";
+pub(crate) const DEFAULT_REDIS_PREFIX: &str = "rivulet";
 
 /// Appends one packet. KEYS: meta, packets. ARGV: seq, record, last (0|1),
 /// max packets, notification channel, stream id.
@@ -98,6 +98,14 @@ pub struct RedisStore {
     keys: Arc<Keys>,
     max_packets: usize,
     listener: Arc<Listener>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("max_packets", &self.max_packets)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Keys {
@@ -356,10 +364,7 @@ impl Store for RedisStore {
         match outcome {
             0 | 1 => Ok(()),
             -1 => Err(StoreError::Unknown),
-            _ => Err(backend(format!(
-                "packet {} of stream {stream} is out of order",
-                packet.seq
-            ))),
+            _ => Err(StoreError::OutOfOrder { seq: packet.seq }),
         }
     }
 

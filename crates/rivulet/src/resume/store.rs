@@ -52,6 +52,14 @@ pub enum StoreError {
     },
     /// The stream is not in the store (never created, expired, or evicted).
     Unknown,
+    /// [`Store::create`] with the id of a stream the store already has.
+    Exists,
+    /// [`Store::append`] of a packet that is not the next one: a gap after
+    /// the last packet stored, or a packet after the final one.
+    OutOfOrder {
+        /// The number of the packet appended.
+        seq: u64,
+    },
     /// The backend failed (a lost Redis connection, say).
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -67,6 +75,10 @@ impl fmt::Display for StoreError {
                 "packets before {first_kept} of this stream are no longer kept"
             ),
             StoreError::Unknown => f.write_str("no such stream"),
+            StoreError::Exists => f.write_str("a stream with this id exists"),
+            StoreError::OutOfOrder { seq } => {
+                write!(f, "packet {seq} is not the next one of its stream")
+            }
             StoreError::Backend(e) => write!(f, "the stream store failed: {e}"),
         }
     }
