@@ -4,16 +4,30 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::PacketKind;
 use super::messages::LEGACY_ERROR_STATUS;
 use crate::error::{ErrorPacket, internal_status, status_or_500, text_or_empty};
 
-/// One NDJSON line as a decoder reads it: exactly one of the three keys.
+/// One NDJSON line: exactly one of the three keys. A decoder reads the values
+/// (`NdjsonLine`); the resumable path keeps them as raw JSON
+/// (`NdjsonLine<Box<RawValue>, Box<RawValue>>`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum NdjsonLine {
-    Progress(Value),
-    Done(Value),
-    Error(ErrorPacket),
+pub(crate) enum NdjsonLine<V = Value, E = ErrorPacket> {
+    Progress(V),
+    Done(V),
+    Error(E),
+}
+
+impl<T> NdjsonLine<T, T> {
+    /// The packet's kind and its JSON.
+    pub(crate) fn into_parts(self) -> (PacketKind, T) {
+        match self {
+            NdjsonLine::Progress(v) => (PacketKind::Progress, v),
+            NdjsonLine::Done(v) => (PacketKind::Done, v),
+            NdjsonLine::Error(e) => (PacketKind::Error, e),
+        }
+    }
 }
 
 /// The body of an HTTP error answered before the stream began:

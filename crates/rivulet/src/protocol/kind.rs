@@ -27,6 +27,16 @@ impl PacketKind {
         }
     }
 
+    /// The kind [`name`](PacketKind::name) names.
+    pub fn from_name(name: &str) -> Option<PacketKind> {
+        match name {
+            "progress" => Some(PacketKind::Progress),
+            "done" => Some(PacketKind::Done),
+            "error" => Some(PacketKind::Error),
+            _ => None,
+        }
+    }
+
     /// True for `Done` and `Error`: nothing follows them.
     pub fn is_final(self) -> bool {
         self != PacketKind::Progress

@@ -104,7 +104,7 @@ impl Entry {
     }
 
     fn bytes(packet: &Packet) -> usize {
-        packet.record.len() + PACKET_OVERHEAD
+        packet.data.get().len() + PACKET_OVERHEAD
     }
 }
 
@@ -318,7 +318,7 @@ impl Store for MemoryStore {
         }
         let bytes = Entry::bytes(&packet);
         entry.last = packet.seq;
-        if packet.last {
+        if packet.is_final() {
             entry.finished = true;
             entry.finished_at = Some(now);
         }
@@ -412,13 +412,16 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::PacketKind;
+    use serde_json::value::RawValue;
 
     fn packet(seq: u64, last: bool) -> Packet {
-        Packet {
-            seq,
-            record: format!("{{\"progress\":{seq}}}"),
-            last,
-        }
+        let kind = if last {
+            PacketKind::Done
+        } else {
+            PacketKind::Progress
+        };
+        Packet::new(seq, kind, RawValue::from_string(seq.to_string()).unwrap())
     }
 
     const LEASE: Duration = Duration::from_secs(60);
@@ -462,7 +465,7 @@ mod tests {
                     for p in packets {
                         after = p.seq;
                         got.push(p.seq);
-                        if p.last {
+                        if p.is_final() {
                             return got;
                         }
                     }

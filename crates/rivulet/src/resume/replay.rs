@@ -8,8 +8,6 @@ use std::time::Duration;
 use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use super::store::{Packet, StoreError};
 use super::{STREAM_ID_HEADER, Settings};
@@ -142,7 +140,7 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                 Item::End(end) => tx.finish(end),
             }
             after = packet.seq;
-            if packet.last {
+            if packet.is_final() {
                 return;
             }
         }
@@ -166,15 +164,6 @@ async fn fail(
     tx.finish(End::Failed { packet, frame });
 }
 
-/// A stored record: `{"progress"|"done"|"error": …}`.
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Record {
-    Progress(Box<RawValue>),
-    Done(Box<RawValue>),
-    Error(ErrorPacket),
-}
-
 /// A stored packet encoded for a connection.
 enum Item {
     Packet(Bytes),
@@ -183,23 +172,27 @@ enum Item {
 
 /// Encodes a stored packet for a connection in `format`.
 fn encode_packet(packet: &Packet, format: Format, id: StreamId) -> Result<Item, serde_json::Error> {
-    let record: Record = serde_json::from_str(&packet.record)?;
     // The SSE id is the packet's resume point, which an `EventSource` sends
     // back as `Last-Event-ID`.
     let event_id = EventId::Resume(id, packet.seq);
-    Ok(match record {
-        Record::Progress(value) => {
-            Item::Packet(encode::packet(format, Kind::Progress, event_id, &*value)?)
-        }
-        Record::Done(value) => Item::End(End::Done(encode::packet(
+    let data = &*packet.data;
+    Ok(match packet.kind {
+        Kind::Progress => Item::Packet(encode::packet(format, Kind::Progress, event_id, data)?),
+        Kind::Done => Item::End(End::Done(encode::packet(
             format,
             Kind::Done,
             event_id,
-            &*value,
+            data,
         )?)),
-        Record::Error(packet) => {
-            let frame = encode::error(format, event_id, &packet);
-            Item::End(End::Failed { packet, frame })
+        Kind::Error => {
+            // The error object is read for the legacy envelope and for the
+            // stream's end.
+            let error: ErrorPacket = serde_json::from_str(data.get())?;
+            let frame = encode::error(format, event_id, &error);
+            Item::End(End::Failed {
+                packet: error,
+                frame,
+            })
         }
     })
 }
@@ -207,6 +200,8 @@ fn encode_packet(packet: &Packet, format: Format, id: StreamId) -> Result<Item, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::NdjsonLine;
+    use serde_json::value::RawValue;
 
     fn text(item: Item) -> String {
         let frame = match item {
@@ -220,10 +215,11 @@ mod tests {
     #[test]
     fn stored_packets_encode_in_every_format() {
         let id: StreamId = "000000000000000000000000000000ff".parse().unwrap();
-        let packet = |record: &str, seq| Packet {
-            seq,
-            record: record.into(),
-            last: false,
+        let packet = |record: &str, seq| {
+            let line: NdjsonLine<Box<RawValue>, Box<RawValue>> =
+                serde_json::from_str(record).unwrap();
+            let (kind, data) = line.into_parts();
+            Packet::new(seq, kind, data)
         };
         let progress = packet(
             r#"{"progress":{"k":"café 🌊","n":18446744073709551616}}"#,
