@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
-use tokio::task::AbortHandle;
 use tokio::time::{Instant, Sleep};
 
 use crate::buffer::{End, Reader};
+use crate::handler_task::HandlerTask;
 use crate::encode::{self, EventId};
 use crate::error::Error;
 use crate::format::Format;
@@ -47,16 +47,6 @@ struct KeepAlive {
     frame: Bytes,
     sleep: Pin<Box<Sleep>>,
     last_write: Instant,
-}
-
-/// Aborts the handler's task when dropped: the response future and then the body
-/// own it, so a client that leaves at any point cancels the handler.
-pub(crate) struct HandlerTask(pub(crate) AbortHandle);
-
-impl Drop for HandlerTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl StreamBody {
@@ -212,6 +202,7 @@ impl Drop for StreamBody {
 mod tests {
     use super::*;
     use crate::buffer::{self, Writer};
+    use tokio::task::AbortHandle;
     use futures::FutureExt;
     use http_body_util::BodyExt;
 

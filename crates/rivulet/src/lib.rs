@@ -47,6 +47,7 @@ pub mod decode;
 mod encode;
 mod error;
 mod format;
+mod handler_task;
 mod limits;
 pub mod metrics;
 pub mod protocol;

@@ -16,7 +16,8 @@ use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use tokio::task::AbortHandle;
 
-use crate::body::{HandlerTask, StreamBody};
+use crate::body::StreamBody;
+use crate::handler_task::HandlerTask;
 use crate::buffer::{self, End, Reader};
 use crate::config::Config;
 use crate::error::{Error, error_response};

@@ -11,7 +11,7 @@ use tokio::time::{Instant, interval_at};
 
 use super::Settings;
 use super::store::{Packet, StoreError};
-use crate::body::HandlerTask;
+use crate::handler_task::HandlerTask;
 use crate::buffer::{End, Taken};
 use crate::error::{Error, ErrorPacket};
 use crate::protocol::StreamId;

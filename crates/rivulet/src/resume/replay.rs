@@ -11,7 +11,7 @@ use http::{HeaderValue, StatusCode};
 
 use super::store::{Packet, StoreError};
 use super::{STREAM_ID_HEADER, Settings};
-use crate::body::HandlerTask;
+use crate::handler_task::HandlerTask;
 use crate::buffer::{self, End, Writer};
 use crate::encode::{self, EventId};
 use crate::error::{Error, ErrorPacket};
