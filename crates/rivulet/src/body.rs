@@ -11,10 +11,10 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use crate::buffer::{End, Reader};
-use crate::handler_task::HandlerTask;
 use crate::encode::{self, EventId};
 use crate::error::Error;
 use crate::format::Format;
+use crate::handler_task::HandlerTask;
 use crate::metrics;
 use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
 
@@ -202,9 +202,9 @@ impl Drop for StreamBody {
 mod tests {
     use super::*;
     use crate::buffer::{self, Writer};
-    use tokio::task::AbortHandle;
     use futures::FutureExt;
     use http_body_util::BodyExt;
+    use tokio::task::AbortHandle;
 
     const PACKET: &[u8] = b"data: 1\n\n";
     const DONE: &[u8] = b"event: done\ndata: null\n\n";

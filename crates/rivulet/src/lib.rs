@@ -56,7 +56,9 @@ mod sender;
 mod shutdown;
 mod stream;
 
-pub use config::{Config, DEFAULT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES};
+pub use config::{
+    Config, DEFAULT_BUFFER, DEFAULT_FIRST_PACKET_WAIT, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES,
+};
 pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
 pub use format::{Format, UnknownFormat};
 pub use protocol::{LAST_EVENT_ID, LEGACY_REQUEST_HEADER};

@@ -76,7 +76,7 @@ use crate::error::Error;
 use crate::format::Format;
 use crate::protocol::{EVICTED_MESSAGE, LAST_EVENT_ID, STORE_UNAVAILABLE_MESSAGE};
 use crate::sender::Sender;
-use crate::stream::Stream;
+use crate::stream::{Stream, Timing};
 
 pub use crate::protocol::{
     InvalidId, LAST_EVENT_ID_PARAM, ResumePoint, STREAM_ID_HEADER, StreamId,
@@ -330,7 +330,7 @@ impl Resumable {
         } = self;
         let settings = resume.inner;
         let format = stream.format();
-        let keep_alive = stream.config().keep_alive;
+        let timing = Timing::of(stream.config());
         let Some(from) = from else {
             // Packets are stored as their NDJSON line: JSON, whatever the format
             // of the connections that read them.
@@ -343,7 +343,7 @@ impl Resumable {
                 tracing::error!(stream = %id, error = %e, "could not start a resumable stream");
                 return store_unavailable();
             }
-            return replay::respond(&settings, id, 0, format, keep_alive).await;
+            return replay::respond(&settings, id, 0, format, timing).await;
         };
         let Ok(point) = from.parse::<ResumePoint>() else {
             // Not ours (an id of a stream that was not resumable): nothing to resume.
@@ -382,7 +382,7 @@ impl Resumable {
             // do not exist: there is nothing to send.
             return StatusCode::NO_CONTENT.into_response();
         }
-        replay::respond(&settings, point.stream, point.received, format, keep_alive).await
+        replay::respond(&settings, point.stream, point.received, format, timing).await
     }
 }
 

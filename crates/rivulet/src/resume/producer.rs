@@ -11,9 +11,9 @@ use tokio::time::{Instant, interval_at};
 
 use super::Settings;
 use super::store::{Packet, StoreError};
-use crate::handler_task::HandlerTask;
 use crate::buffer::{End, Taken};
 use crate::error::{Error, ErrorPacket};
+use crate::handler_task::HandlerTask;
 use crate::protocol::StreamId;
 use crate::protocol::{ENDED_UNEXPECTEDLY_MESSAGE, NdjsonLine, PacketKind};
 use crate::stream::Job;

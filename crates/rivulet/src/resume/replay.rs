@@ -11,17 +11,17 @@ use http::{HeaderValue, StatusCode};
 
 use super::store::{Packet, StoreError};
 use super::{STREAM_ID_HEADER, Settings};
-use crate::handler_task::HandlerTask;
 use crate::buffer::{self, End, Writer};
 use crate::encode::{self, EventId};
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
+use crate::handler_task::HandlerTask;
 use crate::protocol::StreamId;
 use crate::protocol::{
     EVICTED_MESSAGE, EXPIRED_MESSAGE, PRODUCER_GONE_MESSAGE, PacketKind as Kind,
     STORE_FAILED_MESSAGE,
 };
-use crate::stream;
+use crate::stream::{self, Timing};
 
 /// Packets read from the store at once.
 const BATCH: usize = 64;
@@ -34,12 +34,11 @@ pub(super) async fn respond(
     id: StreamId,
     after: u64,
     format: Format,
-    keep_alive: Option<Duration>,
+    timing: Timing,
 ) -> Response {
     let (tx, rx) = buffer::channel(BATCH);
     let task = tokio::spawn(follow(settings.clone(), id, after, format, tx));
-    let mut response =
-        stream::respond(rx, format, keep_alive, HandlerTask(task.abort_handle())).await;
+    let mut response = stream::respond(rx, format, timing, HandlerTask(task.abort_handle())).await;
     if response.status() == StatusCode::OK {
         let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
         response.headers_mut().insert(STREAM_ID_HEADER, value);
