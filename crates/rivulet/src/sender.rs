@@ -45,17 +45,27 @@ pub struct Sender {
 }
 
 struct Shared {
+    /// What the packets are encoded in.
     format: Format,
+    /// What the client asked for: the same, except for a resumable stream,
+    /// whose packets are encoded for the store.
+    client_format: Format,
     next_id: AtomicU64,
     max_packet_bytes: usize,
 }
 
 impl Sender {
-    pub(crate) fn new(tx: Writer, format: Format, max_packet_bytes: usize) -> Self {
+    pub(crate) fn new(
+        tx: Writer,
+        format: Format,
+        client_format: Format,
+        max_packet_bytes: usize,
+    ) -> Self {
         Sender {
             tx,
             shared: Arc::new(Shared {
                 format,
+                client_format,
                 next_id: AtomicU64::new(1),
                 max_packet_bytes,
             }),
@@ -128,9 +138,11 @@ impl Sender {
         self.tx.is_closed()
     }
 
-    /// The wire format of this stream.
+    /// The wire format the client that started this stream asked for. (A
+    /// resumable stream's packets are kept independently of it, and every
+    /// connection that resumes the stream gets them in the format it asks for.)
     pub fn format(&self) -> Format {
-        self.shared.format
+        self.shared.client_format
     }
 
     /// Encodes `value` as the stream's next packet and hands the frame to
@@ -189,7 +201,7 @@ impl Sender {
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sender")
-            .field("format", &self.shared.format)
+            .field("format", &self.shared.client_format)
             .field("closed", &self.is_closed())
             .finish()
     }

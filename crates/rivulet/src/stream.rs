@@ -155,6 +155,7 @@ impl Stream {
         let Stream {
             config,
             content_length,
+            format,
             ..
         } = self;
         if config.shutdown.as_ref().is_some_and(Shutdown::is_ended) {
@@ -179,7 +180,7 @@ impl Stream {
             },
         };
         let (tx, rx) = buffer::channel(config.buffer);
-        let sender = Sender::new(tx, encoding, config.max_packet_bytes);
+        let sender = Sender::new(tx, encoding, format, config.max_packet_bytes);
         let work = handler(sender.clone());
         let limits = Limits {
             _permit: permit,
@@ -332,13 +333,16 @@ mod tests {
             while !seen.windows(needle.len()).any(|w| w == needle) {
                 let mut chunk = [0u8; 1024];
                 let n = socket.read(&mut chunk).await.unwrap();
-                assert!(n > 0, "the server closed: {:?}", String::from_utf8_lossy(seen));
+                assert!(
+                    n > 0,
+                    "the server closed: {:?}",
+                    String::from_utf8_lossy(seen)
+                );
                 seen.extend_from_slice(&chunk[..n]);
             }
         });
-        wait.await.unwrap_or_else(|_| {
-            panic!("no {needle:?} in {:?}", String::from_utf8_lossy(seen))
-        });
+        wait.await
+            .unwrap_or_else(|_| panic!("no {needle:?} in {:?}", String::from_utf8_lossy(seen)));
     }
 
     /// The response head goes out after `first_packet_wait` even with no

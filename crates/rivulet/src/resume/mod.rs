@@ -400,6 +400,44 @@ fn store_unavailable() -> Response {
 mod tests {
     use super::*;
 
+    /// A resumable stream's packets are kept as NDJSON, but its Sender
+    /// reports the format the client asked for.
+    #[tokio::test]
+    async fn the_sender_reports_the_format_the_client_asked_for() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(|stream: Resumable| async move {
+                    stream
+                        .run(|tx| async move {
+                            let name = tx.format().name();
+                            tx.send(name).await?;
+                            Ok(name)
+                        })
+                        .await
+                }),
+            )
+            .layer(axum::Extension(Resume::new(MemoryStore::new())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket
+            .write_all(b"GET / HTTP/1.1\r\nhost: test\r\naccept: text/event-stream\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut response))
+            .await
+            .expect("the stream ends")
+            .unwrap();
+        let text = String::from_utf8_lossy(&response);
+        assert!(text.contains("data: \"sse\"\n\n"), "{text}");
+        assert!(text.contains("event: done\ndata: \"sse\"\n\n"), "{text}");
+    }
+
     #[test]
     fn query_values_are_decoded() {
         assert_eq!(
