@@ -46,10 +46,10 @@ pub struct Sender {
 
 struct Shared {
     /// What the packets are encoded in.
-    format: Format,
+    encoding: Format,
     /// What the client asked for: the same, except for a resumable stream,
     /// whose packets are encoded for the store.
-    client_format: Format,
+    format: Format,
     next_id: AtomicU64,
     max_packet_bytes: usize,
 }
@@ -57,15 +57,15 @@ struct Shared {
 impl Sender {
     pub(crate) fn new(
         tx: Writer,
+        encoding: Format,
         format: Format,
-        client_format: Format,
         max_packet_bytes: usize,
     ) -> Self {
         Sender {
             tx,
             shared: Arc::new(Shared {
+                encoding,
                 format,
-                client_format,
                 next_id: AtomicU64::new(1),
                 max_packet_bytes,
             }),
@@ -142,7 +142,7 @@ impl Sender {
     /// resumable stream's packets are kept independently of it, and every
     /// connection that resumes the stream gets them in the format it asks for.)
     pub fn format(&self) -> Format {
-        self.shared.client_format
+        self.shared.format
     }
 
     /// Encodes `value` as the stream's next packet and hands the frame to
@@ -154,7 +154,7 @@ impl Sender {
         then: impl FnOnce(&[u8]) -> Result<R, SendError>,
     ) -> Result<R, SendError> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let format = self.shared.format;
+        let format = self.shared.encoding;
         let encode = |out: &mut Vec<u8>| {
             out.clear();
             let frame = encode::packet_into(out, format, kind, EventId::Counter(id), value)
@@ -185,7 +185,7 @@ impl Sender {
     /// Ends the stream with `packet`, after every packet sent before.
     pub(crate) fn fail(&self, packet: ErrorPacket) {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame = encode::error(self.shared.format, EventId::Counter(id), &packet);
+        let frame = encode::error(self.shared.encoding, EventId::Counter(id), &packet);
         self.tx.finish(End::Failed { packet, frame });
     }
 
@@ -201,7 +201,7 @@ impl Sender {
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sender")
-            .field("format", &self.shared.client_format)
+            .field("format", &self.shared.format)
             .field("closed", &self.is_closed())
             .finish()
     }
