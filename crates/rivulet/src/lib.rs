@@ -62,7 +62,7 @@ pub use sender::Sender;
 pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 pub use stream::{LAST_EVENT_ID, Stream};
 
-/// The README's quick start, compiled and run as a doctest.
-#[doc = include_str!("../../../README.md")]
-#[cfg(all(doctest, feature = "client"))]
+/// The crate README's quick start, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
 pub struct ReadmeDoctests;
