@@ -2,7 +2,7 @@
 //! back with `Last-Event-ID` gets every packet it missed, then the live ones,
 //! each exactly once and in order, then the final packet.
 //!
-//! A handler opts in by taking [`Resumable`] instead of [`Stream`]:
+//! A handler opts in by taking [`Resumable`] instead of [`Stream`](crate::Stream):
 //!
 //! ```
 //! use axum::{Extension, Router, response::Response, routing::get};

@@ -5,7 +5,7 @@ use http::HeaderMap;
 
 use crate::protocol::StreamId;
 
-/// A request to resume a stream, as the [`Resume::authorize`] hook sees it.
+/// A request to resume a stream, as the [`Resume::authorize`](super::Resume::authorize) hook sees it.
 #[derive(Debug)]
 pub struct ResumeRequest<'a> {
     pub(super) stream: StreamId,
@@ -25,7 +25,7 @@ impl ResumeRequest<'_> {
         self.owner
     }
 
-    /// The owner the handler gave for this request ([`Resumable::owner`]).
+    /// The owner the handler gave for this request ([`Resumable::owner`](super::Resumable::owner)).
     pub fn presented_owner(&self) -> Option<&str> {
         self.presented
     }

@@ -26,7 +26,7 @@ use crate::stream::{Stream, Timing};
 /// Extractor for a resumable streaming handler: like [`Stream`], but the
 /// handler's job survives its connection, and a request carrying a resume point
 /// (`Last-Event-ID`, or the `lastEventId` query parameter) continues the stream
-/// it names instead of starting a new job. See the [module docs](self).
+/// it names instead of starting a new job. See the [module docs](crate::resume).
 #[derive(Debug)]
 pub struct Resumable {
     stream: Stream,

@@ -20,7 +20,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 type Authorize = dyn Fn(&ResumeRequest<'_>) -> Result<(), Error> + Send + Sync;
 
 /// How resumable streams are kept: the store, and how long things last.
-/// Install it with axum's `Extension` layer; without one, [`Resumable`] uses a
+/// Install it with axum's `Extension` layer; without one, [`Resumable`](super::Resumable) uses a
 /// [`MemoryStore`] shared by the whole process, with the default settings.
 #[derive(Clone)]
 pub struct Resume {
@@ -73,7 +73,7 @@ impl Resume {
     }
 
     /// Decides whether a request may resume a stream. Without a hook, the owner
-    /// the handler gives with [`Resumable::owner`] must equal the one the
+    /// the handler gives with [`Resumable::owner`](super::Resumable::owner) must equal the one the
     /// stream was created with (streams created without an owner can be
     /// resumed by anyone who has their id). An `Err` is the answer to the
     /// request (`403` is usual).
