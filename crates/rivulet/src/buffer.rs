@@ -11,6 +11,10 @@
 //! sender waits while it is reached, so a slow client holds its handler back.
 //! The final packet comes after every queued one, and nothing is accepted after
 //! it.
+//!
+//! What is queued is a [`Queue`]: [`Frames`], the encoded bytes a response
+//! body writes, or [`Records`](crate::record::Records), the typed packets a
+//! resumable stream's producer stores. Both have the same bound, waits and end.
 
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -31,26 +35,106 @@ const MAX_CHUNK: usize = 64 * 1024;
 /// frames; a larger allocation, grown by a burst, is let go.
 const IDLE_ROOM: usize = 4 * 1024;
 
-/// How a stream ends: the last thing its buffer gives.
+/// How a stream ends: the last thing its buffer gives. `F` is how the final
+/// packet is kept: its frame, or its record.
 #[derive(Debug)]
-pub(crate) enum End {
-    /// The encoded `done` packet.
-    Done(Bytes),
+pub(crate) enum End<F = Bytes> {
+    /// The `done` packet.
+    Done(F),
     /// The stream failed; kept whole so that a failure before the first packet
     /// can still become an HTTP error response.
-    Failed { packet: ErrorPacket, frame: Bytes },
+    Failed { packet: ErrorPacket, frame: F },
     /// Every writer is gone without a final packet: the handler's task was
     /// stopped from outside (the runtime is shutting down).
     Dropped,
 }
 
+/// What a buffer queues, and how the reader takes it.
+pub(crate) trait Queue: Send + 'static {
+    /// What the reader takes at once: every queued packet, in order.
+    type Batch: Default;
+    /// How the final packet is kept.
+    type Final: Send + 'static;
+    /// An empty queue.
+    fn new() -> Self;
+    /// Takes every queued packet; called only when there is one.
+    fn take(&mut self) -> Self::Batch;
+    /// No writer waits for room: the handler is doing something else, and
+    /// room kept for a burst may go.
+    fn settle(&mut self) {}
+    /// The reader is gone: frees what is queued.
+    fn clear(&mut self);
+}
+
+/// The queue of a response body: the encoded frames, back to back in one
+/// allocation (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Frames {
+    /// Queued frames, written into the spare room of the allocation of size
+    /// `chunk`.
+    bytes: BytesMut,
+    chunk: usize,
+}
+
+impl Queue for Frames {
+    type Batch = BytesMut;
+    type Final = Bytes;
+
+    fn new() -> Self {
+        Frames {
+            bytes: BytesMut::new(),
+            chunk: 0,
+        }
+    }
+
+    fn take(&mut self) -> BytesMut {
+        self.bytes.split()
+    }
+
+    fn settle(&mut self) {
+        // Let a burst's large allocation go once the client has it all.
+        if self.chunk > IDLE_ROOM && self.bytes.is_empty() {
+            self.bytes = BytesMut::new();
+            self.chunk = 0;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.bytes = BytesMut::new();
+    }
+}
+
+impl Frames {
+    fn append(&mut self, frame: &[u8]) {
+        if !self.bytes.try_reclaim(frame.len()) {
+            self.grow(frame.len());
+        }
+        self.bytes.extend_from_slice(frame);
+    }
+
+    /// Moves the queued frames to a new allocation with room for `needed`
+    /// more bytes. Called when the current one cannot be reused because frames
+    /// taken from it are still on their way to the client: the stream is busy,
+    /// so the new allocation is twice as large, up to [`MAX_CHUNK`].
+    #[cold]
+    fn grow(&mut self, needed: usize) {
+        let queued = self.bytes.len();
+        self.chunk = (self.chunk * 2)
+            .clamp(FIRST_CHUNK, MAX_CHUNK)
+            .max(queued + needed);
+        let mut bytes = BytesMut::with_capacity(self.chunk);
+        bytes.extend_from_slice(&self.bytes);
+        self.bytes = bytes;
+    }
+}
+
 /// What the reader takes at once.
-pub(crate) struct Taken {
-    /// The frames of the queued packets, in order.
-    pub(crate) frames: BytesMut,
+pub(crate) struct Taken<Q: Queue = Frames> {
+    /// The queued packets, in order.
+    pub(crate) frames: Q::Batch,
     pub(crate) packets: usize,
     /// The end of the stream, after `frames`.
-    pub(crate) end: Option<End>,
+    pub(crate) end: Option<End<Q::Final>>,
     /// A writer that waited for room has been let go and not sent yet: more
     /// packets are about to come.
     pub(crate) refilling: bool,
@@ -65,12 +149,16 @@ pub(crate) enum Refused {
     Closed,
 }
 
-/// A buffer for `capacity` packets (at least 1).
+/// A buffer of frames for `capacity` packets (at least 1).
 pub(crate) fn channel(capacity: usize) -> (Writer, Reader) {
+    queue(capacity)
+}
+
+/// A buffer of any [`Queue`] for `capacity` packets (at least 1).
+pub(crate) fn queue<Q: Queue>(capacity: usize) -> (Writer<Q>, Reader<Q>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            frames: BytesMut::new(),
-            chunk: 0,
+            queue: Q::new(),
             packets: 0,
             end: None,
             reader: None,
@@ -92,8 +180,8 @@ pub(crate) fn channel(capacity: usize) -> (Writer, Reader) {
     )
 }
 
-struct Shared {
-    state: Mutex<State>,
+struct Shared<Q: Queue> {
+    state: Mutex<State<Q>>,
     capacity: usize,
     /// Writers waiting for room.
     room: Notify,
@@ -101,13 +189,10 @@ struct Shared {
     closed: Notify,
 }
 
-struct State {
-    /// Queued frames, written into the spare room of the allocation of size
-    /// `chunk`.
-    frames: BytesMut,
-    chunk: usize,
+struct State<Q: Queue> {
+    queue: Q,
     packets: usize,
-    end: Option<End>,
+    end: Option<End<Q::Final>>,
     /// The reader, when it waits for packets.
     reader: Option<Waker>,
     writers: usize,
@@ -121,38 +206,15 @@ struct State {
     ended: bool,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<Q: Queue> Shared<Q> {
+    fn lock(&self) -> MutexGuard<'_, State<Q>> {
         // Nothing panics while the lock is held; if something did, the state
         // is still whole.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl State {
-    fn append(&mut self, frame: &[u8]) {
-        if !self.frames.try_reclaim(frame.len()) {
-            self.grow(frame.len());
-        }
-        self.frames.extend_from_slice(frame);
-        self.packets += 1;
-    }
-
-    /// Moves the queued frames to a new allocation with room for `needed`
-    /// more bytes. Called when the current one cannot be reused because frames
-    /// taken from it are still on their way to the client: the stream is busy,
-    /// so the new allocation is twice as large, up to [`MAX_CHUNK`].
-    #[cold]
-    fn grow(&mut self, needed: usize) {
-        let queued = self.frames.len();
-        self.chunk = (self.chunk * 2)
-            .clamp(FIRST_CHUNK, MAX_CHUNK)
-            .max(queued + needed);
-        let mut frames = BytesMut::with_capacity(self.chunk);
-        frames.extend_from_slice(&self.frames);
-        self.frames = frames;
-    }
-
+impl<Q: Queue> State<Q> {
     fn is_ready(&self) -> bool {
         self.packets > 0 || self.end.is_some() || self.dropped()
     }
@@ -163,12 +225,12 @@ impl State {
     }
 
     /// Takes everything queued; the writers that wait for room may go on.
-    fn take(&mut self) -> (Taken, bool) {
+    fn take(&mut self) -> (Taken<Q>, bool) {
         let packets = std::mem::take(&mut self.packets);
         let frames = if packets > 0 {
-            self.frames.split()
+            self.queue.take()
         } else {
-            BytesMut::new()
+            Q::Batch::default()
         };
         let end = match self.end.take() {
             None if self.dropped() => Some(End::Dropped),
@@ -182,11 +244,8 @@ impl State {
         let wake_writers = std::mem::take(&mut self.waiting);
         if wake_writers {
             self.refilling = true;
-        } else if self.chunk > IDLE_ROOM && self.frames.is_empty() {
-            // No writer is waiting: the handler is doing something else. Let
-            // a burst's large allocation go once the client has it all.
-            self.frames = BytesMut::new();
-            self.chunk = 0;
+        } else {
+            self.queue.settle();
         }
         let taken = Taken {
             frames,
@@ -199,11 +258,11 @@ impl State {
 }
 
 /// The writing end: [`Sender`](crate::Sender)s hold one each.
-pub(crate) struct Writer {
-    shared: Arc<Shared>,
+pub(crate) struct Writer<Q: Queue = Frames> {
+    shared: Arc<Shared<Q>>,
 }
 
-impl Clone for Writer {
+impl<Q: Queue> Clone for Writer<Q> {
     fn clone(&self) -> Self {
         self.shared.lock().writers += 1;
         Writer {
@@ -212,7 +271,7 @@ impl Clone for Writer {
     }
 }
 
-impl Drop for Writer {
+impl<Q: Queue> Drop for Writer<Q> {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.writers -= 1;
@@ -231,21 +290,8 @@ impl Drop for Writer {
 impl Writer {
     /// Queues one frame if there is room.
     pub(crate) fn try_push(&self, frame: &[u8]) -> Result<(), Refused> {
-        let mut state = self.shared.lock();
-        if state.closed || state.end.is_some() {
-            return Err(Refused::Closed);
-        }
-        if state.packets >= self.shared.capacity {
-            return Err(Refused::Full);
-        }
-        state.append(frame);
-        state.refilling = false;
-        let reader = state.reader.take();
-        drop(state);
-        if let Some(reader) = reader {
-            reader.wake();
-        }
-        Ok(())
+        self.offer(frame, Frames::append)
+            .map_err(|(refused, _)| refused)
     }
 
     /// Queues one frame, waiting for room. Fails only once closed.
@@ -263,9 +309,36 @@ impl Writer {
     pub(crate) fn blocking_push(&self, frame: &[u8]) -> Result<(), Refused> {
         futures::executor::block_on(self.push(frame))
     }
+}
+
+impl<Q: Queue> Writer<Q> {
+    /// Appends `item` to the queue with `append` if there is room; gives it
+    /// back if not.
+    pub(crate) fn offer<I>(
+        &self,
+        item: I,
+        append: impl FnOnce(&mut Q, I),
+    ) -> Result<(), (Refused, I)> {
+        let mut state = self.shared.lock();
+        if state.closed || state.end.is_some() {
+            return Err((Refused::Closed, item));
+        }
+        if state.packets >= self.shared.capacity {
+            return Err((Refused::Full, item));
+        }
+        append(&mut state.queue, item);
+        state.packets += 1;
+        state.refilling = false;
+        let reader = state.reader.take();
+        drop(state);
+        if let Some(reader) = reader {
+            reader.wake();
+        }
+        Ok(())
+    }
 
     /// Completes when the buffer may have room, or is closed.
-    async fn room(&self) {
+    pub(crate) async fn room(&self) {
         let mut notified = pin!(self.shared.room.notified());
         // Registered before looking, so that a reader taking packets in
         // between still wakes this writer.
@@ -282,7 +355,7 @@ impl Writer {
 
     /// Queues the end of the stream after every queued packet. Nothing is
     /// accepted after it; once the reader is gone, nobody is told.
-    pub(crate) fn finish(&self, end: End) {
+    pub(crate) fn finish(&self, end: End<Q::Final>) {
         let mut state = self.shared.lock();
         if state.closed || state.end.is_some() {
             return;
@@ -313,14 +386,14 @@ impl Writer {
 
 /// The reading end: the response body, or a resumable stream's producer.
 /// Dropping it closes the buffer: writers fail from then on.
-pub(crate) struct Reader {
-    shared: Arc<Shared>,
+pub(crate) struct Reader<Q: Queue = Frames> {
+    shared: Arc<Shared<Q>>,
 }
 
-impl Reader {
+impl<Q: Queue> Reader<Q> {
     /// Takes everything queued, or waits until there is something: packets,
     /// or the end of the stream (which comes once and ends the buffer).
-    pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Taken> {
+    pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Taken<Q>> {
         let mut state = self.shared.lock();
         if !state.is_ready() {
             register(&mut state.reader, cx);
@@ -335,7 +408,7 @@ impl Reader {
     }
 
     /// Takes everything queued, which may be nothing.
-    pub(crate) fn try_take(&mut self) -> Taken {
+    pub(crate) fn try_take(&mut self) -> Taken<Q> {
         let mut state = self.shared.lock();
         let (taken, wake_writers) = state.take();
         drop(state);
@@ -346,7 +419,7 @@ impl Reader {
     }
 
     /// [`poll_take`](Reader::poll_take) as a future.
-    pub(crate) async fn take(&mut self) -> Taken {
+    pub(crate) async fn take(&mut self) -> Taken<Q> {
         std::future::poll_fn(|cx| self.poll_take(cx)).await
     }
 
@@ -367,7 +440,7 @@ impl Reader {
     /// When nothing was queued and the stream has already ended without its
     /// `done` packet: that end, taken. The stream can then still be answered
     /// with an HTTP error.
-    pub(crate) fn failed_early(&mut self) -> Option<End> {
+    pub(crate) fn failed_early(&mut self) -> Option<End<Q::Final>> {
         let mut state = self.shared.lock();
         if state.packets > 0 {
             return None;
@@ -393,12 +466,12 @@ impl Reader {
     }
 }
 
-impl Drop for Reader {
+impl<Q: Queue> Drop for Reader<Q> {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.closed = true;
         // The senders may live on (spawned work): free the frames now.
-        state.frames = BytesMut::new();
+        state.queue.clear();
         state.packets = 0;
         state.end = None;
         drop(state);

@@ -52,6 +52,7 @@ mod handler_task;
 mod limits;
 pub mod metrics;
 pub mod protocol;
+mod record;
 pub mod resume;
 mod sender;
 mod shutdown;

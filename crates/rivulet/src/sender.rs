@@ -14,6 +14,7 @@ use crate::encode::{self, EventId};
 use crate::error::{ErrorPacket, SendError};
 use crate::format::Format;
 use crate::protocol::PacketKind as Kind;
+use crate::record::{Record, Records};
 
 thread_local! {
     /// Where packets are encoded before they are copied into their stream's
@@ -40,31 +41,44 @@ type Waiting<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + '
 /// ```
 #[derive(Clone)]
 pub struct Sender {
-    tx: Writer,
+    tx: Tx,
     shared: Arc<Shared>,
 }
 
+/// Where a sender's packets go.
+#[derive(Clone)]
+pub(crate) enum Tx {
+    /// A response body: packets are encoded in the client's format.
+    Frames(Writer),
+    /// A resumable stream's producer: packets are typed records for the
+    /// store, which every connection encodes in its own format.
+    Records(Writer<Records>),
+}
+
+impl From<Writer> for Tx {
+    fn from(writer: Writer) -> Self {
+        Tx::Frames(writer)
+    }
+}
+
+impl From<Writer<Records>> for Tx {
+    fn from(writer: Writer<Records>) -> Self {
+        Tx::Records(writer)
+    }
+}
+
 struct Shared {
-    /// What the packets are encoded in.
-    encoding: Format,
-    /// What the client asked for: the same, except for a resumable stream,
-    /// whose packets are encoded for the store.
+    /// What the client that started the stream asked for.
     format: Format,
     next_id: AtomicU64,
     max_packet_bytes: usize,
 }
 
 impl Sender {
-    pub(crate) fn new(
-        tx: Writer,
-        encoding: Format,
-        format: Format,
-        max_packet_bytes: usize,
-    ) -> Self {
+    pub(crate) fn new(tx: impl Into<Tx>, format: Format, max_packet_bytes: usize) -> Self {
         Sender {
-            tx,
+            tx: tx.into(),
             shared: Arc::new(Shared {
-                encoding,
                 format,
                 next_id: AtomicU64::new(1),
                 max_packet_bytes,
@@ -98,44 +112,62 @@ impl Sender {
             };
             // Most sends find room. A full buffer gets an owned copy of the
             // frame, since the scratch buffer cannot be held while this waits.
-            let full = self.encode(Kind::Progress, &value, |frame| {
-                match self.tx.try_push(frame) {
-                    Ok(()) => Ok(None),
-                    Err(Refused::Full) => Ok(Some(frame.to_vec())),
-                    Err(Refused::Closed) => Err(SendError::Closed),
-                }
-            });
+            let full: Result<Option<Waiting<'a>>, SendError> = match &self.tx {
+                Tx::Frames(tx) => self
+                    .encode(Kind::Progress, &value, |frame| match tx.try_push(frame) {
+                        Ok(()) => Ok(None),
+                        Err(Refused::Full) => Ok(Some(frame.to_vec())),
+                        Err(Refused::Closed) => Err(SendError::Closed),
+                    })
+                    .map(|full| full.map(|frame| Box::pin(push_frame(tx, frame)) as Waiting<'a>)),
+                Tx::Records(tx) => self
+                    .record(Kind::Progress, &value)
+                    .and_then(|record| match tx.try_push(record) {
+                        Ok(()) => Ok(None),
+                        Err((Refused::Full, record)) => {
+                            Ok(Some(Box::pin(push_record(tx, record)) as Waiting<'a>))
+                        }
+                        Err((Refused::Closed, _)) => Err(SendError::Closed),
+                    }),
+            };
             coop.made_progress();
             match full {
                 Ok(None) => Poll::Ready(Ok(())),
-                Ok(Some(frame)) => waiting.insert(Box::pin(self.push(frame))).as_mut().poll(cx),
+                Ok(Some(wait)) => waiting.insert(wait).as_mut().poll(cx),
                 Err(e) => Poll::Ready(Err(e)),
             }
         })
     }
 
-    /// Queues `frame` once the buffer has room.
-    async fn push(&self, frame: Vec<u8>) -> Result<(), SendError> {
-        self.tx.push(&frame).await.map_err(|_| SendError::Closed)
-    }
-
     /// [`send`](Sender::send) for blocking code (`spawn_blocking`, threads). Do
     /// not call it from async code: it blocks the thread while the buffer is full.
     pub fn blocking_send<T: Serialize>(&self, value: T) -> Result<(), SendError> {
-        self.encode(Kind::Progress, &value, |frame| {
-            self.tx.blocking_push(frame).map_err(|_| SendError::Closed)
-        })
+        let pushed = match &self.tx {
+            Tx::Frames(tx) => {
+                return self.encode(Kind::Progress, &value, |frame| {
+                    tx.blocking_push(frame).map_err(|_| SendError::Closed)
+                });
+            }
+            Tx::Records(tx) => tx.blocking_push(self.record(Kind::Progress, &value)?),
+        };
+        pushed.map_err(|_| SendError::Closed)
     }
 
     /// Completes when the client has gone away. A handler busy with work that
     /// does not send can race its work against this signal.
     pub async fn closed(&self) {
-        self.tx.closed().await
+        match &self.tx {
+            Tx::Frames(tx) => tx.closed().await,
+            Tx::Records(tx) => tx.closed().await,
+        }
     }
 
     /// True once the client has gone away.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        match &self.tx {
+            Tx::Frames(tx) => tx.is_closed(),
+            Tx::Records(tx) => tx.is_closed(),
+        }
     }
 
     /// The wire format the client that started this stream asked for. (A
@@ -143,6 +175,18 @@ impl Sender {
     /// connection that resumes the stream gets them in the format it asks for.)
     pub fn format(&self) -> Format {
         self.shared.format
+    }
+
+    /// Serializes `value` as a record of `kind`, within the size limit, which
+    /// for a record is the length of its JSON.
+    fn record<T: Serialize + ?Sized>(&self, kind: Kind, value: &T) -> Result<Record, SendError> {
+        let record = Record::new(kind, value).map_err(SendError::Serialize)?;
+        let size = record.data.get().len();
+        let limit = self.shared.max_packet_bytes;
+        if size > limit {
+            return Err(SendError::TooLarge { size, limit });
+        }
+        Ok(record)
     }
 
     /// Encodes `value` as the stream's next packet and hands the frame to
@@ -154,7 +198,7 @@ impl Sender {
         then: impl FnOnce(&[u8]) -> Result<R, SendError>,
     ) -> Result<R, SendError> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let format = self.shared.encoding;
+        let format = self.shared.format;
         let encode = |out: &mut Vec<u8>| {
             out.clear();
             let frame = encode::packet_into(out, format, kind, EventId::Counter(id), value)
@@ -184,18 +228,42 @@ impl Sender {
 
     /// Ends the stream with `packet`, after every packet sent before.
     pub(crate) fn fail(&self, packet: ErrorPacket) {
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame = encode::error(self.shared.encoding, EventId::Counter(id), &packet);
-        self.tx.finish(End::Failed { packet, frame });
+        match &self.tx {
+            Tx::Frames(tx) => {
+                let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+                let frame = encode::error(self.shared.format, EventId::Counter(id), &packet);
+                tx.finish(End::Failed { packet, frame });
+            }
+            Tx::Records(tx) => {
+                let frame = Record::error(&packet);
+                tx.finish(End::Failed { packet, frame });
+            }
+        }
     }
 
     /// Ends the stream with the `done` packet carrying `value`.
     pub(crate) fn done<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
-        self.encode(Kind::Done, value, |frame| {
-            self.tx.finish(End::Done(frame.to_vec().into()));
-            Ok(())
-        })
+        match &self.tx {
+            Tx::Frames(tx) => self.encode(Kind::Done, value, |frame| {
+                tx.finish(End::Done(frame.to_vec().into()));
+                Ok(())
+            }),
+            Tx::Records(tx) => {
+                tx.finish(End::Done(self.record(Kind::Done, value)?));
+                Ok(())
+            }
+        }
     }
+}
+
+/// Queues `frame` once the buffer has room.
+async fn push_frame(tx: &Writer, frame: Vec<u8>) -> Result<(), SendError> {
+    tx.push(&frame).await.map_err(|_| SendError::Closed)
+}
+
+/// Queues `record` once the buffer has room.
+async fn push_record(tx: &Writer<Records>, record: Record) -> Result<(), SendError> {
+    tx.push(record).await.map_err(|_| SendError::Closed)
 }
 
 impl std::fmt::Debug for Sender {

@@ -17,7 +17,7 @@ use serde::Serialize;
 use tokio::task::AbortHandle;
 
 use crate::body::StreamBody;
-use crate::buffer::{self, End, Reader};
+use crate::buffer::{self, End, Frames, Queue, Reader, Writer};
 use crate::config::Config;
 use crate::error::{Error, error_response};
 use crate::format::Format;
@@ -25,7 +25,7 @@ use crate::handler_task::HandlerTask;
 use crate::limits::Limits;
 use crate::metrics::ActiveStream;
 use crate::protocol::{ENDED_UNEXPECTEDLY_MESSAGE, LAST_EVENT_ID};
-use crate::sender::Sender;
+use crate::sender::{Sender, Tx};
 use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 
 /// Extractor for a streaming handler. It reads the wire format the client asks
@@ -133,7 +133,7 @@ impl Stream {
         }
         let format = self.format;
         let timing = Timing::of(&self.config);
-        match self.spawn(handler, format) {
+        match self.spawn(handler) {
             Ok(job) => respond(job.rx, format, timing, HandlerTask(job.task)).await,
             Err(refused) => *refused,
         }
@@ -145,9 +145,13 @@ impl Stream {
     }
 
     /// Checks the limits, then runs `handler` on its own task, its packets
-    /// encoded in `encoding`. A request over a limit gets its answer instead.
-    pub(crate) fn spawn<F, Fut, T>(self, handler: F, encoding: Format) -> Result<Job, Box<Response>>
+    /// queued as `Q` holds them: frames in the client's format, or records for
+    /// a resumable stream's store. A request over a limit gets its answer
+    /// instead.
+    pub(crate) fn spawn<Q, F, Fut, T>(self, handler: F) -> Result<Job<Q>, Box<Response>>
     where
+        Q: Queue,
+        Writer<Q>: Into<Tx>,
         F: FnOnce(Sender) -> Fut,
         Fut: Future<Output = Result<T, Error>> + Send + 'static,
         T: Serialize + Send + 'static,
@@ -179,8 +183,8 @@ impl Stream {
                 }
             },
         };
-        let (tx, rx) = buffer::channel(config.buffer);
-        let sender = Sender::new(tx, encoding, format, config.max_packet_bytes);
+        let (tx, rx) = buffer::queue::<Q>(config.buffer);
+        let sender = Sender::new(tx, format, config.max_packet_bytes);
         let work = handler(sender.clone());
         let limits = Limits {
             _permit: permit,
@@ -194,8 +198,8 @@ impl Stream {
 }
 
 /// A running handler: its packets, and the handle that stops it.
-pub(crate) struct Job {
-    pub(crate) rx: Reader,
+pub(crate) struct Job<Q: Queue = Frames> {
+    pub(crate) rx: Reader<Q>,
     pub(crate) task: AbortHandle,
 }
 

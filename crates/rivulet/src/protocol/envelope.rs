@@ -4,13 +4,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::PacketKind;
 use super::messages::LEGACY_ERROR_STATUS;
 use crate::error::{ErrorPacket, internal_status, status_or_500, text_or_empty};
 
 /// One NDJSON line: exactly one of the three keys. A decoder reads the values
-/// (`NdjsonLine`); the resumable path keeps them as raw JSON
-/// (`NdjsonLine<Box<RawValue>, Box<RawValue>>`).
+/// (`NdjsonLine`); tests of the resumable path write stored packets as lines
+/// and keep their values as raw JSON (`NdjsonLine<Box<RawValue>, Box<RawValue>>`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum NdjsonLine<V = Value, E = ErrorPacket> {
@@ -19,13 +18,14 @@ pub(crate) enum NdjsonLine<V = Value, E = ErrorPacket> {
     Error(E),
 }
 
+#[cfg(test)]
 impl<T> NdjsonLine<T, T> {
     /// The packet's kind and its JSON.
-    pub(crate) fn into_parts(self) -> (PacketKind, T) {
+    pub(crate) fn into_parts(self) -> (super::PacketKind, T) {
         match self {
-            NdjsonLine::Progress(v) => (PacketKind::Progress, v),
-            NdjsonLine::Done(v) => (PacketKind::Done, v),
-            NdjsonLine::Error(e) => (PacketKind::Error, e),
+            NdjsonLine::Progress(v) => (super::PacketKind::Progress, v),
+            NdjsonLine::Done(v) => (super::PacketKind::Done, v),
+            NdjsonLine::Error(e) => (super::PacketKind::Error, e),
         }
     }
 }

@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
-use serde_json::value::RawValue;
 use tokio::time::{Instant, interval_at};
 
 use super::Settings;
 use super::store::{Packet, StoreError};
 use crate::buffer::{End, Taken};
-use crate::error::{Error, ErrorPacket};
+use crate::error::Error;
 use crate::handler_task::HandlerTask;
+use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
 use crate::protocol::StreamId;
-use crate::protocol::{ENDED_UNEXPECTEDLY_MESSAGE, NdjsonLine, PacketKind};
+use crate::record::{Record, Records};
 use crate::stream::Job;
 
 /// Registers the stream and spawns its producer. On failure the job is stopped.
@@ -23,7 +23,7 @@ pub(super) async fn start(
     settings: &Arc<Settings>,
     id: StreamId,
     owner: Option<&str>,
-    job: Job,
+    job: Job<Records>,
 ) -> Result<(), StoreError> {
     // Stops the job if this function fails or its future is dropped.
     let stop = HandlerTask(job.task.clone());
@@ -37,7 +37,7 @@ pub(super) async fn start(
     Ok(())
 }
 
-async fn produce(settings: Arc<Settings>, id: StreamId, job: Job, stop: HandlerTask) {
+async fn produce(settings: Arc<Settings>, id: StreamId, job: Job<Records>, stop: HandlerTask) {
     let store = &settings.store;
     let mut rx = job.rx;
     let renew_every = settings.lease / 3;
@@ -82,8 +82,8 @@ async fn produce(settings: Arc<Settings>, id: StreamId, job: Job, stop: HandlerT
                     );
                     let packet = Error::new(StatusCode::GONE, message).into_packet(false);
                     seq += 1;
-                    let (kind, data) = error_record(&packet);
-                    let _ = append(&settings, id, Packet::new(seq, kind, data)).await;
+                    let record = Record::error(&packet);
+                    let _ = append(&settings, id, Packet::new(seq, record.kind, record.data)).await;
                     return;
                 }
                 Ok(None) | Err(StoreError::Unknown | StoreError::Evicted { .. }) => {
@@ -117,96 +117,82 @@ async fn keep(
     settings: &Settings,
     id: StreamId,
     seq: &mut u64,
-    taken: Taken,
+    taken: Taken<Records>,
 ) -> Result<bool, StoreError> {
-    let (records, end) = match records(&taken.frames) {
-        Ok(records) => (records, taken.end.map(end_record)),
-        // serde_json writes valid JSON; this is only a guard.
-        Err(_) => (Vec::new(), Some(error_record(&ended_packet()))),
-    };
+    let end = taken.end.map(end_record);
     let ended = end.is_some();
-    for (kind, data) in records.into_iter().chain(end) {
+    for record in taken.frames.into_iter().chain(end) {
         *seq += 1;
-        append(settings, id, Packet::new(*seq, kind, data)).await?;
+        append(settings, id, Packet::new(*seq, record.kind, record.data)).await?;
     }
     Ok(ended)
 }
 
-/// A stored packet's kind and JSON.
-type Record = (PacketKind, Box<RawValue>);
-
-/// The records of a batch of packets, which the job's [`Sender`](crate::Sender)
-/// wrote as NDJSON lines. A line is one JSON value, so reading the batch as a
-/// sequence of JSON values splits it, even where a packet holds raw JSON that
-/// spans lines.
-fn records(frames: &[u8]) -> Result<Vec<Record>, serde_json::Error> {
-    serde_json::Deserializer::from_slice(frames)
-        .into_iter::<NdjsonLine<Box<RawValue>, Box<RawValue>>>()
-        .map(|line| line.map(NdjsonLine::into_parts))
-        .collect()
-}
-
 /// The record of a stream's end.
-fn end_record(end: End) -> Record {
-    let (frame, packet) = match end {
-        End::Done(frame) => (frame, None),
-        End::Failed { packet, frame } => (frame, Some(packet)),
+fn end_record(end: End<Record>) -> Record {
+    match end {
+        End::Done(record) | End::Failed { frame: record, .. } => record,
         // The job's task was stopped from outside (the runtime is shutting
         // down) before its final packet.
-        End::Dropped => return error_record(&ended_packet()),
-    };
-    match serde_json::from_slice::<NdjsonLine<Box<RawValue>, Box<RawValue>>>(&frame) {
-        Ok(line) => line.into_parts(),
-        // serde_json writes valid JSON; this is only a guard.
-        Err(_) => error_record(&packet.unwrap_or_else(ended_packet)),
+        End::Dropped => {
+            Record::error(&Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false))
+        }
     }
-}
-
-fn error_record(packet: &ErrorPacket) -> Record {
-    let data = serde_json::value::to_raw_value(packet).expect("the error object always serializes");
-    (PacketKind::Error, data)
-}
-
-fn ended_packet() -> ErrorPacket {
-    Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
+    use crate::Stream;
+    use crate::config::Config;
+    use crate::format::Format;
+    use crate::protocol::PacketKind;
+    use serde_json::value::RawValue;
 
-    fn text((kind, data): Record) -> (PacketKind, String) {
-        (kind, data.get().to_owned())
-    }
-
-    #[test]
-    fn records_are_kind_and_raw_json() {
-        let frames = b"{\"progress\":\"hi\"}\n{\"progress\":{\"a\":\n1}}\n";
-        let got: Vec<_> = records(frames).unwrap().into_iter().map(text).collect();
+    /// The job's packets reach the producer as the records the handler's
+    /// sends made: each value's JSON text as serialized (here raw JSON that
+    /// spans lines, and a string holding NDJSON lines of its own), with its
+    /// kind, and no frame in between to split.
+    #[tokio::test]
+    async fn a_jobs_packets_arrive_as_records() {
+        let raw = RawValue::from_string("{\"a\":\n 1}".to_owned()).unwrap();
+        let lines = "{\"done\":1}\n{\"error\":2}\n";
+        let stream = Stream::new(Format::Sse, Config::default());
+        let Ok(job) = stream.spawn::<Records, _, _, _>(move |tx| async move {
+            tx.send(&raw).await?;
+            tx.send(lines).await?;
+            Ok("end")
+        }) else {
+            panic!("the job starts");
+        };
+        let mut rx = job.rx;
+        let mut got = Vec::new();
+        loop {
+            let taken = rx.take().await;
+            got.extend(taken.frames);
+            if let Some(end) = taken.end {
+                got.push(end_record(end));
+                break;
+            }
+        }
+        let got: Vec<_> = got.iter().map(|r| (r.kind, r.data.get())).collect();
         assert_eq!(
             got,
             [
-                (PacketKind::Progress, "\"hi\"".to_owned()),
-                (PacketKind::Progress, "{\"a\":\n1}".to_owned())
+                (PacketKind::Progress, "{\"a\":\n 1}"),
+                (
+                    PacketKind::Progress,
+                    "\"{\\\"done\\\":1}\\n{\\\"error\\\":2}\\n\""
+                ),
+                (PacketKind::Done, "\"end\""),
             ]
         );
-        let done = End::Done(Bytes::from_static(b"{\"done\":null}\n"));
-        assert_eq!(
-            text(end_record(done)),
-            (PacketKind::Done, "null".to_owned())
-        );
-        let packet = ErrorPacket {
-            message: "no".into(),
-            status: 422,
-            error_id: None,
-        };
-        assert_eq!(
-            text(error_record(&packet)),
-            (
-                PacketKind::Error,
-                "{\"message\":\"no\",\"status\":422}".to_owned()
-            )
-        );
+    }
+
+    #[test]
+    fn a_job_stopped_from_outside_ends_with_an_error_record() {
+        let record = end_record(End::Dropped);
+        assert_eq!(record.kind, PacketKind::Error);
+        assert!(record.data.get().contains(ENDED_UNEXPECTEDLY_MESSAGE));
     }
 }

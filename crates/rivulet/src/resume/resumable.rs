@@ -123,9 +123,9 @@ impl Resumable {
         let format = stream.format();
         let timing = Timing::of(stream.config());
         let Some(from) = from else {
-            // Packets are stored as their NDJSON line: JSON, whatever the format
-            // of the connections that read them.
-            let job = match stream.spawn(handler, Format::Ndjson) {
+            // Packets are stored as typed records, whatever the format of the
+            // connections that read them.
+            let job = match stream.spawn(handler) {
                 Ok(job) => job,
                 Err(refused) => return *refused,
             };
@@ -194,7 +194,7 @@ mod tests {
     use super::*;
     use crate::resume::MemoryStore;
 
-    /// A resumable stream's packets are kept as NDJSON, but its Sender
+    /// A resumable stream's packets are kept as records, and its Sender
     /// reports the format the client asked for.
     #[tokio::test]
     async fn the_sender_reports_the_format_the_client_asked_for() {
