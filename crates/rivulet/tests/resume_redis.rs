@@ -260,3 +260,40 @@ async fn a_redis_that_goes_away_ends_the_stream_with_an_error_not_a_hang() {
         other => panic!("expected an error packet, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_entry_the_store_did_not_write_is_a_corrupt_entry_error() {
+    use rivulet::resume::CorruptEntry;
+
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let id = StreamId::random();
+    let lease = Duration::from_secs(5);
+    store
+        .create(id, None, lease, Duration::from_secs(60))
+        .await
+        .unwrap();
+    store
+        .append(id, Packet::new(1, PacketKind::Progress, raw("1")))
+        .await
+        .unwrap();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(format!("rivulet:{{{id}}}:packets"))
+        .arg("0-2")
+        .arg("k")
+        .arg("gossip")
+        .arg("d")
+        .arg("2")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    match store.read(id, 1, 10, Duration::ZERO).await {
+        Err(StoreError::Backend(e)) => assert_eq!(
+            e.downcast_ref::<CorruptEntry>(),
+            Some(&CorruptEntry::NotAPacket { id: "0-2".into() })
+        ),
+        other => panic!("expected a corrupt entry, got {other:?}"),
+    }
+}

@@ -70,7 +70,7 @@ pub use memory::{
     DEFAULT_MAX_BYTES, DEFAULT_MAX_PACKETS_PER_STREAM, DEFAULT_MAX_STREAMS, MemoryStore,
 };
 #[cfg(feature = "redis")]
-pub use redis::RedisStore;
+pub use redis::{CorruptEntry, RedisStore};
 pub use request::ResumeRequest;
 pub use resumable::Resumable;
 pub use settings::{DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_TTL, Resume};

@@ -17,6 +17,7 @@
 //! a lost notification only delays a reader until its next look.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
@@ -273,7 +274,7 @@ impl RedisStore {
             let seq = id
                 .strip_prefix("0-")
                 .and_then(|seq| seq.parse::<u64>().ok())
-                .ok_or_else(|| backend(format!("unexpected stream entry id {id}")))?;
+                .ok_or_else(|| backend(CorruptEntry::Id { id: id.clone() }))?;
             let (mut kind, mut data) = (None, None);
             for (field, value) in fields {
                 match field.as_str() {
@@ -283,7 +284,7 @@ impl RedisStore {
                 }
             }
             let (Some(kind), Some(data)) = (kind, data) else {
-                return Err(backend(format!("stream entry {id} is not a packet")));
+                return Err(backend(CorruptEntry::NotAPacket { id }));
             };
             packets.push(Packet::new(seq, kind, data));
         }
@@ -297,6 +298,41 @@ impl RedisStore {
         Ok(packets)
     }
 }
+
+/// A packet entry of a stream in Redis that this store did not write (or that
+/// was damaged): [`Store::read`] fails with [`StoreError::Backend`] holding it.
+///
+/// ```
+/// use rivulet::resume::CorruptEntry;
+///
+/// let e = CorruptEntry::NotAPacket { id: "0-3".into() };
+/// assert_eq!(e.to_string(), "stream entry 0-3 is not a packet");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptEntry {
+    /// The entry's id is not `0-<packet number>`.
+    Id {
+        /// The entry's id.
+        id: String,
+    },
+    /// The entry lacks a known kind (field `k`) or valid JSON (field `d`).
+    NotAPacket {
+        /// The entry's id.
+        id: String,
+    },
+}
+
+impl fmt::Display for CorruptEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CorruptEntry::Id { id } => write!(f, "unexpected stream entry id {id}"),
+            CorruptEntry::NotAPacket { id } => write!(f, "stream entry {id} is not a packet"),
+        }
+    }
+}
+
+impl std::error::Error for CorruptEntry {}
 
 fn backend(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
     StoreError::Backend(e.into())
