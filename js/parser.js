@@ -95,6 +95,8 @@ export function createParser({ format = 'sse', onPacket, maxPacketSize = DEFAULT
 // ~77-byte packet against 13), more than the parsing itself. Browsers decode
 // at the same speed either way. The decoder keeps a BOM (ignoreBOM) and the
 // text parser drops it, so string input is treated the same way as bytes.
+// Bytes that are not UTF-8 become U+FFFD, as EventSource reads them; the Rust
+// decoder does the same (docs/protocol.md, fixtures/invalid/not-utf8.*).
 function utf8Stream() {
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   let carry; // the first bytes of a character cut off at the end of the last chunk

@@ -22,6 +22,7 @@ mod legacy;
 mod lines;
 mod ndjson;
 mod sse;
+mod text;
 
 use std::fmt;
 

@@ -1,7 +1,7 @@
 //! `application/x-ndjson`: one `{"progress"|"done"|"error": …}` object per line.
 
 use super::lines::Lines;
-use super::{DecodeError, Event};
+use super::{DecodeError, Event, text};
 use crate::protocol::NdjsonLine as Line;
 
 #[derive(Debug)]
@@ -21,7 +21,7 @@ impl Ndjson {
             if line.iter().all(u8::is_ascii_whitespace) {
                 return Ok(()); // keep-alive
             }
-            out.push(match serde_json::from_slice::<Line>(line)? {
+            out.push(match text::json::<Line>(line)? {
                 Line::Progress(v) => Event::Progress(v),
                 Line::Done(v) => Event::Done(v),
                 Line::Error(e) => Event::Error(e),

@@ -104,9 +104,9 @@ fn dispatch(
         return Ok(());
     }
     let parsed = match kind {
-        EventType::Message => Some(Event::Progress(serde_json::from_slice::<Value>(data)?)),
-        EventType::Done => Some(Event::Done(serde_json::from_slice::<Value>(data)?)),
-        EventType::Error => Some(Event::Error(serde_json::from_slice::<ErrorPacket>(data)?)),
+        EventType::Message => Some(Event::Progress(super::text::json::<Value>(data)?)),
+        EventType::Done => Some(Event::Done(super::text::json::<Value>(data)?)),
+        EventType::Error => Some(Event::Error(super::text::json::<ErrorPacket>(data)?)),
         EventType::Other => None,
     };
     data.clear();
