@@ -8,12 +8,12 @@ use std::net::SocketAddr;
 use rivulet::Format;
 use rivulet::client::Client;
 use rivulet::metrics::{STREAMS_ACTIVE, STREAMS_CANCELLED_TOTAL};
-use serde_json::Value;
-use tokio::time::{Instant, sleep, timeout};
 use rivulet_testkit::{
     PATIENCE, finish, interrupt, metric, next_line, scrape, serve_with, spawn_watch, stdout_lines,
     url,
 };
+use serde_json::Value;
+use tokio::time::{Instant, sleep, timeout};
 
 /// The demo server, in this process, on a free loopback port.
 async fn demo() -> SocketAddr {

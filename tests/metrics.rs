@@ -1,8 +1,8 @@
 //! The demo's Prometheus metrics, in a test binary of its own so that no other
 //! test's streams move the gauges.
 
-use rivulet_testkit::{Reader, get, metric, scrape, serve_with};
 use rivulet::Format;
+use rivulet_testkit::{Reader, get, metric, scrape, serve_with};
 
 #[tokio::test]
 async fn metrics_count_streams_packets_and_cancellations() {

@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 
 use rivulet::decode::Event;
 use rivulet::{ErrorPacket, Format};
-use serde_json::{Value, json};
 use rivulet_testkit::{
     finish, interrupt, next_line, serve_with, spawn_watch, spawn_watch_with_stdin, stdout_lines,
     url, watch, watch_command,
 };
+use serde_json::{Value, json};
 
 /// The demo server, in this process, on a free loopback port.
 async fn demo() -> SocketAddr {
@@ -282,7 +282,8 @@ async fn method_headers_and_body_are_sent_as_given() {
             })
             .await
     }
-    let addr = rivulet_testkit::serve(axum::Router::new().route("/", axum::routing::any(echo))).await;
+    let addr =
+        rivulet_testkit::serve(axum::Router::new().route("/", axum::routing::any(echo))).await;
 
     let run = watch(&["-H", "X-Job: 7", "-d", r#"{"items":30}"#, &url(addr, "/")]).await;
     assert_eq!(

@@ -62,4 +62,3 @@ impl Proxy {
         self.connections.load(Ordering::SeqCst)
     }
 }
-
