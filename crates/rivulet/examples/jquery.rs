@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! (cd js && npm ci)          # jQuery itself comes from npm: js/node_modules/jquery
-//! cargo run -p rivulet --example jquery
+//! cargo run -p rivulet-http --example jquery
 //! # then open http://127.0.0.1:3000/ and watch the page (and the console)
 //! ```
 //!
@@ -18,7 +18,6 @@
 //!
 //! `JQUERY=path/to/jquery.js` serves another copy of jQuery.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -98,10 +97,7 @@ fn app() -> Router {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::var("ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:3000".into())
-        .parse()
-        .expect("ADDR is HOST:PORT");
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("open http://{}/", listener.local_addr()?);
     axum::serve(listener, app()).await

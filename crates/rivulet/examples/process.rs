@@ -2,9 +2,9 @@
 //! as it arrives, then the final summary, typed.
 //!
 //! ```sh
-//! cargo run -p rivulet --features client --example process
+//! cargo run -p rivulet-http --features client --example process
 //! # or against the demo server (`cargo run --release` in another terminal):
-//! cargo run -p rivulet --features client --example process -- 'http://127.0.0.1:8080/stream/process?items=30'
+//! cargo run -p rivulet-http --features client --example process -- 'http://127.0.0.1:8080/stream/process?items=30'
 //! ```
 //!
 //! Without a URL it serves its own `/stream/process` (the demo's batch job) on

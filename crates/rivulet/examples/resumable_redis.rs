@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! redis-server --port 6379 --save '' &     # or any Redis you have
-//! cargo run -p rivulet --features redis --example resumable_redis -- redis://127.0.0.1:6379
+//! cargo run -p rivulet-http --features redis --example resumable_redis -- redis://127.0.0.1:6379
 //! # Server A is http://127.0.0.1:3001, server B http://127.0.0.1:3002. Start
 //! # the job on A and stop curl after a few events (Ctrl-C):
 //! curl -N http://127.0.0.1:3001/job

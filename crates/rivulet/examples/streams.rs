@@ -3,7 +3,7 @@
 //! `createStream(url).progress(cb).done(cb).error(cb).start()`.
 //!
 //! ```sh
-//! cargo run -p rivulet --example streams
+//! cargo run -p rivulet-http --example streams
 //! # then open http://127.0.0.1:3000/ and press the buttons, or in a terminal:
 //! curl -N http://127.0.0.1:3000/stream
 //! curl -N -H 'Accept: application/x-ndjson' 'http://127.0.0.1:3000/stream/riskyProcess?fail=1'
@@ -22,7 +22,6 @@
 //!
 //! `?interval_ms=N` paces any stream (the tests run them at full speed).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -132,10 +131,7 @@ fn app() -> Router {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::var("ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:3000".into())
-        .parse()
-        .expect("ADDR is HOST:PORT");
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("open http://{}/", listener.local_addr()?);
     axum::serve(listener, app()).await

@@ -3,7 +3,7 @@
 //! (`progress()`), then a summary of the file as the final packet (`done()`).
 //!
 //! ```sh
-//! cargo run -p rivulet --example upload
+//! cargo run -p rivulet-http --example upload
 //! # then open http://127.0.0.1:3000/ and pick a large file, or in a terminal:
 //! head -c 5000000 /dev/urandom > /tmp/big && \
 //!   curl -N -H 'Accept: application/x-ndjson' -F file=@/tmp/big http://127.0.0.1:3000/upload
@@ -17,8 +17,6 @@
 //!   before the first packet: the `Err` is returned before anything was sent.
 //! - `DefaultBodyLimit` and `Config::max_request_bytes` bound what a client can
 //!   send.
-
-use std::net::SocketAddr;
 
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart};
@@ -87,10 +85,7 @@ fn app() -> Router {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr: SocketAddr = std::env::var("ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:3000".into())
-        .parse()
-        .expect("ADDR is HOST:PORT");
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("open http://{}/", listener.local_addr()?);
     axum::serve(listener, app()).await
