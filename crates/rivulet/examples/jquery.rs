@@ -135,7 +135,7 @@ mod tests {
         for needle in [
             r#"<script src="/jquery.js"></script>"#,
             r#"<script type="module" src="/rivulet/jquery.stream.js"></script>"#,
-            "$.stream('/stream/test')",
+            "$.stream('/stream/test'",
             ".progress(",
             ".done(",
         ] {
