@@ -85,10 +85,12 @@ export interface StreamOptions {
   /**
    * Milliseconds until the response head must arrive, for each connection
    * (reconnects of a resumable stream too); default
-   * {@link DEFAULT_CONNECT_TIMEOUT} (10 s), `0` waits for ever. A stream that
-   * gets none fails with `'timeout'` and a message naming the likely cause:
-   * over HTTP/1.1 a browser opens at most 6 connections per origin and queues
-   * the other requests without a word.
+   * {@link DEFAULT_CONNECT_TIMEOUT} (10 s) for a request without a body, none
+   * for one with a body (its upload may take long; upload progress stops the
+   * clock); `0` waits for ever. A stream that gets no head in time fails with
+   * `'timeout'` and a message naming the likely cause: over HTTP/1.1 a browser
+   * opens at most 6 connections per origin and queues the other requests
+   * without a word.
    */
   connectTimeout?: number;
   /**

@@ -63,7 +63,9 @@ export const DEFAULT_RECONNECT = Object.freeze({ retries: 8, delay: 500, maxDela
 export function createStream(url, options = {}) {
   const request = prepareRequest(url, options);
   const reconnect = reconnectOptions(options.reconnect);
-  const connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+  // An upload may take long before its response: a request with a body gets
+  // a deadline only when asked for, and its upload progress stops the clock.
+  const connectTimeout = options.connectTimeout ?? (request.body === null ? DEFAULT_CONNECT_TIMEOUT : 0);
   if (!(connectTimeout >= 0)) throw new TypeError('createStream: connectTimeout must be a number >= 0');
   const share = options.shareAcrossTabs && shareable(request);
   // A resumable stream: its id (from Rivulet-Stream-Id, or options.lastEventId)
@@ -267,6 +269,7 @@ export function createStream(url, options = {}) {
     },
     upload(event) {
       if (settled()) return;
+      clearTimeout(connectTimer); // it has a connection
       armIdleTimer();
       lastUpload = [event];
       fire('uploadProgress', lastUpload);

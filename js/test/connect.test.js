@@ -121,6 +121,19 @@ test('each reconnect of a resumable stream has the same deadline for its head', 
   );
 });
 
+test('a request with a body has no deadline unless asked: its upload may take long', async () => {
+  // A head later than the default deadline (the server reads the body first).
+  const late = `/upload?headAfter=${DEFAULT_CONNECT_TIMEOUT + 500}`;
+  const { log, ms } = await run(late, { body: { file: 'x'.repeat(1000) } });
+  assert.deepStrictEqual(log, [
+    ['progress', { i: 1 }],
+    ['done', { ok: true }],
+  ]);
+  assert.ok(ms >= DEFAULT_CONNECT_TIMEOUT, `took ${ms} ms`);
+  const asked = await run('/upload?headAfter=1500', { body: { file: 'x' }, connectTimeout: 200 });
+  assert.deepStrictEqual(asked.log, [['error', 'timeout', connectTimeoutMessage(200), 0]]);
+});
+
 test('a connectTimeout that is no number >= 0 is refused', () => {
   for (const connectTimeout of [-1, 'soon', NaN]) {
     assert.throws(() => createStream(`${base}/never`, { connectTimeout }), TypeError);
