@@ -6,10 +6,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { once } from 'node:events';
 
 import { createStream, DEFAULT_CONNECT_TIMEOUT, connectTimeoutMessage } from '../stream.js';
+import { serveOnLoopback } from '../testing/helpers.js';
 
 const STREAM_ID = '0123456789abcdef0123456789abcdef';
 const sse = (n, type, data) => `id: ${STREAM_ID}.${n}\n${type === 'progress' ? '' : `event: ${type}\n`}data: ${JSON.stringify(data)}\n\n`;
@@ -21,7 +20,7 @@ const requests = []; // {path, lastEventId}
 const closedEarly = []; // paths whose request the client closed before a response head
 
 before(async () => {
-  server = createServer(async (req, res) => {
+  server = await serveOnLoopback(async (req, res) => {
     const url = new URL(req.url, 'http://x');
     const lastEventId = req.headers['last-event-id'];
     requests.push({ path: url.pathname, lastEventId });
@@ -47,15 +46,10 @@ before(async () => {
     await sleep(Number(url.searchParams.get('bodyAfter') ?? 0));
     res.end(sse(2, 'done', { ok: true }));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  base = `http://127.0.0.1:${server.address().port}`;
+  base = server.base;
 });
 
-after(() => {
-  server.closeAllConnections();
-  server.close();
-});
+after(() => server.close());
 
 /** Runs a stream to its end; returns the callbacks in order and the time taken. */
 function run(path, options) {
