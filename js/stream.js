@@ -322,8 +322,11 @@ export function createStream(url, options = {}) {
     progress(data, point) {
       if (settled()) return;
       armIdleTimer();
+      if (point) {
+        resumeFrom(point); // where the holder's stream is, so lastEventId() in callbacks is right
+        resume.received -= 1; // onPacket counts this packet
+      }
       onPacket({ type: 'progress', data });
-      if (point) resumeFrom(point);
     },
     settle(newState, args) {
       if (newState === 'resolved') return resolve(args[0]);

@@ -45,8 +45,12 @@ async function openTab(url, options) {
       };
       const { createStream } = await import('/rivulet/stream.js');
       window.log = [];
+      window.points = []; // lastEventId() in each progress callback
       window.stream = createStream(url, options)
-        .progress((data) => window.log.push(['progress', data]))
+        .progress((data) => {
+          window.log.push(['progress', data]);
+          window.points.push(window.stream.lastEventId() ?? null);
+        })
         .done((data) => window.log.push(['done', data]))
         .error((xhr, errorType, message) => window.log.push(['error', errorType, message, xhr.status]))
         .start();
@@ -149,7 +153,8 @@ test('a resumable stream goes on after the last relayed packet when the holder c
     const logs = await Promise.all(others.map(logOf));
     return logs.every((log) => log.at(-1)?.[0] === 'done') ? logs : null;
   }, 'the stream to end in the other tabs');
-  for (const log of logs) {
+  const points = await Promise.all(others.map((tab) => tab.evaluate(() => window.points)));
+  for (const [t, log] of logs.entries()) {
     // Every packet once and in order from the first this tab saw, then done.
     const seen = log.slice(0, -1).map(([kind, data]) => [kind, data === 'Starting durable process' ? 0 : Number(/\d+/.exec(data))]);
     const first = seen[0][1];
@@ -159,6 +164,10 @@ test('a resumable stream goes on after the last relayed packet when the holder c
       Array.from({ length: items - first + 1 }, (_, i) => ['progress', first + i]),
     );
     assert.equal(log.at(-1)[1].processed, items);
+    // lastEventId() in a progress callback is that packet's resume point,
+    // whichever tab's connection it came over.
+    const id = points[t][0].split('.')[0];
+    assert.deepStrictEqual(points[t], seen.map(([, n]) => `${id}.${n + 1}`));
   }
   // The next holder resumed from the last packet relayed to it.
   const next = await holderOf(others);
