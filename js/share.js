@@ -78,9 +78,9 @@ export function shareAcrossTabs(request, follow) {
       let grace = 0;
       // An abort is this client's own: the next one in the queue takes over.
       if (holding && args[1] !== 'abort') {
-        const [xhr, errorType, message] = args;
-        const fields = state === 'resolved' ? args : [pickXhr(xhr), errorType, message];
-        channel.postMessage({ type: 'settled', state, args: fields });
+        // done's [data], or error's [xhr, errorType, message] with the xhr as data.
+        const relayed = state === 'resolved' ? args : [pickXhr(args[0]), args[1], args[2]];
+        channel.postMessage({ type: 'settled', state, args: relayed });
         grace = HANDOVER_GRACE_MS;
       }
       holding = false;

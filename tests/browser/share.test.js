@@ -177,6 +177,22 @@ test('a resumable stream goes on after the last relayed packet when the holder c
   await context.close();
 });
 
+test('an error packet reaches every tab, as over an own connection', opts, async () => {
+  await serverIdle();
+  context = await browser.newContext();
+  const url = '/stream/riskyProcess?fail=1&interval_ms=4000';
+  const tabs = [];
+  for (let i = 0; i < 3; i++) tabs.push(await openTab(url, { shareAcrossTabs: true }));
+  const logs = await eventually(async () => {
+    const logs = await Promise.all(tabs.map(logOf));
+    return logs.every((log) => log.at(-1)?.[0] === 'error') ? logs : null;
+  }, 'the error in every tab');
+  for (const log of logs) assert.deepStrictEqual(log.at(-1), ['error', 'error', 'Something went wrong!', 200]);
+  assert.ok(await holderOf(tabs));
+  await serverIdle();
+  await context.close();
+});
+
 test('a tab that opens the stream after it ended starts it anew', opts, async () => {
   await serverIdle();
   context = await browser.newContext();
