@@ -82,7 +82,8 @@ parser.feed(new Uint8Array([1]));
 parser.feed('text');
 parser.end();
 parserOnly({ onPacket() {} });
-const parseError: Error = new ParseError('x');
+const parseError: Error = new ParseError('json', 'x');
+const parseErrorKind: 'json' | 'malformed' | 'too_large' = new ParseError('malformed', 'x').kind;
 
 declare const jq: { Deferred: unknown };
 const $ = install(jq);
@@ -119,4 +120,4 @@ createStream('/x', { connectTimeout: '3s' });
 // @ts-expect-error: shareAcrossTabs is on or off
 createStream('/x', { shareAcrossTabs: 'yes' });
 
-export { modern, state, parseError, resumeAt, defaultConnectTimeout, timeoutMessage };
+export { modern, state, parseError, parseErrorKind, resumeAt, defaultConnectTimeout, timeoutMessage };
