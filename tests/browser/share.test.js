@@ -60,6 +60,15 @@ async function openTab(url, options) {
   return page;
 }
 
+/** A new browser context (sharing nothing with earlier tests) with `n` tabs sharing `url`. */
+async function openTabs(url, n) {
+  await serverIdle();
+  context = await browser.newContext();
+  const tabs = [];
+  for (let i = 0; i < n; i++) tabs.push(await openTab(url, { shareAcrossTabs: true }));
+  return tabs;
+}
+
 const logOf = (tab) => tab.evaluate(() => window.log);
 const requestsOf = (tab) => tab.evaluate(() => window.requests);
 const progressCount = (tab) => tab.evaluate(() => window.log.filter(([kind]) => kind === 'progress').length);
@@ -69,6 +78,14 @@ async function holderOf(tabs) {
   const sent = await Promise.all(tabs.map(async (tab) => (await requestsOf(tab)).length));
   assert.equal(sent.reduce((a, b) => a + b, 0), 1, `one request in all, sent per tab: ${sent}`);
   return tabs[sent.indexOf(1)];
+}
+
+/** Waits until every tab's stream has ended with `kind` ('done' or 'error'); returns their logs. */
+function finalLogs(tabs, kind) {
+  return eventually(async () => {
+    const logs = await Promise.all(tabs.map(logOf));
+    return logs.every((log) => log.at(-1)?.[0] === kind) ? logs : null;
+  }, `every tab's stream to end with ${kind}`);
 }
 
 /** Waits until every tab has `more` progress packets beyond what it had. */
@@ -81,10 +98,7 @@ async function allReceiveMore(tabs, more, what) {
 }
 
 test('8 tabs share one connection to a feed; closing the holder hands it over', opts, async (t) => {
-  await serverIdle();
-  context = await browser.newContext();
-  const tabs = [];
-  for (let i = 0; i < 8; i++) tabs.push(await openTab(FEED, { shareAcrossTabs: true }));
+  const tabs = await openTabs(FEED, 8);
 
   await allReceiveMore(tabs, 5, 'every tab to receive the feed');
   assert.equal((await metrics()).rivulet_streams_active, 1, 'one stream on the server');
@@ -111,10 +125,7 @@ test('8 tabs share one connection to a feed; closing the holder hands it over', 
 });
 
 test('aborting a follower ends only its stream; aborting the holder hands over', opts, async () => {
-  await serverIdle();
-  context = await browser.newContext();
-  const tabs = [];
-  for (let i = 0; i < 3; i++) tabs.push(await openTab(FEED, { shareAcrossTabs: true }));
+  const tabs = await openTabs(FEED, 3);
   await allReceiveMore(tabs, 3, 'every tab to receive the feed');
   const holder = await holderOf(tabs);
   const [follower, other] = tabs.filter((tab) => tab !== holder);
@@ -138,21 +149,14 @@ test('aborting a follower ends only its stream; aborting the holder hands over',
 });
 
 test('a resumable stream goes on after the last relayed packet when the holder closes', opts, async () => {
-  await serverIdle();
   const items = 40;
-  context = await browser.newContext();
-  const tabs = [];
-  const url = `/stream/durable?items=${items}&every=1&interval_ms=100`;
-  for (let i = 0; i < 3; i++) tabs.push(await openTab(url, { shareAcrossTabs: true }));
+  const tabs = await openTabs(`/stream/durable?items=${items}&every=1&interval_ms=100`, 3);
   await allReceiveMore(tabs, 5, 'every tab to receive packets');
   const holder = await holderOf(tabs);
   await holder.close();
   const others = tabs.filter((tab) => tab !== holder);
 
-  const logs = await eventually(async () => {
-    const logs = await Promise.all(others.map(logOf));
-    return logs.every((log) => log.at(-1)?.[0] === 'done') ? logs : null;
-  }, 'the stream to end in the other tabs');
+  const logs = await finalLogs(others, 'done');
   const points = await Promise.all(others.map((tab) => tab.evaluate(() => window.points)));
   for (const [t, log] of logs.entries()) {
     // Every packet once and in order from the first this tab saw, then done.
@@ -178,15 +182,8 @@ test('a resumable stream goes on after the last relayed packet when the holder c
 });
 
 test('an error packet reaches every tab, as over an own connection', opts, async () => {
-  await serverIdle();
-  context = await browser.newContext();
-  const url = '/stream/riskyProcess?fail=1&interval_ms=4000';
-  const tabs = [];
-  for (let i = 0; i < 3; i++) tabs.push(await openTab(url, { shareAcrossTabs: true }));
-  const logs = await eventually(async () => {
-    const logs = await Promise.all(tabs.map(logOf));
-    return logs.every((log) => log.at(-1)?.[0] === 'error') ? logs : null;
-  }, 'the error in every tab');
+  const tabs = await openTabs('/stream/riskyProcess?fail=1&interval_ms=4000', 3);
+  const logs = await finalLogs(tabs, 'error');
   for (const log of logs) assert.deepStrictEqual(log.at(-1), ['error', 'error', 'Something went wrong!', 200]);
   assert.ok(await holderOf(tabs));
   await serverIdle();
@@ -194,17 +191,11 @@ test('an error packet reaches every tab, as over an own connection', opts, async
 });
 
 test('a tab that opens the stream after it ended starts it anew', opts, async () => {
-  await serverIdle();
-  context = await browser.newContext();
   const url = '/stream/process?items=20&interval_ms=10';
-  const first = await openTab(url, { shareAcrossTabs: true });
-  await eventually(async () => (await logOf(first)).at(-1)?.[0] === 'done', 'the first run to end');
+  const [first] = await openTabs(url, 1);
+  const [firstLog] = await finalLogs([first], 'done');
   const second = await openTab(url, { shareAcrossTabs: true });
-  const log = await eventually(async () => {
-    const log = await logOf(second);
-    return log.at(-1)?.[0] === 'done' ? log : null;
-  }, 'the second run to end');
-  const firstLog = await logOf(first);
+  const [log] = await finalLogs([second], 'done');
   assert.deepStrictEqual(log.slice(0, -1), firstLog.slice(0, -1));
   assert.equal(log.at(-1)[1].processed, 20);
   assert.deepStrictEqual(await requestsOf(second), [null]);
