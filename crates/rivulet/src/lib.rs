@@ -48,6 +48,7 @@ mod error;
 mod format;
 mod limits;
 pub mod metrics;
+pub mod rejection;
 pub mod resume;
 mod sender;
 mod shutdown;
