@@ -49,23 +49,32 @@ pub fn router(config: rivulet::Config) -> Router {
                 )
             }),
         )
-        .route("/stream", get(routes::test))
-        .route("/stream/status", get(routes::status))
-        .route("/stream/process", get(routes::process))
+        .route("/stream", get(routes::test).post(routes::test))
+        .route("/stream/status", get(routes::status).post(routes::status))
+        .route(
+            "/stream/process",
+            get(routes::process).post(routes::process),
+        )
         .route(
             "/stream/durable",
-            get(routes::durable).layer(routes::durable_store()),
+            get(routes::durable)
+                .post(routes::durable)
+                .layer(routes::durable_store()),
         )
-        .route("/stream/riskyProcess", get(routes::risky_process))
-        .route("/stream/types", get(routes::types))
-        .route("/stream/feed", get(routes::feed))
-        .route("/stream/panic", get(routes::panic))
+        .route("/stream/job", get(routes::job).post(routes::job))
+        .route(
+            "/stream/riskyProcess",
+            get(routes::risky_process).post(routes::risky_process),
+        )
+        .route("/stream/types", get(routes::types).post(routes::types))
+        .route("/stream/feed", get(routes::feed).post(routes::feed))
+        .route("/stream/panic", get(routes::panic).post(routes::panic))
         .route(
             "/stream/upload",
             post(routes::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT as usize)),
         )
-        .route("/stream/render", get(routes::render))
-        .route("/stream/silent", get(routes::silent))
+        .route("/stream/render", get(routes::render).post(routes::render))
+        .route("/stream/silent", get(routes::silent).post(routes::silent))
         .route("/stream/truncated", get(routes::truncated))
         .route("/stream/garbage", get(routes::garbage))
         .route("/stream/html-error", get(routes::html_error))
