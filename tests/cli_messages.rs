@@ -1,0 +1,70 @@
+//! Error messages of the `rivulet` command that say what went wrong and what
+//! to do: a point that cannot be resumed, a URL that is not one, a busy port.
+
+mod watch_support;
+
+use std::process::Stdio;
+
+use tokio::process::Command;
+use watch_support::{demo, finish, url, watch};
+
+#[tokio::test]
+async fn a_point_that_cannot_be_resumed_says_so_and_why() {
+    let addr = demo().await;
+    let point = "0123456789abcdef0123456789abcdef.3";
+    let run = watch(&["--resume", point, &url(addr, "/stream/durable?items=3")]).await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("the stream cannot be resumed from {point}")),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("expired"), "{run:?}");
+    assert!(!run.stderr.contains("is not a stream"), "{run:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_resume_point_is_refused_before_sending() {
+    let run = watch(&["--resume", "42", "http://127.0.0.1:9/stream/durable"]).await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("`42` is not a resume point"), "{run:?}");
+}
+
+#[tokio::test]
+async fn a_relative_url_names_the_argument_and_shows_a_url() {
+    let run = watch(&["/stream/process"]).await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("the URL argument `/stream/process` is not a URL"),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("http://127.0.0.1:8080/"), "{run:?}");
+    assert!(!run.stderr.contains("builder error"), "{run:?}");
+}
+
+#[tokio::test]
+async fn a_busy_port_names_the_address_and_addr() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_rivulet"))
+        .args(["demo", "--addr", &addr.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let run = finish(child).await;
+    drop(taken);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("cannot listen on {addr}")),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("--addr"), "{run:?}");
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "no colour codes off a terminal: {run:?}"
+    );
+}
