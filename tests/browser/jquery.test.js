@@ -81,15 +81,16 @@ for (const format of ['sse', 'ndjson', 'legacy']) {
         $.stream('/stream/riskyProcess?fail=1&interval_ms=1', { format })
           .progress((data) => log.push(['progress', data]))
           .error((xhr, errorType, message) => log.push(['error', errorType, message, xhr.status]))
-          .fail((xhr, errorType, message) => log.push(['fail', errorType, message, xhr.responseJSON.error.message]))
+          .fail((xhr, errorType, message) => log.push(['fail', errorType, message, xhr.responseJSON.error.str, xhr.responseJSON.error.type]))
           .always(() => finish(log));
       },
       format,
     );
     assert.deepStrictEqual(log, [
       ['progress', 'Starting risky operation'],
-      ['error', 'error', 'Something went wrong!', 200],
-      ['fail', 'error', 'Something went wrong!', 'Something went wrong!'],
+      // The original plugin's message; the server's is in responseJSON.error.str.
+      ['error', 'error', 'Internal Error', 200],
+      ['fail', 'error', 'Internal Error', 'Something went wrong!', 500],
     ]);
   });
 }
@@ -97,10 +98,10 @@ for (const format of ['sse', 'ndjson', 'legacy']) {
 test('$.stream: HTTP 422 → fail with the status', opts, async () => {
   const result = await inPage(($, finish) => {
     $.stream('/stream/process', { data: { items: -1 } }).fail((xhr, errorType, message) =>
-      finish([errorType, xhr.status, xhr.responseJSON.error.status, typeof message]),
+      finish([errorType, xhr.status, xhr.responseJSON.error.status, xhr.responseJSON.error.str, message]),
     );
   });
-  assert.deepStrictEqual(result, ['error', 422, 422, 'string']);
+  assert.deepStrictEqual(result, ['error', 422, 422, '`items` must be a number from 1 to 100000, not `-1`', 'Unprocessable Entity']);
 });
 
 test('$.stream: jQuery then(done, fail, progress) returns a new jQuery promise', opts, async () => {
