@@ -28,6 +28,10 @@
 //! In the browser: `createStream('/stream').progress(p => …).done(f => …).start()`
 //! with the module from `js/stream.js`.
 //!
+//! Request bodies: take `Result<Json<T>, JsonRejection>` (or `Form`, `Query`,
+//! `Multipart`) and write `let Json(body) = body?;` inside `run`; a bad body is
+//! then a 4xx with its reason, in the protocol's error shape ([`rejection`]).
+//!
 //! The data path, one file per step: handler → [`Sender`] (encodes each packet
 //! in the stream's [`Format`]) → a bounded buffer (backpressure) → the response
 //! body (joins ready packets, writes keep-alives, cancels the handler when the
