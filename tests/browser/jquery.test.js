@@ -167,3 +167,46 @@ test('$.stream: uploadProgress chained after the call still hears the upload', o
   const [loaded, total] = result.uploads.at(-1);
   assert.equal(loaded, total);
 });
+
+test('$.stream honours beforeSend, contentType, dataType and the global ajax events', opts, async () => {
+  const sent = [];
+  const listen = (request) => {
+    if (request.url().includes('/stream/process')) sent.push(request.headers());
+  };
+  page.on('request', listen);
+  const result = await inPage(($, finish) => {
+    const events = [];
+    const onSend = () => events.push('ajaxSend');
+    const onComplete = () => {
+      events.push('ajaxComplete');
+      finish({ events, final });
+    };
+    let final;
+    $(document).one('ajaxSend', onSend).one('ajaxComplete', onComplete);
+    $.stream('/stream/process', {
+      type: 'POST',
+      contentType: 'application/json',
+      data: JSON.stringify({ items: 10, interval_ms: 1 }),
+      dataType: 'json',
+      beforeSend: (xhr) => {
+        events.push('beforeSend');
+        xhr.setRequestHeader('X-Before-Send', 'yes');
+      },
+      xhrFields: { withCredentials: true },
+    })
+      .done((data) => {
+        events.push('done');
+        final = data;
+      })
+      .fail((xhr, errorType, message) => events.push(['fail', errorType, message]));
+  });
+  page.off('request', listen);
+  assert.deepStrictEqual(result.events.slice(0, 2), ['beforeSend', 'ajaxSend']);
+  assert.ok(result.events.includes('done') && result.events.at(-1) === 'ajaxComplete', JSON.stringify(result.events));
+  assert.equal(result.final.processed, 10, 'the JSON body reached the route');
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]['x-before-send'], 'yes');
+  assert.equal(sent[0]['content-type'], 'application/json');
+  assert.equal(sent[0]['x-requested-with'], 'XMLHttpRequest');
+  assert.equal(sent[0]['x-request-type'], 'stream');
+});
