@@ -3,6 +3,7 @@
 
 #[path = "../crates/rivulet/tests/common/mod.rs"]
 mod common;
+mod watch_support;
 
 use std::net::SocketAddr;
 
@@ -10,13 +11,7 @@ use common::{PATIENCE, Reader, client, events};
 use rivulet::Format;
 use rivulet::decode::Event;
 use serde_json::{Value, json};
-
-async fn demo() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(rivulet_cli::demo::serve_on(listener));
-    addr
-}
+use watch_support::demo;
 
 async fn post(addr: SocketAddr, path: &str, content_type: &str, body: &str) -> reqwest::Response {
     let request = client()
