@@ -210,3 +210,16 @@ test('$.stream honours beforeSend, contentType, dataType and the global ajax eve
   assert.equal(sent[0]['x-requested-with'], 'XMLHttpRequest');
   assert.equal(sent[0]['x-request-type'], 'stream');
 });
+
+test('$.stream: a response longer than maxResponseSize fails instead of filling memory', opts, async () => {
+  const result = await inPage(($, finish) => {
+    let packets = 0;
+    $.stream('/stream/feed?interval_ms=1', { maxResponseSize: 4096 })
+      .progress(() => (packets += 1))
+      .fail((xhr, errorType, message) => finish({ packets, errorType, message }));
+  });
+  assert.equal(result.errorType, 'error');
+  assert.match(result.message, /longer than maxResponseSize \(4096 characters\)/);
+  assert.ok(result.packets > 0 && result.packets < 4096 / 20, JSON.stringify(result));
+  await serverIdle(); // the request was ended: the server's handler is cancelled
+});
