@@ -1,5 +1,6 @@
 //! Error messages of the `rivulet` command that say what went wrong and what
-//! to do: a point that cannot be resumed, a URL that is not one, a busy port.
+//! to do: a point that cannot be resumed, a URL that is not one, a busy port;
+//! and a server log without colour codes when it is not written to a terminal.
 
 mod watch_support;
 
@@ -67,4 +68,31 @@ async fn a_busy_port_names_the_address_and_addr() {
         !run.stderr.contains('\u{1b}'),
         "no colour codes off a terminal: {run:?}"
     );
+}
+
+#[tokio::test]
+async fn the_server_log_has_no_colour_codes_off_a_terminal() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rivulet"))
+        .args(["demo", "--addr", "127.0.0.1:0"])
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(watch_support::PATIENCE, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("rivulet demo on") {
+                return line;
+            }
+        }
+        panic!("the server exited before logging its address");
+    })
+    .await
+    .expect("the address logged in time");
+    assert!(!line.contains('\u{1b}'), "{line:?}");
+    child.kill().await.unwrap();
 }
