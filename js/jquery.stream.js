@@ -26,7 +26,7 @@
 // Importing this module registers $.stream on window.jQuery when jQuery is
 // loaded as a global; with a bundled jQuery call install($) instead.
 
-import { createParser, formatFromContentType, ParseError } from './parser.js';
+import { CONTENT_TYPES, createParser, formatFromContentType, ParseError } from './parser.js';
 
 /** The most response text a `$.stream` request keeps before it gives up. */
 export const DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024;
@@ -35,7 +35,8 @@ export const DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024;
 // not list a finished stream as failed), for at most this long.
 const DRAIN_MS = 5000;
 
-const ACCEPT = { sse: 'text/event-stream', ndjson: 'application/x-ndjson' };
+// `format` asks for SSE or NDJSON by its Content-Type; legacy is what X-Request-Type gets.
+const ACCEPT = { sse: CONTENT_TYPES.sse, ndjson: CONTENT_TYPES.ndjson };
 
 /** Adds `stream` to the given jQuery and returns it. */
 export function install($) {
