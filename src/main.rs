@@ -82,17 +82,22 @@ async fn main() -> std::process::ExitCode {
             max_duration,
             redis,
         } => {
-            if let Some(url) = redis
-                && let Err(e) = rivulet_cli::demo::use_redis(&url).await
-            {
-                eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
-                return std::process::ExitCode::from(2);
-            }
+            let durable = match redis {
+                None => rivulet_cli::demo::memory_store(),
+                Some(url) => match rivulet_cli::demo::redis_store(&url).await {
+                    Ok(store) => store,
+                    Err(e) => {
+                        eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
+                        return std::process::ExitCode::from(2);
+                    }
+                },
+            };
             let options = rivulet_cli::demo::Options {
                 header_read_timeout: Duration::from_secs_f64(header_timeout),
                 max_streams,
                 grace: Duration::from_secs_f64(grace),
                 max_stream_duration: max_duration.map(Duration::from_secs_f64),
+                durable,
             };
             match rivulet_cli::demo::serve(addr, options).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,12 +2,14 @@
 //! to do: a point that cannot be resumed, a URL that is not one, a busy port;
 //! and a server log without colour codes when it is not written to a terminal.
 
-mod watch_support;
-
+use std::net::SocketAddr;
 use std::process::Stdio;
 
-use tokio::process::Command;
-use watch_support::{demo, finish, url, watch};
+use rivulet_testkit::{PATIENCE, binary_command, finish, serve_with, url, watch};
+
+async fn demo() -> SocketAddr {
+    serve_with(rivulet_cli::demo::serve_on).await
+}
 
 #[tokio::test]
 async fn a_point_that_cannot_be_resumed_says_so_and_why() {
@@ -48,12 +50,7 @@ async fn a_relative_url_names_the_argument_and_shows_a_url() {
 async fn a_busy_port_names_the_address_and_addr() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_rivulet"))
-        .args(["demo", "--addr", &addr.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
+    let child = binary_command(&["demo", "--addr", &addr.to_string()])
         .spawn()
         .unwrap();
     let run = finish(child).await;
@@ -73,17 +70,13 @@ async fn a_busy_port_names_the_address_and_addr() {
 #[tokio::test]
 async fn the_server_log_has_no_colour_codes_off_a_terminal() {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rivulet"))
-        .args(["demo", "--addr", "127.0.0.1:0"])
+    let mut child = binary_command(&["demo", "--addr", "127.0.0.1:0"])
         .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = tokio::time::timeout(watch_support::PATIENCE, async {
+    let line = tokio::time::timeout(PATIENCE, async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if line.contains("rivulet demo on") {
                 return line;

@@ -1,17 +1,16 @@
 //! The demo routes take their parameters from the query string or from a form
 //! or JSON body, and answer GET and POST alike, as Hazaar actions do.
 
-#[path = "../crates/rivulet/tests/common/mod.rs"]
-mod common;
-mod watch_support;
-
 use std::net::SocketAddr;
 
-use common::{PATIENCE, Reader, client, events};
 use rivulet::Format;
 use rivulet::decode::Event;
+use rivulet_testkit::{PATIENCE, Reader, client, events, serve_with};
 use serde_json::{Value, json};
-use watch_support::demo;
+
+async fn demo() -> SocketAddr {
+    serve_with(rivulet_cli::demo::serve_on).await
+}
 
 async fn post(addr: SocketAddr, path: &str, content_type: &str, body: &str) -> reqwest::Response {
     let request = client()

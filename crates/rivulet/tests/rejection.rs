@@ -3,15 +3,13 @@
 //! an error packet with the same status (after it), with axum's reason — never
 //! a 500 "internal error".
 
-mod common;
-
 use axum::extract::rejection::{FormRejection, JsonRejection, QueryRejection};
 use axum::extract::{Form, Json, Multipart, Query, multipart::MultipartRejection};
 use axum::response::Response;
 use axum::{Router, routing::post};
-use common::{PATIENCE, Reader, client, serve};
 use rivulet::decode::Event;
 use rivulet::{Format, Stream};
+use rivulet_testkit::{PATIENCE, Reader, client, serve};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
