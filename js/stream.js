@@ -27,6 +27,10 @@ import { CONTENT_TYPES, createParser, formatFromContentType, ParseError } from '
 
 export { createParser, formatFromContentType, ParseError, DEFAULT_MAX_PACKET_SIZE } from './parser.js';
 
+// What a transport reads after the final packet before it aborts after all.
+const DRAIN_MS = 5000;
+const DRAIN_BYTES = 64 * 1024;
+
 // A client asks for a format by its Content-Type.
 const ACCEPT = CONTENT_TYPES;
 
@@ -95,6 +99,7 @@ export function createStream(url, options = {}) {
   let lastUpload; // [event] of the latest upload progress event
   let parser;
   let stopTransport;
+  let finalPacket = false; // settled by the stream's own final packet
   let idleTimer;
   let connectTimer;
   let promise;
@@ -143,7 +148,10 @@ export function createStream(url, options = {}) {
     clearTimeout(connectTimer);
     clearTimeout(resume.timer);
     options.signal?.removeEventListener('abort', onSignal);
-    stopTransport?.();
+    // After a final packet the transport reads the response to its end rather
+    // than abort it (a finished stream must not show as failed in the
+    // browser's network panel); otherwise it aborts.
+    stopTransport?.(finalPacket);
     shared?.settled(newState, args);
     fire(newState === 'resolved' ? 'done' : 'error', args);
     fire('always', args);
@@ -171,8 +179,10 @@ export function createStream(url, options = {}) {
       fire('progress', lastProgress);
       for (const it of iterators) it.push(packet.data);
     } else if (packet.type === 'done') {
+      finalPacket = true;
       resolve(packet.data);
     } else {
+      finalPacket = true;
       xhr.responseJSON = { error: packet.data };
       reject('error', packet.data.message);
     }
@@ -469,6 +479,7 @@ function isPlainData(value) {
 
 function fetchTransport(request, sink) {
   const controller = new AbortController();
+  let drain; // set once settled by the final packet: the rest is read and dropped
   const run = async () => {
     const response = await fetch(request.url, {
       method: request.method,
@@ -491,15 +502,26 @@ function fetchTransport(request, sink) {
     const reader = response.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return sink.end();
+      if (done) {
+        clearTimeout(drain?.timer);
+        return sink.end();
+      }
+      if (drain) {
+        drain.bytes += value.length;
+        if (drain.bytes > DRAIN_BYTES) return controller.abort();
+        continue;
+      }
       sink.chunk(value);
-      if (sink.closed) return;
+      if (sink.closed && !drain) return;
     }
   };
   // Once settled (final packet, abort, timeout) aborting ends the request and
   // its body; the rejections that follow are expected and dropped by the sink.
   run().catch((err) => sink.fail(err));
-  return () => controller.abort();
+  return (toTheEnd) => {
+    if (!toTheEnd) return controller.abort();
+    drain = { bytes: 0, timer: setTimeout(() => controller.abort(), DRAIN_MS) };
+  };
 }
 
 function xhrTransport(request, sink) {
@@ -537,5 +559,9 @@ function xhrTransport(request, sink) {
   // fires as data arrives. The handler only reads what is new, so both can call it.
   x.onprogress = x.onreadystatechange;
   x.send(request.body);
-  return () => x.abort();
+  return (toTheEnd) => {
+    if (!toTheEnd) return x.abort();
+    const timer = setTimeout(() => x.abort(), DRAIN_MS);
+    x.addEventListener('loadend', () => clearTimeout(timer));
+  };
 }

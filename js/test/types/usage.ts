@@ -40,6 +40,11 @@ stream
   .fail((xhr) => xhr.getResponseHeader('Content-Type'))
   .uploadProgress((event) => event.loaded / event.total)
   .always(() => undefined)
+  .always((dataOrXhr, errorType, message) => {
+    const kind: ErrorType | undefined = errorType;
+    const text: string | undefined = message;
+    return [dataOrXhr, kind, text];
+  })
   .start()
   .abort();
 
@@ -97,6 +102,11 @@ $.stream<string, Final>('/stream/process', { type: 'POST', data: { a: 1 }, xhrFi
   .abort()
   .then((final) => final, (xhr) => xhr.status, (data) => data);
 $.stream({ url: '/stream/status' });
+$.stream('/stream/riskyProcess', { format: 'ndjson', headers: { 'X-CSRF-Token': 't' }, beforeSend: (x) => void x.setRequestHeader('A', 'b') })
+  .error((xhr, errorType, message) => [xhr.responseJSON?.error?.str, xhr.responseJSON?.error?.type, errorType, message])
+  .always((dataOrXhr, textStatus) => [dataOrXhr, textStatus]);
+// @ts-expect-error: not a format
+$.stream('/x', { format: 'xml' });
 
 declare const jQuery: JQueryStatic;
 jQuery.stream('/stream').done(() => undefined);
@@ -107,6 +117,9 @@ const durable = createStream('/stream/durable', {
   lastEventId: sessionStorage.getItem('durable') ?? undefined,
 });
 const resumeAt: string | undefined = durable.lastEventId();
+// Checked with exactOptionalPropertyTypes too (tsconfig.exact.json): the
+// README's pattern, and undefined for any option.
+createStream('/stream/durable', { lastEventId: sessionStorage.getItem('job') ?? undefined, timeout: undefined });
 createStream('/stream/durable', { reconnect: false });
 // @ts-expect-error reconnect takes a boolean or its options
 createStream('/stream/durable', { reconnect: 3 });
