@@ -97,6 +97,9 @@ export interface ReconnectOptions {
 /** The reconnect settings used unless `options.reconnect` changes them. */
 export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>>;
 
+/** How much of an HTTP error's body the client reads: 64 KiB (the rest is not read). */
+export const MAX_ERROR_BODY: number;
+
 export type ProgressCallback<P = any> = (this: RivuletStream<P>, data: P) => void;
 export type DoneCallback<F = any> = (this: RivuletStream, data: F) => void;
 export type ErrorCallback = (this: RivuletStream, xhr: StreamXHR, errorType: ErrorType, message: string) => void;

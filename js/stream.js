@@ -398,6 +398,32 @@ function isPlainData(value) {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * How much of an HTTP error's body is read (64 KiB, as `rivulet watch` does):
+ * enough for any JSON error object, and a server that answers an error with an
+ * endless or huge body cannot fill the client's memory.
+ */
+export const MAX_ERROR_BODY = 64 * 1024;
+
+// The body's first `limit` bytes as text; the rest is not read (the request is
+// cancelled).
+async function readPrefix(response, limit) {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let read = 0;
+  while (read < limit) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    const piece = value.subarray(0, limit - read);
+    read += piece.length;
+    text += decoder.decode(piece, { stream: true });
+  }
+  reader.cancel().catch(() => {});
+  return text + decoder.decode();
+}
+
 function fetchTransport(request, sink) {
   const controller = new AbortController();
   const run = async () => {
@@ -417,7 +443,7 @@ function fetchTransport(request, sink) {
       () => [...headers].map(([name, value]) => `${name}: ${value}\r\n`).join(''),
     );
     if (sink.closed) return;
-    if (!streaming) return sink.httpError(await response.text());
+    if (!streaming) return sink.httpError(await readPrefix(response, MAX_ERROR_BODY));
     if (!response.body) return sink.end();
     const reader = response.body.getReader();
     for (;;) {
@@ -452,7 +478,10 @@ function xhrTransport(request, sink) {
       () => x.getAllResponseHeaders(),
     );
     if (!streaming) {
-      if (x.readyState === 4) sink.httpError(x.responseText);
+      // The browser keeps the whole body; past the bound it is cut off.
+      if (x.readyState === 4 || x.responseText.length > MAX_ERROR_BODY) {
+        sink.httpError(x.responseText.slice(0, MAX_ERROR_BODY));
+      }
       return;
     }
     // responseText is decoded by the browser (UTF-8, or Latin-1 for the
