@@ -10,11 +10,11 @@ pub use server::{Options, serve, serve_on, serve_with};
 
 use std::sync::OnceLock;
 
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Where `cargo run --release` serves the demo.
@@ -75,7 +75,8 @@ pub fn router(config: rivulet::Config) -> Router {
             get(move || async move { metrics.render().into_response() }),
         )
         .merge(rivulet::assets::router(rivulet::assets::DEFAULT_BASE))
-        .layer(Extension(config))
+        // The streams' settings, and the guard on request bodies.
+        .layer(config)
 }
 
 /// The process-wide Prometheus recorder, installed on first use.

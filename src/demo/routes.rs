@@ -152,11 +152,7 @@ pub async fn upload(stream: Stream, multipart: Result<Multipart, MultipartReject
         .run(|tx| async move {
             let mut multipart = multipart.map_err(|e| Error::new(e.status(), e.body_text()))?;
             let mut field = loop {
-                match multipart
-                    .next_field()
-                    .await
-                    .map_err(|e| Error::new(e.status(), e.body_text()))?
-                {
+                match multipart.next_field().await.map_err(upload_error)? {
                     Some(field) if field.name() == Some("file") => break field,
                     Some(_) => continue,
                     None => {
@@ -171,11 +167,7 @@ pub async fn upload(stream: Stream, multipart: Result<Multipart, MultipartReject
             let mut hasher = Sha256::new();
             let mut bytes = 0u64;
             let mut reported = 0u64;
-            while let Some(chunk) = field
-                .chunk()
-                .await
-                .map_err(|e| Error::new(e.status(), e.body_text()))?
-            {
+            while let Some(chunk) = field.chunk().await.map_err(upload_error)? {
                 hasher.update(&chunk);
                 bytes += chunk.len() as u64;
                 if bytes - reported >= REPORT_EVERY {
@@ -191,6 +183,12 @@ pub async fn upload(stream: Stream, multipart: Result<Multipart, MultipartReject
             Ok(json!({ "bytes": bytes, "sha256": sha256 }))
         })
         .await
+}
+
+/// A failed upload: the body guard's 400 or 408 when the body itself failed,
+/// else multer's reading of the multipart framing.
+fn upload_error(e: axum::extract::multipart::MultipartError) -> Error {
+    Error::from_request_body(&e).unwrap_or_else(|| Error::new(e.status(), e.body_text()))
 }
 
 /// `/stream/render?rows=N`: rows of a table, sent as they are computed.

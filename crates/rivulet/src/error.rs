@@ -219,7 +219,9 @@ pub(crate) fn error_response(packet: ErrorPacket) -> axum::response::Response {
         .into_response()
 }
 
-/// Any standard error converts with `?`, as an internal error. A [`SendError`]
+/// Any standard error converts with `?`, as an internal error, unless it
+/// carries the failure of a guarded request body (see
+/// [`Error::from_request_body`]). A [`SendError`]
 /// saying the client left stays recognisable, so a handler that ends with `?` on
 /// a failed send is counted as cancelled rather than failed.
 impl<E> From<E> for Error
@@ -227,6 +229,10 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     fn from(error: E) -> Self {
+        // A failed request body is the client's doing: its own status and reason.
+        if let Some(body) = Error::from_request_body(&error) {
+            return body;
+        }
         let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(error);
         match boxed.downcast::<SendError>() {
             Ok(send) if matches!(*send, SendError::Closed) => Error {

@@ -48,15 +48,20 @@ mod error;
 mod format;
 mod limits;
 pub mod metrics;
+mod request_body;
 pub mod resume;
 mod sender;
 mod shutdown;
 mod stream;
 
 pub use body::StreamBody;
-pub use config::{Config, DEFAULT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES};
+pub use config::{
+    Config, DEFAULT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES,
+    DEFAULT_REQUEST_BODY_TIMEOUT,
+};
 pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
 pub use format::{Format, LEGACY_REQUEST_HEADER};
+pub use request_body::{MAX_MULTIPART_HEAD, RequestGuard};
 pub use resume::Resumable;
 pub use sender::Sender;
 pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};
