@@ -127,6 +127,16 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 
+    /// Print the server's text as it came, control characters included (for
+    /// pipes that want the bytes). By default they are printed escaped
+    /// (`\u001b`), so that a stream cannot move the cursor, clear the screen
+    /// or set the window title of the terminal it is watched in. Messages on
+    /// stderr are always escaped.
+    ///
+    /// Example: --raw > packets.txt
+    #[arg(long)]
+    pub raw: bool,
+
     /// Give up (exit 2) when nothing arrives for SECS seconds, fractions
     /// allowed. Keep-alives count as something: set it above the server's
     /// keep-alive interval (15 s by default). No limit unless given.
@@ -189,7 +199,7 @@ impl Ending {
 
 /// Runs `rivulet watch`: prints the stream, returns the exit status.
 pub async fn run(args: Args) -> ExitCode {
-    let mut output = Output::new(args.json);
+    let mut output = Output::new(args.json, args.raw);
     let ending = tokio::select! {
         // Polled first, so the handler is in place before any packet is printed.
         biased;
