@@ -122,7 +122,8 @@ fn failure(ending: &Ending, message: &str) -> Option<Value> {
         Ending::Failed(error) => match error {
             Error::Status { .. } => "http_status",
             Error::NotAStream { .. } => "not_a_stream",
-            Error::Transport(_) => "transport",
+            // Connections that kept dropping: a transport problem too.
+            Error::Transport(_) | Error::Unsteady { .. } => "transport",
             Error::Truncated | Error::Decode(DecodeError::Truncated) => "truncated",
             Error::IdleTimeout(_) => "idle_timeout",
             _ => "malformed",
