@@ -141,7 +141,7 @@ async fn a_server_that_drops_after_a_few_new_packets_is_followed_to_the_end() {
         cut_stream(after + 1..=after + 3)
     })
     .await;
-    let mut stream = Client::new()
+    let stream = Client::new()
         .get(format!("http://{addr}/"))
         .reconnect(quick())
         .send()
