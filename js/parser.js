@@ -45,21 +45,23 @@ export function formatFromContentType(contentType) {
  * @param {object} options
  * @param {'sse'|'ndjson'|'legacy'} [options.format='sse']
  * @param {(packet: {type: string, data: any}) => void} options.onPacket
+ * @param {boolean} [options.ids=false] give SSE packets their event's own `id`
+ *   field as `packet.id` (a resuming client drops packets it already has)
  * @param {number} [options.maxPacketSize] in bytes for legacy, in characters
  *   for the text formats. What the parser holds stays within a small factor
  *   of it, however the packet is cut into lines or chunks (see `Joined`).
  */
-export function createParser({ format = 'sse', onPacket, maxPacketSize = DEFAULT_MAX_PACKET_SIZE } = {}) {
+export function createParser({ format = 'sse', onPacket, maxPacketSize = DEFAULT_MAX_PACKET_SIZE, ids = false } = {}) {
   if (typeof onPacket !== 'function') throw new TypeError('createParser: onPacket must be a function');
   let finished = false;
-  const emit = (type, data) => {
+  const emit = (type, data, id) => {
     finished = type !== 'progress';
-    onPacket({ type, data });
+    onPacket(id === undefined ? { type, data } : { type, data, id });
   };
   const isFinished = () => finished;
   switch (format) {
     case 'sse':
-      return textParser(sseLines(emit, isFinished, maxPacketSize), isFinished, maxPacketSize);
+      return textParser(sseLines(emit, isFinished, maxPacketSize, ids), isFinished, maxPacketSize);
     case 'ndjson':
       return textParser(ndjsonLines(emit, isFinished, maxPacketSize), isFinished, maxPacketSize);
     case 'legacy':
@@ -222,17 +224,20 @@ function textParser(lines, isFinished, maxPacketSize) {
 // what Rivulet sends: `id` and `retry` are not needed for one-shot streams, so
 // only `data` and `event` lines are looked at and every other line is skipped
 // without being sliced.
-function sseLines(emit, isFinished, maxPacketSize) {
+function sseLines(emit, isFinished, maxPacketSize, ids) {
   const data = new Joined('\n'); // the data lines of the event so far
   let hasData = false;
   let eventType = '';
+  let eventId; // the event's own id field, read only when `ids` is set
 
   const deliver = (text) => {
     const type = eventType;
+    const id = eventId;
     eventType = '';
-    if (type === '' || type === 'message') emit('progress', parseJSON(text));
-    else if (type === 'done') emit('done', parseJSON(text));
-    else if (type === 'error') emit('error', errorObject(parseJSON(text)));
+    eventId = undefined;
+    if (type === '' || type === 'message') emit('progress', parseJSON(text), id);
+    else if (type === 'done') emit('done', parseJSON(text), id);
+    else if (type === 'error') emit('error', errorObject(parseJSON(text)), id);
   };
 
   const line = (text, start, end) => {
@@ -243,6 +248,7 @@ function sseLines(emit, isFinished, maxPacketSize) {
         deliver(data.take());
       } else {
         eventType = '';
+        eventId = undefined;
       }
       return;
     }
@@ -254,6 +260,8 @@ function sseLines(emit, isFinished, maxPacketSize) {
       hasData = true;
     } else if (first === 101 /* e */ && isField(text, start, end, 'event')) {
       eventType = text.slice(valueStart(text, start + 5, end), end);
+    } else if (ids && first === 105 /* i */ && isField(text, start, end, 'id')) {
+      eventId = text.slice(valueStart(text, start + 2, end), end);
     }
   };
 
@@ -276,7 +284,7 @@ function sseLines(emit, isFinished, maxPacketSize) {
         if (isFinished()) break;
         continue;
       }
-      if (first === 100 || first === 101 || lf === pos) {
+      if (first === 100 || first === 101 || lf === pos || (ids && first === 105)) {
         line(text, pos, lf);
         if (isFinished()) break;
       } else if (lf - pos > maxPacketSize) {

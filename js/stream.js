@@ -39,6 +39,12 @@ export class StreamError extends Error {
   }
 }
 
+/**
+ * Connections in a row that may drop after one new packet each before a
+ * resumable stream gives up: such a server could be followed for ever.
+ */
+export const MAX_SHORT_CONNECTIONS = 10;
+
 /** How a resumable stream reconnects unless options.reconnect says otherwise. */
 export const DEFAULT_RECONNECT = Object.freeze({ retries: 8, delay: 500, maxDelay: 15_000 });
 
@@ -51,7 +57,9 @@ export function createStream(url, options = {}) {
   const reconnect = reconnectOptions(options.reconnect);
   // A resumable stream: its id (from Rivulet-Stream-Id, or options.lastEventId)
   // and the packets received over all its connections.
-  const resume = { id: undefined, received: 0, attempt: 0, timer: undefined };
+  // `fresh` counts the new packets of the current connection, `short` the
+  // connections in a row that dropped after one new packet.
+  const resume = { id: undefined, received: 0, attempt: 0, timer: undefined, fresh: 0, short: 0 };
   if (options.lastEventId) {
     const [id, count] = String(options.lastEventId).split('.');
     resume.id = id;
@@ -139,8 +147,17 @@ export function createStream(url, options = {}) {
     // One chunk can hold many packets; after abort() in a callback, or after
     // the final packet, the rest of the chunk is dropped.
     if (settled()) return;
-    resume.received += 1;
+    // In a resumable SSE stream the id says the packet's number: a server
+    // may send again what the client has (a lying or confused one does).
+    const number = packet.id === undefined ? NaN : Number(packet.id.slice(packet.id.indexOf('.') + 1));
+    if (Number.isSafeInteger(number) && packet.id.includes('.')) {
+      if (number <= resume.received) return;
+      resume.received = number;
+    } else {
+      resume.received += 1;
+    }
     resume.attempt = 0;
+    resume.fresh += 1;
     if (packet.type === 'progress') {
       lastProgress = [packet.data];
       fire('progress', lastProgress);
@@ -157,6 +174,14 @@ export function createStream(url, options = {}) {
   // is on its way (after a backoff delay with jitter), false to give up.
   const retry = () => {
     if (!resume.id || !reconnect || settled() || resume.attempt >= reconnect.retries) return false;
+    // A connection that brought nothing is counted by the attempts.
+    if (resume.fresh === 1) resume.short += 1;
+    else if (resume.fresh > 1) resume.short = 0;
+    resume.fresh = 0;
+    if (resume.short >= MAX_SHORT_CONNECTIONS) {
+      reject('error', `the server dropped ${resume.short} connections in a row after one packet each`);
+      return true;
+    }
     resume.attempt += 1;
     connection += 1; // what the dropped transport still reports is ignored
     stopTransport?.();
@@ -197,7 +222,7 @@ export function createStream(url, options = {}) {
         reject('parsererror', `unexpected Content-Type: ${contentType}`);
         return false;
       }
-      parser = createParser({ format, onPacket, maxPacketSize: options.maxPacketSize });
+      parser = createParser({ format, onPacket, maxPacketSize: options.maxPacketSize, ids: Boolean(resume.id) });
       xhr.readyState = 3;
       return true;
     },

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createStream, MAX_ERROR_BODY } from '../stream.js';
+import { createStream, MAX_ERROR_BODY, MAX_SHORT_CONNECTIONS } from '../stream.js';
 
 const MiB = 1024 * 1024;
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
@@ -73,5 +73,62 @@ test('an HTTP error body is read up to MAX_ERROR_BODY, the rest is left unread',
   } finally {
     server.closeAllConnections();
     server.close();
+  }
+});
+
+// A resumable SSE stream whose server lies: `body(after)` is what it answers
+// to a client that has `after` packets, then it drops the connection.
+async function lyingServer(body) {
+  const STREAM_ID = '0123456789abcdef0123456789abcdef';
+  let connections = 0;
+  const server = createServer((req, res) => {
+    connections += 1;
+    // Bounded: past 60 connections the stream is gone.
+    if (connections > 60) return res.writeHead(204).end();
+    const after = Number(String(req.headers['last-event-id'] ?? '.0').split('.')[1]) || 0;
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Rivulet-Stream-Id': STREAM_ID });
+    res.end(body(after).map((n) => `id: ${STREAM_ID}.${n}\ndata: ${n}\n\n`).join(''));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, url: `http://127.0.0.1:${server.address().port}/`, connections: () => connections };
+}
+
+async function follow(url) {
+  const log = [];
+  const stream = createStream(url, { reconnect: { delay: 1, maxDelay: 5 } });
+  await new Promise((resolve) => {
+    stream
+      .progress((n) => log.push(n))
+      .error((xhr, errorType, message) => log.push(['error', message]))
+      .always(resolve)
+      .start();
+  });
+  return log;
+}
+
+test('packets a server sends again on every reconnect are dropped, and the client gives up', async () => {
+  const lying = await lyingServer(() => [1, 2, 3]);
+  try {
+    const log = await follow(lying.url);
+    assert.deepEqual(log, [1, 2, 3, ['error', 'stream ended without a final packet']]);
+    // The first connection and the default 8 attempts without a new packet.
+    assert.equal(lying.connections(), 1 + 8);
+  } finally {
+    lying.server.close();
+  }
+});
+
+test('a server that drops every connection after one packet is given up on', async () => {
+  const lying = await lyingServer((after) => [after + 1]);
+  try {
+    const log = await follow(lying.url);
+    assert.deepEqual(log, [
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+      ['error', `the server dropped ${MAX_SHORT_CONNECTIONS} connections in a row after one packet each`],
+    ]);
+    assert.equal(lying.connections(), MAX_SHORT_CONNECTIONS);
+  } finally {
+    lying.server.close();
   }
 });
