@@ -17,6 +17,7 @@
 //! a lost notification only delays a reader until its next look.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
@@ -115,6 +116,8 @@ impl Keys {
 struct Listener {
     waiting: Mutex<HashMap<StreamId, Weak<Notify>>>,
     task: Mutex<Option<AbortHandle>>,
+    /// Notifications received, for [`RedisStore::notifications_received`].
+    received: AtomicU64,
 }
 
 impl Drop for Listener {
@@ -171,6 +174,7 @@ async fn listen(client: Client, channel: String, listener: Weak<Listener>) {
                         let Some(listener) = listener.upgrade() else {
                             return;
                         };
+                        listener.received.fetch_add(1, Ordering::Relaxed);
                         let stream = std::str::from_utf8(message.get_payload_bytes())
                             .ok()
                             .and_then(|id| id.parse().ok());
@@ -220,6 +224,7 @@ impl RedisStore {
         let listener = Arc::new(Listener {
             waiting: Mutex::default(),
             task: Mutex::default(),
+            received: AtomicU64::new(0),
         });
         let task = tokio::spawn(listen(
             client,
@@ -233,6 +238,13 @@ impl RedisStore {
             max_packets: DEFAULT_REDIS_MAX_PACKETS_PER_STREAM,
             listener,
         })
+    }
+
+    /// How many append notifications this store's subscription has received:
+    /// the share of the appends of every server sharing the Redis that this
+    /// server has to look at.
+    pub fn notifications_received(&self) -> u64 {
+        self.listener.received.load(Ordering::Relaxed)
     }
 
     /// Keeps at most the last `packets` packets of each stream (at least 1).
