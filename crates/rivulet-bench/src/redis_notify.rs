@@ -51,6 +51,7 @@ impl RedisServer {
                 std::thread::sleep(Duration::from_millis(10));
             }
             let _ = child.kill();
+            let _ = child.wait();
         }
         panic!("redis-server did not start");
     }
