@@ -14,6 +14,7 @@ use http::header::{
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::AbortHandle;
 
 use crate::body::{HandlerTask, StreamBody};
@@ -135,7 +136,7 @@ impl Stream {
         let format = self.format;
         let keep_alive = self.config.keep_alive;
         match self.spawn(handler, format) {
-            Ok(job) => respond(job.rx, format, keep_alive, HandlerTask(job.task)).await,
+            Ok(job) => respond(job.rx, format, keep_alive, HandlerTask(job.task), false).await,
             Err(refused) => *refused,
         }
     }
@@ -169,16 +170,7 @@ impl Stream {
                 format!("the request body of {length} bytes is over the limit of {limit} bytes");
             return Err(Box::new(refuse(StatusCode::PAYLOAD_TOO_LARGE, message)));
         }
-        let permit = match &config.max_streams {
-            None => None,
-            Some(slots) => match slots.clone().try_acquire_owned() {
-                Ok(permit) => Some(permit),
-                Err(_) => {
-                    let message = "too many streams are running: retry later".to_owned();
-                    return Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)));
-                }
-            },
-        };
+        let permit = config.slot()?;
         let (tx, rx) = buffer::channel(config.buffer);
         let sender = Sender::new(tx, encoding, config.max_packet_bytes);
         let work = handler(sender.clone());
@@ -206,6 +198,7 @@ pub(crate) async fn respond(
     format: Format,
     keep_alive: Option<Duration>,
     task: HandlerTask,
+    resumable: bool,
 ) -> Response {
     // Hold the response head until the first packet, so that a failure before
     // any packet can still be answered with its own status.
@@ -224,7 +217,11 @@ pub(crate) async fn respond(
         }
         None => {}
     }
-    let body = StreamBody::new(rx, format, keep_alive, task);
+    let mut body = StreamBody::new(rx, format, keep_alive, task);
+    if resumable {
+        // Its job runs on when the connection drops: not a cancellation.
+        body = body.resumable();
+    }
     let mut response = Response::new(axum::body::Body::new(body));
     let headers = response.headers_mut();
     headers.insert(
@@ -274,6 +271,28 @@ where
             sender.fail(error.into_packet(expose_internal));
         }
     })
+}
+
+impl Config {
+    /// A slot under [`Config::max_streams`] for one more stream (a handler,
+    /// or a connection reading a resumable stream), or the answer that
+    /// refuses it: also while the server is shutting down.
+    pub(crate) fn slot(&self) -> Result<Option<OwnedSemaphorePermit>, Box<Response>> {
+        if self.shutdown.as_ref().is_some_and(Shutdown::is_ended) {
+            let message = SHUTDOWN_MESSAGE.into();
+            return Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)));
+        }
+        match &self.max_streams {
+            None => Ok(None),
+            Some(slots) => match slots.clone().try_acquire_owned() {
+                Ok(permit) => Ok(Some(permit)),
+                Err(_) => {
+                    let message = "too many streams are running: retry later".to_owned();
+                    Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)))
+                }
+            },
+        }
+    }
 }
 
 /// Refuses a stream before its handler runs; 503s carry `Retry-After`.

@@ -75,6 +75,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::format::Format;
+use crate::metrics::ActiveStream;
 use crate::sender::Sender;
 use crate::stream::{LAST_EVENT_ID, Stream};
 
@@ -337,6 +338,7 @@ impl Resumable {
         let settings = resume.inner;
         let format = stream.format();
         let keep_alive = stream.config().keep_alive;
+        let shutdown = stream.config().shutdown.clone();
         let Some(from) = from else {
             // Packets are stored as their NDJSON line: JSON, whatever the format
             // of the connections that read them.
@@ -349,7 +351,15 @@ impl Resumable {
                 tracing::error!(stream = %id, error = %e, "could not start a resumable stream");
                 return store_unavailable();
             }
-            return replay::respond(&settings, id, 0, format, keep_alive).await;
+            // The job holds the stream's slot and is counted; its first
+            // connection shares them.
+            let connection = replay::Connection {
+                format,
+                keep_alive,
+                shutdown,
+                held: None,
+            };
+            return replay::respond(&settings, id, 0, connection).await;
         };
         let Ok(point) = from.parse::<ResumePoint>() else {
             // Not ours (an id of a stream that was not resumable): nothing to resume.
@@ -388,7 +398,19 @@ impl Resumable {
             // do not exist: there is nothing to send.
             return StatusCode::NO_CONTENT.into_response();
         }
-        replay::respond(&settings, point.stream, point.received, format, keep_alive).await
+        // A resumed connection streams as any other: it takes a slot under
+        // `Config::max_streams` (or is refused 503), and is counted.
+        let slot = match stream.config().slot() {
+            Ok(slot) => slot,
+            Err(refused) => return *refused,
+        };
+        let connection = replay::Connection {
+            format,
+            keep_alive,
+            shutdown,
+            held: Some((slot, ActiveStream::start())),
+        };
+        replay::respond(&settings, point.stream, point.received, connection).await
     }
 }
 

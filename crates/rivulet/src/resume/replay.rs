@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::id::StreamId;
 use super::store::{Packet, StoreError};
@@ -19,6 +20,8 @@ use crate::buffer::{self, End, Writer};
 use crate::encode::{self, Kind};
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
+use crate::metrics::ActiveStream;
+use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 use crate::stream;
 
 /// What a client is told when the packets it missed were evicted.
@@ -33,18 +36,42 @@ const BATCH: usize = 64;
 /// Failed store reads in a row before a connection gives up.
 const MAX_FAILURES: u32 = 5;
 
+/// One connection reading a resumable stream.
+pub(super) struct Connection {
+    pub(super) format: Format,
+    pub(super) keep_alive: Option<Duration>,
+    /// Ends the connection with an error packet when the server stops.
+    pub(super) shutdown: Option<Shutdown>,
+    /// For a resumed connection: its slot under `Config::max_streams` and its
+    /// count as an active stream, held while it streams.
+    pub(super) held: Option<(Option<OwnedSemaphorePermit>, ActiveStream)>,
+}
+
 /// Answers with stream `id` from packet `after + 1` on.
 pub(super) async fn respond(
     settings: &Arc<Settings>,
     id: StreamId,
     after: u64,
-    format: Format,
-    keep_alive: Option<Duration>,
+    connection: Connection,
 ) -> Response {
+    let Connection {
+        format,
+        keep_alive,
+        shutdown,
+        held,
+    } = connection;
     let (tx, rx) = buffer::channel(BATCH);
-    let task = tokio::spawn(follow(settings.clone(), id, after, format, tx));
-    let mut response =
-        stream::respond(rx, format, keep_alive, HandlerTask(task.abort_handle())).await;
+    let task = tokio::spawn(follow(
+        settings.clone(),
+        id,
+        after,
+        format,
+        tx,
+        shutdown,
+        held,
+    ));
+    let task = HandlerTask(task.abort_handle());
+    let mut response = stream::respond(rx, format, keep_alive, task, true).await;
     if response.status() == StatusCode::OK {
         let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
         response.headers_mut().insert(STREAM_ID_HEADER, value);
@@ -52,8 +79,26 @@ pub(super) async fn respond(
     response
 }
 
-async fn follow(settings: Arc<Settings>, id: StreamId, after: u64, format: Format, tx: Writer) {
+async fn follow(
+    settings: Arc<Settings>,
+    id: StreamId,
+    after: u64,
+    format: Format,
+    tx: Writer,
+    shutdown: Option<Shutdown>,
+    held: Option<(Option<OwnedSemaphorePermit>, ActiveStream)>,
+) {
+    // Released when the connection ends, or is dropped with this task.
+    let _held = held;
     let store = &settings.store;
+    // A server that stops ends every stream it serves with a packet: this
+    // connection's job may run on elsewhere, and its client resume there.
+    let stopping = async {
+        match &shutdown {
+            Some(shutdown) => shutdown.ended().await,
+            None => std::future::pending().await,
+        }
+    };
     let heartbeat = async {
         loop {
             if let Err(e) = store.touch(id, settings.grace).await {
@@ -65,6 +110,10 @@ async fn follow(settings: Arc<Settings>, id: StreamId, after: u64, format: Forma
     tokio::select! {
         () = replay(&settings, id, after, format, &tx) => {}
         () = heartbeat => {}
+        () = stopping => {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            fail(&tx, format, id, status, SHUTDOWN_MESSAGE).await;
+        }
     }
 }
 
