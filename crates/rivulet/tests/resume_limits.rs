@@ -95,3 +95,53 @@ async fn a_stopping_server_ends_its_resumed_connections_with_an_error_packet() {
     assert_eq!(rest.response.status(), 200);
     assert_eq!(rest.until(1).await, None);
 }
+
+#[tokio::test]
+async fn a_flood_of_streams_never_evicts_a_live_reader() {
+    // A store of 50 streams; a victim reads a long stream live meanwhile.
+    let resume = Resume::new(MemoryStore::new().max_streams(50));
+    let addr = serve(app(Config::default(), &resume)).await;
+    let long = format!("http://{addr}/count?n=100000&pause_ms=10");
+    let mut victim = Reading::new(open(&long, Format::Sse, None).await, 0);
+    assert_eq!(victim.until(1).await, None);
+
+    // 200 short streams: finished ones make room, the victim's does not.
+    let short = format!("http://{addr}/count?n=1");
+    for _ in 0..200 {
+        let mut reading = Reading::new(open(&short, Format::Sse, None).await, 0);
+        assert_eq!(reading.read_to_end().await, End::Final);
+    }
+    // Long streams whose clients leave (their jobs run on) until the store is
+    // full of running streams: then a clear refusal, not an eviction.
+    let mut started = 0;
+    let refused = loop {
+        let response = open(&long, Format::Sse, None).await;
+        if response.status() != 200 {
+            break response;
+        }
+        started += 1;
+        assert!(started < 50, "the store holds 50 streams");
+    };
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many resumable streams"),
+        "{body}"
+    );
+    println!("flood: 200 short streams served, {started} running ones, then 503");
+    // The victim reads on, without a 410 or a gap.
+    let before = victim.received as usize;
+    assert_eq!(victim.until(before + 20).await, None);
+    assert!(
+        victim
+            .events
+            .iter()
+            .all(|e| matches!(e, Event::Progress(_))),
+        "{:?}",
+        victim.events.last()
+    );
+}

@@ -347,9 +347,16 @@ impl Resumable {
                 Err(refused) => return *refused,
             };
             let id = StreamId::random();
-            if let Err(e) = producer::start(&settings, id, owner.as_deref(), job).await {
-                tracing::error!(stream = %id, error = %e, "could not start a resumable stream");
-                return store_unavailable();
+            match producer::start(&settings, id, owner.as_deref(), job).await {
+                Ok(()) => {}
+                Err(StoreError::Full) => {
+                    tracing::warn!(stream = %id, "refused a resumable stream: the store is full");
+                    return retry_later(store::FULL_MESSAGE);
+                }
+                Err(e) => {
+                    tracing::error!(stream = %id, error = %e, "could not start a resumable stream");
+                    return store_unavailable();
+                }
             }
             // The job holds the stream's slot and is counted; its first
             // connection shares them.
@@ -416,11 +423,12 @@ impl Resumable {
 
 /// The answer when the store cannot be reached.
 fn store_unavailable() -> Response {
-    let mut response = Error::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "resumable streams are unavailable: their store cannot be reached",
-    )
-    .into_response();
+    retry_later("resumable streams are unavailable: their store cannot be reached")
+}
+
+/// A `503` with `Retry-After` and `message`.
+fn retry_later(message: &'static str) -> Response {
+    let mut response = Error::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response();
     response
         .headers_mut()
         .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));

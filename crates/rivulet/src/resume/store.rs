@@ -40,6 +40,9 @@ pub struct Status {
     pub watched: bool,
 }
 
+/// What a client is told when the store is full of streams in use.
+pub(crate) const FULL_MESSAGE: &str = "too many resumable streams are in use: retry later";
+
 /// Why a store could not do what was asked.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -52,6 +55,10 @@ pub enum StoreError {
     },
     /// The stream is not in the store (never created, expired, or evicted).
     Unknown,
+    /// The store is full of streams whose producers run: a new stream is
+    /// refused rather than one of those evicted. Answered `503` with
+    /// `Retry-After`.
+    Full,
     /// The backend failed (a lost Redis connection, say).
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -67,6 +74,7 @@ impl fmt::Display for StoreError {
                 "packets before {first_kept} of this stream are no longer kept"
             ),
             StoreError::Unknown => f.write_str("no such stream"),
+            StoreError::Full => f.write_str(FULL_MESSAGE),
             StoreError::Backend(e) => write!(f, "the stream store failed: {e}"),
         }
     }
