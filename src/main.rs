@@ -81,17 +81,22 @@ async fn main() -> std::process::ExitCode {
             max_duration,
             redis,
         } => {
-            if let Some(url) = redis
-                && let Err(e) = rivulet_cli::demo::use_redis(&url).await
-            {
-                eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
-                return std::process::ExitCode::from(2);
-            }
+            let durable = match redis {
+                None => rivulet_cli::demo::memory_store(),
+                Some(url) => match rivulet_cli::demo::redis_store(&url).await {
+                    Ok(store) => store,
+                    Err(e) => {
+                        eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
+                        return std::process::ExitCode::from(2);
+                    }
+                },
+            };
             let options = rivulet_cli::demo::Options {
                 header_read_timeout: header_timeout,
                 max_streams,
                 grace,
                 max_stream_duration: max_duration,
+                durable,
             };
             match rivulet_cli::demo::serve(addr, options).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,

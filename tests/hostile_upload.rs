@@ -1,13 +1,15 @@
 //! Hostile uploads to the demo's `/stream/upload`, over raw TCP on loopback:
 //! a client's broken body is a 400 with a JSON reason, never a 500.
 
-mod watch_support;
-
 use std::time::Duration;
 
+use rivulet_testkit::{PATIENCE, serve_with};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use watch_support::{PATIENCE, demo};
+
+async fn demo() -> std::net::SocketAddr {
+    serve_with(rivulet_cli::demo::serve_on).await
+}
 
 /// Sends `request` whole and reads the answer until the server closes the
 /// connection or `PATIENCE` runs out: its status line and its body.

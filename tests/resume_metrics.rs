@@ -3,11 +3,8 @@
 //! a running stream while it streams, and leaving it cancels nothing (its job
 //! runs on).
 
-#[path = "../crates/rivulet/tests/common/mod.rs"]
-mod common;
-
-use common::{PATIENCE, Reader, client, metric};
 use rivulet::metrics::{STREAMS_ACTIVE, STREAMS_CANCELLED_TOTAL, STREAMS_TOTAL};
+use rivulet_testkit::{PATIENCE, Reader, client, metric};
 
 #[tokio::test]
 async fn resumed_connections_are_counted_and_leaving_them_cancels_nothing() {

@@ -2,11 +2,9 @@
 //! so that a stream cannot move the cursor, clear the screen or set the
 //! window title of the terminal it is watched in; `--raw` keeps them.
 
-mod watch_support;
-
 use axum::response::Response;
 use rivulet::{Error, Stream};
-use watch_support::{url, watch};
+use rivulet_testkit::{url, watch};
 
 const HOSTILE: &str = "\u{1b}[2J\u{1b}]0;pwned\u{7}\u{9b}31mred";
 

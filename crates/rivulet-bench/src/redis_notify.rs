@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use rivulet::protocol::PacketKind;
 use rivulet::resume::{Packet, RedisStore, Store, StreamId};
 
 /// Every wait of the scenario is bounded by this.
@@ -65,12 +66,13 @@ impl Drop for RedisServer {
 }
 
 fn record(seq: u64, last: bool) -> Packet {
-    let record = if last {
-        format!("{{\"done\":{seq}}}")
+    let kind = if last {
+        PacketKind::Done
     } else {
-        format!("{{\"progress\":{seq}}}")
+        PacketKind::Progress
     };
-    Packet { seq, record, last }
+    let data = serde_json::value::RawValue::from_string(seq.to_string()).expect("a number is JSON");
+    Packet::new(seq, kind, data)
 }
 
 /// Reads `stream` to its last packet, as a resumed connection would.
@@ -83,7 +85,7 @@ async fn read_to_end(store: RedisStore, stream: StreamId) {
             .expect("a read");
         for packet in packets {
             after = packet.seq;
-            if packet.last {
+            if packet.is_final() {
                 return;
             }
         }

@@ -6,8 +6,6 @@
 
 #![cfg(feature = "client")]
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -75,7 +73,7 @@ async fn serve(
             }
         }),
     );
-    (common::serve(app).await, connections)
+    (rivulet_testkit::serve(app).await, connections)
 }
 
 /// Every event until the stream ends, and the error it ended with.
@@ -97,7 +95,7 @@ async fn read_all(addr: std::net::SocketAddr) -> (Vec<u64>, Option<Error>) {
         }
         None
     };
-    let error = tokio::time::timeout(common::PATIENCE, read)
+    let error = tokio::time::timeout(rivulet_testkit::PATIENCE, read)
         .await
         .expect("the stream ends in time");
     (numbers, error)
@@ -147,7 +145,7 @@ async fn a_server_that_drops_after_a_few_new_packets_is_followed_to_the_end() {
         .send()
         .await
         .unwrap();
-    let outcome: String = tokio::time::timeout(common::PATIENCE, stream.done())
+    let outcome: String = tokio::time::timeout(rivulet_testkit::PATIENCE, stream.done())
         .await
         .expect("done in time")
         .unwrap();

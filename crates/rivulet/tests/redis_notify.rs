@@ -5,20 +5,20 @@
 
 #![cfg(feature = "redis")]
 
-mod resume_support;
-
 use std::time::Duration;
 
-use resume_support::{PATIENCE, RedisServer};
+use rivulet::protocol::PacketKind;
 use rivulet::resume::{Packet, RedisStore, Store, StreamId};
+use rivulet_testkit::{PATIENCE, RedisServer};
 
 fn packet(seq: u64, last: bool) -> Packet {
-    let record = if last {
-        "{\"done\":null}".to_owned()
+    let kind = if last {
+        PacketKind::Done
     } else {
-        format!("{{\"progress\":{seq}}}")
+        PacketKind::Progress
     };
-    Packet { seq, record, last }
+    let data = serde_json::value::RawValue::from_string(seq.to_string()).expect("a number is JSON");
+    Packet::new(seq, kind, data)
 }
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn a_server_receives_the_notifications_of_the_streams_it_reads_only() {
             loop {
                 for packet in store.read(stream, after, 16, PATIENCE).await.unwrap() {
                     after = packet.seq;
-                    if packet.last {
+                    if packet.is_final() {
                         return after;
                     }
                 }

@@ -3,8 +3,6 @@
 //! packet after it), and multipart heads are bounded (400 with a JSON reason).
 //! Real server on loopback, request bodies streamed by a real client.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -14,9 +12,9 @@ use axum::extract::Multipart;
 use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
-use common::{PATIENCE, Reader, client, serve};
 use rivulet::decode::Event;
 use rivulet::{Config, Stream};
+use rivulet_testkit::{PATIENCE, Reader, client, serve};
 use serde_json::Value;
 use tokio::sync::mpsc;
 

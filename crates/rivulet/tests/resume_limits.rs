@@ -4,17 +4,15 @@
 //! resumed connections it serves with an error packet, also when the job runs
 //! elsewhere. Real servers on loopback sharing one store.
 
-mod resume_support;
-
 use std::time::Duration;
 
 use axum::Extension;
 use axum::Router;
 use axum::routing::get;
-use resume_support::{End, Reading, counting, open, serve};
 use rivulet::decode::Event;
 use rivulet::resume::{MemoryStore, Resume};
 use rivulet::{Config, Format, Shutdown};
+use rivulet_testkit::{End, Reading, counting, open, serve, wait_for};
 
 fn app(config: Config, resume: &Resume) -> Router {
     Router::new()
@@ -53,7 +51,7 @@ async fn resumed_connections_count_against_max_streams() {
 
     // The reader leaves: its slot is free again.
     drop(reader);
-    let again = resume_support::eventually("a free slot", || async {
+    let again = wait_for("a free slot", || async {
         let response = open(&url, Format::Sse, Some(&point)).await;
         (response.status() == 200).then_some(response)
     })
