@@ -62,20 +62,24 @@ export function formatFromContentType(contentType) {
  * @param {object} options
  * @param {'sse'|'ndjson'|'legacy'} [options.format='sse']
  * @param {(packet: {type: string, data: any}) => void} options.onPacket
+ * @param {boolean} [options.ids=false] give SSE packets their event's own `id`
+ *   field as `packet.id` (a resuming client drops packets it already has)
  * @param {number} [options.maxPacketSize] in bytes (of UTF-8, for the text
- *   formats), as the Rust decoder counts.
+ *   formats), as the Rust decoder counts. What the parser holds stays within
+ *   a small factor of it, however the packet is cut into lines or chunks (see
+ *   `Joined`).
  */
-export function createParser({ format = 'sse', onPacket, maxPacketSize = DEFAULT_MAX_PACKET_SIZE } = {}) {
+export function createParser({ format = 'sse', onPacket, maxPacketSize = DEFAULT_MAX_PACKET_SIZE, ids = false } = {}) {
   if (typeof onPacket !== 'function') throw new TypeError('createParser: onPacket must be a function');
   let finished = false;
-  const emit = (type, data) => {
+  const emit = (type, data, id) => {
     finished = type !== 'progress';
-    onPacket({ type, data });
+    onPacket(id === undefined ? { type, data } : { type, data, id });
   };
   const isFinished = () => finished;
   switch (format) {
     case 'sse':
-      return textParser(sseLines(emit, isFinished, maxPacketSize), isFinished, maxPacketSize);
+      return textParser(sseLines(emit, isFinished, maxPacketSize, ids), isFinished, maxPacketSize);
     case 'ndjson':
       return textParser(ndjsonLines(emit, isFinished, maxPacketSize), isFinished, maxPacketSize);
     case 'legacy':
@@ -154,7 +158,7 @@ function incompleteTail(bytes) {
 // rest starts.
 function textParser(lines, isFinished, maxPacketSize) {
   let utf8;
-  let pending = ''; // the start of a line whose end has not arrived
+  const pending = new Joined(''); // the start of a line whose end has not arrived
   let pendingBytes = -1; // its UTF-8 length, once it is long enough to count
   let started = false; // a leading BOM has been looked for
   let skipLF = false; // the last chunk ended with CR: an LF first in the next one belongs to it
@@ -177,18 +181,18 @@ function textParser(lines, isFinished, maxPacketSize) {
       const lf = text.indexOf('\n', pos);
       const end = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
       if (end === -1) {
-        // Still no line end: a rope append, flattened once when the line ends.
+        // Still no line end: kept as a piece, joined once when the line ends.
         // Its bytes are counted only once it could be over the limit, and
-        // then piece by piece, never the whole rope again.
+        // then piece by piece, never the whole line again.
         const piece = pos ? text.slice(pos) : text;
-        pending += piece;
+        pending.push(piece);
         if (pendingBytes >= 0) pendingBytes += utf8Length(piece, 0, piece.length);
-        else if (pending.length * 3 > maxPacketSize) pendingBytes = utf8Length(pending, 0, pending.length);
+        else if (pending.length * 3 > maxPacketSize) pendingBytes = pending.utf8Length();
         if (pendingBytes > maxPacketSize) throw tooLarge(maxPacketSize);
         return;
       }
-      const line = pending + text.slice(pos, end);
-      pending = '';
+      pending.push(text.slice(pos, end));
+      const line = pending.take();
       pendingBytes = -1;
       lines.line(line, 0, line.length);
       if (isFinished()) return;
@@ -225,7 +229,7 @@ function textParser(lines, isFinished, maxPacketSize) {
     }
     if (pos < text.length && !isFinished()) {
       if (overLimit(text, pos, text.length, maxPacketSize)) throw tooLarge(maxPacketSize);
-      pending = pos ? text.slice(pos) : text;
+      pending.push(pos ? text.slice(pos) : text);
       pendingBytes = -1;
     }
   };
@@ -248,17 +252,20 @@ function textParser(lines, isFinished, maxPacketSize) {
 // what Rivulet sends: `id` and `retry` are not needed for one-shot streams, so
 // only `data` and `event` lines are looked at and every other line is skipped
 // without being sliced.
-function sseLines(emit, isFinished, maxPacketSize) {
-  let data = '';
+function sseLines(emit, isFinished, maxPacketSize, ids) {
+  const data = new Joined('\n'); // the data lines of the event so far
   let hasData = false;
   let eventType = '';
+  let eventId; // the event's own id field, read only when `ids` is set
 
   const deliver = (text) => {
     const type = eventType;
+    const id = eventId;
     eventType = '';
-    if (type === '' || type === 'message') emit('progress', parseJSON(text));
-    else if (type === 'done') emit('done', parseJSON(text));
-    else if (type === 'error') emit('error', errorObject(parseJSON(text)));
+    eventId = undefined;
+    if (type === '' || type === 'message') emit('progress', parseJSON(text), id);
+    else if (type === 'done') emit('done', parseJSON(text), id);
+    else if (type === 'error') emit('error', errorObject(parseJSON(text)), id);
   };
 
   let dataBytes = -1; // the UTF-8 length of `data`, once it is long enough to count
@@ -266,12 +273,11 @@ function sseLines(emit, isFinished, maxPacketSize) {
     if (overLimit(text, start, end, maxPacketSize)) throw tooLarge(maxPacketSize);
     if (start === end) {
       if (hasData) {
-        const value = data;
-        data = '';
         hasData = false;
-        deliver(value);
+        deliver(data.take());
       } else {
         eventType = '';
+        eventId = undefined;
       }
       return;
     }
@@ -283,17 +289,18 @@ function sseLines(emit, isFinished, maxPacketSize) {
         // then line by line.
         if (dataBytes >= 0) dataBytes += 1 + utf8Length(value, 0, value.length);
         else if ((data.length + value.length + 1) * 3 > maxPacketSize) {
-          dataBytes = utf8Length(data, 0, data.length) + 1 + utf8Length(value, 0, value.length);
+          dataBytes = data.utf8Length() + 1 + utf8Length(value, 0, value.length);
         }
         if (data.length + value.length + 1 > maxPacketSize || dataBytes > maxPacketSize) throw tooLarge(maxPacketSize);
-        data += '\n' + value;
       } else {
-        data = value;
         dataBytes = -1;
-        hasData = true;
       }
+      data.push(value);
+      hasData = true;
     } else if (first === 101 /* e */ && isField(text, start, end, 'event')) {
       eventType = text.slice(valueStart(text, start + 5, end), end);
+    } else if (ids && first === 105 /* i */ && isField(text, start, end, 'id')) {
+      eventId = text.slice(valueStart(text, start + 2, end), end);
     }
   };
 
@@ -316,7 +323,7 @@ function sseLines(emit, isFinished, maxPacketSize) {
         if (isFinished()) break;
         continue;
       }
-      if (first === 100 || first === 101 || lf === pos) {
+      if (first === 100 || first === 101 || lf === pos || (ids && first === 105)) {
         line(text, pos, lf);
         if (isFinished()) break;
       } else if (overLimit(text, pos, lf, maxPacketSize)) {
@@ -381,6 +388,59 @@ function ndjsonLines(emit, isFinished, maxPacketSize) {
     return pos;
   };
   return { line, scan };
+}
+
+// Text that arrives in pieces (the data lines of one SSE event, the chunks of
+// one line), joined with `separator` once it is complete.
+//
+// Appending to a string builds a rope of one node per piece, and a node costs
+// tens of bytes however short its piece: an event of 16 Mi empty `data:` lines
+// held 512 MiB of heap under a limit of 16 Mi characters. Here at most
+// JOIN_EVERY pieces wait unjoined; each group of them becomes one flat string
+// (linear: no piece is copied twice before the end), so what is held stays
+// within a small factor of the characters counted against the limit.
+const JOIN_EVERY = 1024;
+
+class Joined {
+  constructor(separator) {
+    this.separator = separator;
+    this.groups = []; // joined groups of JOIN_EVERY pieces
+    this.pieces = []; // the pieces since the last group
+    this.length = 0; // characters, separators included
+  }
+
+  push(piece) {
+    if (this.groups.length || this.pieces.length) this.length += this.separator.length;
+    this.length += piece.length;
+    this.pieces.push(piece);
+    if (this.pieces.length === JOIN_EVERY) {
+      this.groups.push(this.pieces.join(this.separator));
+      this.pieces = [];
+    }
+  }
+
+  /** The UTF-8 length of the text so far (it walks the whole text). */
+  utf8Length() {
+    let bytes = this.separator.length * Math.max(0, this.groups.length + this.pieces.length - 1);
+    for (const part of this.groups) bytes += utf8Length(part, 0, part.length);
+    for (const part of this.pieces) bytes += utf8Length(part, 0, part.length);
+    return bytes;
+  }
+
+  /** The whole text; empties the joiner. */
+  take() {
+    let text;
+    if (this.groups.length === 0) {
+      text = this.pieces.length === 1 ? this.pieces[0] : this.pieces.join(this.separator);
+    } else {
+      if (this.pieces.length) this.groups.push(this.pieces.join(this.separator));
+      text = this.groups.join(this.separator);
+      this.groups = [];
+    }
+    this.pieces = [];
+    this.length = 0;
+    return text;
+  }
 }
 
 function tooLarge(maxPacketSize) {

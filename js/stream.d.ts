@@ -124,6 +124,12 @@ export function connectTimeoutMessage(ms: number): string;
 /** The reconnect settings used unless `options.reconnect` changes them. */
 export const DEFAULT_RECONNECT: { readonly retries: number; readonly delay: number; readonly maxDelay: number };
 
+/** How much of an HTTP error's body the client reads: 64 KiB (the rest is not read). */
+export const MAX_ERROR_BODY: number;
+
+/** Connections in a row that may drop after one new packet each before a resumable stream gives up (10). */
+export const MAX_SHORT_CONNECTIONS: number;
+
 export type ProgressCallback<P = any> = (this: RivuletStream<P>, data: P) => void;
 export type DoneCallback<F = any> = (this: RivuletStream, data: F) => void;
 export type ErrorCallback = (this: RivuletStream, xhr: StreamXHR, errorType: ErrorType, message: string) => void;
@@ -204,10 +210,14 @@ export class StreamError extends Error {
 // ---------------------------------------------------------------------------
 // parser.js (also re-exported by stream.js)
 
-export type Packet =
+export type Packet = (
   | { type: 'progress'; data: any }
   | { type: 'done'; data: any }
-  | { type: 'error'; data: RivuletErrorObject };
+  | { type: 'error'; data: RivuletErrorObject }
+) & {
+  /** The SSE event's own `id` field, with `ids: true` only. */
+  id?: string;
+};
 
 export interface ParserOptions {
   /** Default `'sse'`. */
@@ -216,6 +226,8 @@ export interface ParserOptions {
   onPacket(packet: Packet): void;
   /** Default 16 MiB: bytes for legacy, characters for SSE and NDJSON. */
   maxPacketSize?: number;
+  /** Give SSE packets their event's own `id` field (default false). */
+  ids?: boolean;
 }
 
 export interface Parser {

@@ -54,6 +54,12 @@ export const connectTimeoutMessage = (ms) =>
   `no response within ${ms} ms: over HTTP/1.1 a browser opens at most 6 connections per origin ` +
   'and queues the other requests; serve HTTP/2, share the stream across tabs (shareAcrossTabs) or open fewer streams';
 
+/**
+ * Connections in a row that may drop after one new packet each before a
+ * resumable stream gives up: such a server could be followed for ever.
+ */
+export const MAX_SHORT_CONNECTIONS = 10;
+
 /** How a resumable stream reconnects unless options.reconnect says otherwise. */
 export const DEFAULT_RECONNECT = Object.freeze({ retries: 8, delay: 500, maxDelay: 15_000 });
 
@@ -71,7 +77,9 @@ export function createStream(url, options = {}) {
   const share = options.shareAcrossTabs && shareable(request);
   // A resumable stream: its id (from Rivulet-Stream-Id, or options.lastEventId)
   // and the packets received over all its connections.
-  const resume = { id: undefined, received: 0, attempt: 0, timer: undefined };
+  // `fresh` counts the new packets of the current connection, `short` the
+  // connections in a row that dropped after one new packet.
+  const resume = { id: undefined, received: 0, attempt: 0, timer: undefined, fresh: 0, short: 0 };
   const resumeFrom = (point) => {
     const [id, count] = String(point).split('.');
     resume.id = id;
@@ -171,8 +179,17 @@ export function createStream(url, options = {}) {
     // One chunk can hold many packets; after abort() in a callback, or after
     // the final packet, the rest of the chunk is dropped.
     if (settled()) return;
-    resume.received += 1;
+    // In a resumable SSE stream the id says the packet's number: a server
+    // may send again what the client has (a lying or confused one does).
+    const number = packet.id === undefined ? NaN : Number(packet.id.slice(packet.id.indexOf('.') + 1));
+    if (Number.isSafeInteger(number) && packet.id.includes('.')) {
+      if (number <= resume.received) return;
+      resume.received = number;
+    } else {
+      resume.received += 1;
+    }
     resume.attempt = 0;
+    resume.fresh += 1;
     if (packet.type === 'progress') {
       lastProgress = [packet.data];
       shared?.progress(packet.data, lastEventId());
@@ -192,6 +209,14 @@ export function createStream(url, options = {}) {
   // is on its way (after a backoff delay with jitter), false to give up.
   const retry = () => {
     if (!resume.id || !reconnect || settled() || resume.attempt >= reconnect.retries) return false;
+    // A connection that brought nothing is counted by the attempts.
+    if (resume.fresh === 1) resume.short += 1;
+    else if (resume.fresh > 1) resume.short = 0;
+    resume.fresh = 0;
+    if (resume.short >= MAX_SHORT_CONNECTIONS) {
+      reject('error', `the server dropped ${resume.short} connections in a row after one packet each`);
+      return true;
+    }
     resume.attempt += 1;
     connection += 1; // what the dropped transport still reports is ignored
     clearTimeout(connectTimer);
@@ -234,7 +259,7 @@ export function createStream(url, options = {}) {
         reject('parsererror', `unexpected Content-Type: ${contentType}`);
         return false;
       }
-      parser = createParser({ format, onPacket, maxPacketSize: options.maxPacketSize });
+      parser = createParser({ format, onPacket, maxPacketSize: options.maxPacketSize, ids: Boolean(resume.id) });
       xhr.readyState = 3;
       shared?.response(status, statusText, getAllHeaders());
       return true;
@@ -477,6 +502,32 @@ function isPlainData(value) {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * How much of an HTTP error's body is read (64 KiB, as `rivulet watch` does):
+ * enough for any JSON error object, and a server that answers an error with an
+ * endless or huge body cannot fill the client's memory.
+ */
+export const MAX_ERROR_BODY = 64 * 1024;
+
+// The body's first `limit` bytes as text; the rest is not read (the request is
+// cancelled).
+async function readPrefix(response, limit) {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let read = 0;
+  while (read < limit) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    const piece = value.subarray(0, limit - read);
+    read += piece.length;
+    text += decoder.decode(piece, { stream: true });
+  }
+  reader.cancel().catch(() => {});
+  return text + decoder.decode();
+}
+
 function fetchTransport(request, sink) {
   const controller = new AbortController();
   let drain; // set once settled by the final packet: the rest is read and dropped
@@ -497,7 +548,7 @@ function fetchTransport(request, sink) {
       () => [...headers].map(([name, value]) => `${name}: ${value}\r\n`).join(''),
     );
     if (sink.closed) return;
-    if (!streaming) return sink.httpError(await response.text());
+    if (!streaming) return sink.httpError(await readPrefix(response, MAX_ERROR_BODY));
     if (!response.body) return sink.end();
     const reader = response.body.getReader();
     for (;;) {
@@ -543,7 +594,10 @@ function xhrTransport(request, sink) {
       () => x.getAllResponseHeaders(),
     );
     if (!streaming) {
-      if (x.readyState === 4) sink.httpError(x.responseText);
+      // The browser keeps the whole body; past the bound it is cut off.
+      if (x.readyState === 4 || x.responseText.length > MAX_ERROR_BODY) {
+        sink.httpError(x.responseText.slice(0, MAX_ERROR_BODY));
+      }
       return;
     }
     // responseText is decoded by the browser (UTF-8, or Latin-1 for the

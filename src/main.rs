@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use rivulet_cli::args;
 
 #[derive(Parser)]
 #[command(
@@ -26,18 +27,18 @@ enum Command {
         #[arg(long, default_value = rivulet_cli::demo::DEFAULT_ADDR)]
         addr: SocketAddr,
         /// Seconds a client has to send a request head (slowloris protection).
-        #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-        header_timeout: f64,
+        #[arg(long, default_value = "10", value_name = "SECS", value_parser = args::positive_seconds)]
+        header_timeout: Duration,
         /// Streams allowed to run at once; more are answered 503 with Retry-After.
-        #[arg(long, default_value_t = 10_000, value_name = "N")]
+        #[arg(long, default_value = "10000", value_name = "N", value_parser = args::count)]
         max_streams: usize,
         /// Seconds running streams get to finish after SIGTERM or Ctrl-C, before
         /// they are ended with an error packet saying the server is shutting down.
-        #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-        grace: f64,
+        #[arg(long, default_value = "10", value_name = "SECS", value_parser = args::seconds)]
+        grace: Duration,
         /// End any stream that runs longer than this many seconds.
-        #[arg(long, value_name = "SECS")]
-        max_duration: Option<f64>,
+        #[arg(long, value_name = "SECS", value_parser = args::positive_seconds)]
+        max_duration: Option<Duration>,
         /// Keep the resumable streams of /stream/durable in this Redis
         /// (redis://HOST:PORT), so that demo servers sharing it resume each
         /// other's streams. Without it they are kept in memory.
@@ -93,10 +94,10 @@ async fn main() -> std::process::ExitCode {
                 },
             };
             let options = rivulet_cli::demo::Options {
-                header_read_timeout: Duration::from_secs_f64(header_timeout),
+                header_read_timeout: header_timeout,
                 max_streams,
-                grace: Duration::from_secs_f64(grace),
-                max_stream_duration: max_duration.map(Duration::from_secs_f64),
+                grace,
+                max_stream_duration: max_duration,
                 durable,
             };
             match rivulet_cli::demo::serve(addr, options).await {

@@ -81,7 +81,8 @@ pub fn router(config: rivulet::Config, durable: Resume) -> Router {
             get(move || async move { metrics.render().into_response() }),
         )
         .merge(rivulet::assets::router(rivulet::assets::DEFAULT_BASE))
-        .layer(Extension(config))
+        // The streams' settings, and the guard on request bodies.
+        .layer(config)
 }
 
 /// Resumable streams kept in this process's memory: a stream resumes on this

@@ -127,12 +127,22 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 
+    /// Print the server's text as it came, control characters included (for
+    /// pipes that want the bytes). By default they are printed escaped
+    /// (`\u001b`), so that a stream cannot move the cursor, clear the screen
+    /// or set the window title of the terminal it is watched in. Messages on
+    /// stderr are always escaped.
+    ///
+    /// Example: --raw > packets.txt
+    #[arg(long)]
+    pub raw: bool,
+
     /// Give up (exit 2) when nothing arrives for SECS seconds, fractions
     /// allowed. Keep-alives count as something: set it above the server's
     /// keep-alive interval (15 s by default). No limit unless given.
     ///
     /// Example: --timeout 30
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", value_parser = crate::args::positive_seconds)]
     pub timeout: Option<Duration>,
 
     /// Do not reconnect when the connection of a resumable stream drops: exit 2
@@ -162,15 +172,6 @@ fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
     Ok((name, value))
 }
 
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    match text.trim().parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs.is_finite() && secs < 1e9 => {
-            Ok(Duration::from_secs_f64(secs))
-        }
-        _ => Err(format!("`{text}` is not a positive number of seconds")),
-    }
-}
-
 /// How a watch ended.
 pub(crate) enum Ending {
     /// The final packet arrived (done or error).
@@ -198,7 +199,7 @@ impl Ending {
 
 /// Runs `rivulet watch`: prints the stream, returns the exit status.
 pub async fn run(args: Args) -> ExitCode {
-    let mut output = Output::new(args.json);
+    let mut output = Output::new(args.json, args.raw);
     let ending = tokio::select! {
         // Polled first, so the handler is in place before any packet is printed.
         biased;
@@ -386,10 +387,16 @@ mod tests {
 
     #[test]
     fn timeouts_take_fractions_of_a_second() {
-        assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_seconds("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(
+            crate::args::positive_seconds("0.25"),
+            Ok(Duration::from_millis(250))
+        );
+        assert_eq!(
+            crate::args::positive_seconds("3"),
+            Ok(Duration::from_secs(3))
+        );
         for bad in ["0", "-1", "soon", "inf", "NaN"] {
-            assert!(parse_seconds(bad).is_err(), "{bad}");
+            assert!(crate::args::positive_seconds(bad).is_err(), "{bad}");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What `rivulet watch` prints: packets on stdout (lines for people, or NDJSON
 //! with `--json`), failures on stderr, and the progress bar.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use rivulet::client::Error;
@@ -12,14 +13,26 @@ use super::progress::Bar;
 
 pub(crate) struct Output {
     json: bool,
+    /// Print the server's text with its control characters.
+    raw: bool,
     bar: Bar,
 }
 
 impl Output {
-    pub(crate) fn new(json: bool) -> Self {
+    pub(crate) fn new(json: bool, raw: bool) -> Self {
         Output {
             json,
+            raw,
             bar: Bar::on_terminal(),
+        }
+    }
+
+    /// A line of server-controlled text, escaped unless `--raw`.
+    fn line<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if self.raw {
+            Cow::Borrowed(text)
+        } else {
+            printable(text)
         }
     }
 
@@ -32,11 +45,13 @@ impl Output {
         }
         if self.json {
             let line = serde_json::to_string(event).expect("an event serializes");
+            let line = self.line(&line);
             return self.bar.suspend(|| writeln!(io::stdout(), "{line}"));
         }
         match event {
             Event::Progress(value) | Event::Done(value) => {
                 let line = human(value);
+                let line = self.line(&line);
                 self.bar.suspend(|| writeln!(io::stdout(), "{line}"))
             }
             // Reported by `end`, on stderr.
@@ -58,7 +73,7 @@ impl Output {
             Ending::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => return,
             Ending::Output(error) => format!("cannot write the output: {error}"),
         };
-        eprintln!("rivulet watch: {message}");
+        eprintln!("rivulet watch: {}", printable(&message));
         if !self.json {
             return;
         }
@@ -78,6 +93,26 @@ pub(crate) fn human(value: &Value) -> String {
     }
 }
 
+/// `text` with every control character but tab (C0, DEL, C1) written as a
+/// JSON escape, `\u001b`: a terminal shows it instead of obeying it. In JSON
+/// text control characters can only stand inside strings, where the escape
+/// means the same character, so escaped JSON stays valid and equal.
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\t';
+    if !text.contains(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// The `--json` object for an ending without a final packet.
 fn failure(ending: &Ending, message: &str) -> Option<Value> {
     let reason = match ending {
@@ -87,7 +122,8 @@ fn failure(ending: &Ending, message: &str) -> Option<Value> {
         Ending::Failed(error) => match error {
             Error::Status { .. } => "http_status",
             Error::NotAStream { .. } => "not_a_stream",
-            Error::Transport(_) => "transport",
+            // Connections that kept dropping: a transport problem too.
+            Error::Transport(_) | Error::Unsteady { .. } => "transport",
             Error::Truncated | Error::Decode(DecodeError::Truncated) => "truncated",
             Error::IdleTimeout(_) => "idle_timeout",
             _ => "malformed",
@@ -115,5 +151,18 @@ mod tests {
         assert_eq!(human(&json!("two\nlines")), r#""two\nlines""#);
         assert_eq!(human(&json!({"a": [1, 2]})), r#"{"a":[1,2]}"#);
         assert_eq!(human(&Value::Null), "null");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_json_stays_equal() {
+        let hostile = "\u{1b}[2J\u{1b}]0;title\u{7}\u{7f}\u{9b}31m\tok";
+        assert_eq!(
+            printable(hostile),
+            "\\u001b[2J\\u001b]0;title\\u0007\\u007f\\u009b31m\tok"
+        );
+        assert!(matches!(printable("plain text"), Cow::Borrowed(_)));
+        let json = serde_json::to_string(&json!({ "text": hostile })).unwrap();
+        let escaped: Value = serde_json::from_str(&printable(&json)).unwrap();
+        assert_eq!(escaped, json!({ "text": hostile }));
     }
 }

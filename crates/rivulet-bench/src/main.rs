@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Scenarios: `throughput`, `latency`, `memory`, `cancel`, `js-parser`,
-//! `js-heap`, or `all`. Every scenario measures all its peers in the same run,
+//! `js-heap`, `redis-notify`, or `all`. Every scenario measures all its peers in the same run,
 //! in alternation, over several rounds, and prints medians and ratios: absolute
 //! figures drift on a shared machine, ratios taken together hold. The server
 //! and the client run on current-thread runtimes on threads pinned to
@@ -17,6 +17,7 @@ mod js;
 mod latency;
 mod memory;
 mod peers;
+mod redis_notify;
 mod stats;
 mod sys;
 mod throughput;
@@ -24,17 +25,17 @@ mod wire;
 
 use std::time::Instant;
 
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "throughput",
     "latency",
     "memory",
     "cancel",
     "js-parser",
     "js-heap",
+    "redis-notify",
 ];
 
-const USAGE: &str =
-    "usage: rivulet-bench <throughput|latency|memory|cancel|js-parser|js-heap|all> [--quick]";
+const USAGE: &str = "usage: rivulet-bench <throughput|latency|memory|cancel|js-parser|js-heap|redis-notify|all> [--quick]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -92,6 +93,7 @@ fn main() {
                 "cancel" => cancel::run(&servers, quick).await,
                 "js-parser" => js::run_parser(&servers, quick).await,
                 "js-heap" => js::run_heap(&servers, quick).await,
+                "redis-notify" => redis_notify::run(quick).await,
                 _ => unreachable!(),
             }
             println!("  ({scenario}: {:.1} s)\n", start.elapsed().as_secs_f64());

@@ -40,6 +40,9 @@ pub(crate) struct StreamBody {
     /// Polls in a row that held frames without taking new ones.
     idle_turns: u8,
     finished: bool,
+    /// Dropped before its final packet, the body counts a cancelled stream,
+    /// unless it is a connection of a resumable stream (its job runs on).
+    counts_cancel: bool,
 }
 
 struct KeepAlive {
@@ -77,7 +80,14 @@ impl StreamBody {
             held_packets: 0,
             idle_turns: 0,
             finished: false,
+            counts_cancel: true,
         }
+    }
+
+    /// A connection of a resumable stream: leaving early cancels nothing.
+    pub(crate) fn resumable(mut self) -> Self {
+        self.counts_cancel = false;
+        self
     }
 
     fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Poll<Bytes> {
@@ -192,7 +202,7 @@ impl Body for StreamBody {
 
 impl Drop for StreamBody {
     fn drop(&mut self) {
-        if !self.finished {
+        if !self.finished && self.counts_cancel {
             metrics::cancelled();
         }
     }

@@ -10,18 +10,21 @@ use crate::shutdown::Shutdown;
 /// How streams behave: buffer size, keep-alive, packet limit, error exposure,
 /// and the limits that protect the server.
 ///
-/// Install one for the whole app with axum's `Extension` layer; the
-/// [`Stream`](crate::Stream) extractor picks it up, and falls back to
-/// [`Config::default`] without it. Single handlers can still adjust their own
+/// Install one for the whole app as a layer, `Router::layer(config)`: the
+/// [`Stream`](crate::Stream) extractor picks it up (as it would from axum's
+/// `Extension` layer), and request bodies are guarded (a timeout when they
+/// make no progress, bounded multipart heads, 400 for broken framing; see
+/// [`Config::request_body_timeout`]). Without it, streams use
+/// [`Config::default`] and bodies are not guarded. Single handlers can still adjust their own
 /// stream with [`Stream::buffer`](crate::Stream::buffer) and
 /// [`Stream::keep_alive`](crate::Stream::keep_alive).
 ///
 /// ```
 /// use std::time::Duration;
-/// use axum::{Extension, Router};
+/// use axum::Router;
 ///
 /// let app: Router = Router::new()
-///     .layer(Extension(rivulet::Config::default().buffer(64).keep_alive(Some(Duration::from_secs(20)))));
+///     .layer(rivulet::Config::default().buffer(64).keep_alive(Some(Duration::from_secs(20))));
 /// ```
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -33,6 +36,7 @@ pub struct Config {
     pub(crate) max_streams: Option<Arc<Semaphore>>,
     pub(crate) max_duration: Option<Duration>,
     pub(crate) max_request_bytes: Option<u64>,
+    pub(crate) request_body_timeout: Option<Duration>,
     pub(crate) shutdown: Option<Shutdown>,
 }
 
@@ -42,6 +46,8 @@ pub const DEFAULT_BUFFER: usize = 32;
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The default [`Config::first_packet_wait`]: 15 s.
 pub const DEFAULT_FIRST_PACKET_WAIT: Duration = Duration::from_secs(15);
+/// How long a request body may make no progress, by default.
+pub const DEFAULT_REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default largest encoded packet, for senders and decoders alike.
 pub const DEFAULT_MAX_PACKET_BYTES: usize = 16 * 1024 * 1024;
 
@@ -56,6 +62,7 @@ impl Default for Config {
             max_streams: None,
             max_duration: None,
             max_request_bytes: None,
+            request_body_timeout: Some(DEFAULT_REQUEST_BODY_TIMEOUT),
             shutdown: None,
         }
     }
@@ -123,6 +130,17 @@ impl Config {
     /// while they are read, by axum's `DefaultBodyLimit`.)
     pub fn max_request_bytes(mut self, bytes: u64) -> Self {
         self.max_request_bytes = Some(bytes);
+        self
+    }
+
+    /// How long a request body may send nothing before it fails with status
+    /// 408 (`None`: no limit). Applies where the config is installed as a
+    /// layer, `Router::layer(config)`, which also bounds multipart heads (see
+    /// [`MAX_MULTIPART_HEAD`](crate::MAX_MULTIPART_HEAD)). The handler reading
+    /// the body gets the error: returned before its first packet, the answer
+    /// is a 408 with a JSON reason; after it, an error packet with status 408.
+    pub fn request_body_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.request_body_timeout = timeout;
         self
     }
 

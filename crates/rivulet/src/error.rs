@@ -236,9 +236,10 @@ pub(crate) fn error_response(packet: ErrorPacket) -> axum::response::Response {
         .into_response()
 }
 
-/// Any standard error converts with `?`, as an internal error, except axum's
-/// extractor rejections, which keep their 4xx status and reason (see
-/// [`rejection`](crate::rejection)). A [`SendError`]
+/// Any standard error converts with `?`, as an internal error, except the
+/// failure of a guarded request body (see [`Error::from_request_body`]) and
+/// axum's extractor rejections (see [`rejection`](crate::rejection)), which keep
+/// their 4xx status and reason. A [`SendError`]
 /// saying the client left stays recognisable, so a handler that ends with `?` on
 /// a failed send is counted as cancelled rather than failed.
 impl<E> From<E> for Error
@@ -246,6 +247,10 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     fn from(error: E) -> Self {
+        // A failed request body is the client's doing: its own status and reason.
+        if let Some(body) = Error::from_request_body(&error) {
+            return body;
+        }
         let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(error);
         match boxed.downcast::<SendError>() {
             Ok(send) if matches!(*send, SendError::Closed) => Error {

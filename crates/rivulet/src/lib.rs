@@ -58,17 +58,20 @@ pub mod metrics;
 pub mod protocol;
 mod record;
 pub mod rejection;
+mod request_body;
 pub mod resume;
 mod sender;
 mod shutdown;
 mod stream;
 
 pub use config::{
-    Config, DEFAULT_BUFFER, DEFAULT_FIRST_PACKET_WAIT, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES,
+    Config, DEFAULT_BUFFER, DEFAULT_FIRST_PACKET_WAIT, DEFAULT_KEEP_ALIVE,
+    DEFAULT_MAX_PACKET_BYTES, DEFAULT_REQUEST_BODY_TIMEOUT,
 };
 pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
 pub use format::{Format, UnknownFormat};
 pub use protocol::{LAST_EVENT_ID, LEGACY_REQUEST_HEADER};
+pub use request_body::{MAX_MULTIPART_HEAD, RequestGuard};
 pub use resume::Resumable;
 pub use sender::Sender;
 pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};

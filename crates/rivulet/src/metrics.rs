@@ -3,13 +3,15 @@
 
 use metrics::{Counter, counter, gauge};
 
-/// Gauge: stream handlers running now.
+/// Gauge: streams running now: stream handlers, and connections reading a
+/// resumable stream whose job they did not start.
 pub const STREAMS_ACTIVE: &str = "rivulet_streams_active";
-/// Counter: streams started.
+/// Counter: streams started (handlers, and resumed connections).
 pub const STREAMS_TOTAL: &str = "rivulet_streams_total";
 /// Counter: packets written to connections (progress and final).
 pub const PACKETS_TOTAL: &str = "rivulet_packets_total";
-/// Counter: streams whose client went away before the final packet.
+/// Counter: streams whose client went away before the final packet; for a
+/// resumable stream, when its job is stopped because no client came back.
 pub const STREAMS_CANCELLED_TOTAL: &str = "rivulet_streams_cancelled_total";
 
 /// Counts a running handler from its start until its future is dropped,

@@ -14,6 +14,7 @@ use http::header::{
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::AbortHandle;
 
 use crate::body::StreamBody;
@@ -134,7 +135,7 @@ impl Stream {
         let format = self.format;
         let timing = Timing::of(&self.config);
         match self.spawn(handler) {
-            Ok(job) => respond(job.rx, format, timing, HandlerTask(job.task)).await,
+            Ok(job) => respond(job.rx, format, timing, HandlerTask(job.task), false).await,
             Err(refused) => *refused,
         }
     }
@@ -173,16 +174,7 @@ impl Stream {
                 format!("the request body of {length} bytes is over the limit of {limit} bytes");
             return Err(Box::new(refuse(StatusCode::PAYLOAD_TOO_LARGE, message)));
         }
-        let permit = match &config.max_streams {
-            None => None,
-            Some(slots) => match slots.clone().try_acquire_owned() {
-                Ok(permit) => Some(permit),
-                Err(_) => {
-                    let message = "too many streams are running: retry later".to_owned();
-                    return Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)));
-                }
-            },
-        };
+        let permit = config.slot()?;
         let (tx, rx) = buffer::queue::<Q>(config.buffer);
         let sender = Sender::new(tx, format, config.max_packet_bytes);
         let work = handler(sender.clone());
@@ -227,6 +219,7 @@ pub(crate) async fn respond(
     format: Format,
     timing: Timing,
     task: HandlerTask,
+    resumable: bool,
 ) -> Response {
     // Hold the response head until the first packet, so that a failure before
     // any packet can still be answered with its own status.
@@ -243,7 +236,11 @@ pub(crate) async fn respond(
         }
         None => {}
     }
-    let body = StreamBody::new(rx, format, timing.keep_alive, task);
+    let mut body = StreamBody::new(rx, format, timing.keep_alive, task);
+    if resumable {
+        // Its job runs on when the connection drops: not a cancellation.
+        body = body.resumable();
+    }
     let mut response = Response::new(axum::body::Body::new(body));
     let headers = response.headers_mut();
     headers.insert(
@@ -293,6 +290,28 @@ where
             sender.fail(error.into_packet(expose_internal));
         }
     })
+}
+
+impl Config {
+    /// A slot under [`Config::max_streams`] for one more stream (a handler,
+    /// or a connection reading a resumable stream), or the answer that
+    /// refuses it: also while the server is shutting down.
+    pub(crate) fn slot(&self) -> Result<Option<OwnedSemaphorePermit>, Box<Response>> {
+        if self.shutdown.as_ref().is_some_and(Shutdown::is_ended) {
+            let message = SHUTDOWN_MESSAGE.into();
+            return Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)));
+        }
+        match &self.max_streams {
+            None => Ok(None),
+            Some(slots) => match slots.clone().try_acquire_owned() {
+                Ok(permit) => Ok(Some(permit)),
+                Err(_) => {
+                    let message = "too many streams are running: retry later".to_owned();
+                    Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)))
+                }
+            },
+        }
+    }
 }
 
 /// Refuses a stream before its handler runs; 503s carry `Retry-After`.

@@ -70,6 +70,12 @@ pub enum Error {
     Decode(DecodeError),
     /// Nothing arrived for this long (not even a keep-alive).
     IdleTimeout(Duration),
+    /// A resumable stream whose server dropped this many connections in a row
+    /// after one new packet each: the client stopped reconnecting.
+    Unsteady {
+        /// The connections in a row that dropped.
+        connections: u32,
+    },
     /// A packet is not of the type the caller asked for
     /// ([`EventStream::progress`](super::EventStream::progress),
     /// [`EventStream::done`](super::EventStream::done)).
@@ -121,6 +127,10 @@ impl fmt::Display for Error {
                 write!(f, "nothing received for {} s", after.as_secs_f64())
             }
             Error::Deserialize(e) => write!(f, "a packet is not of the expected type: {e}"),
+            Error::Unsteady { connections } => write!(
+                f,
+                "the server dropped {connections} connections in a row after one packet each: gave up reconnecting"
+            ),
         }
     }
 }

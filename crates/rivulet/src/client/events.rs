@@ -68,7 +68,10 @@ impl EventStream {
             status: response.status(),
             headers: response.headers().clone(),
             format,
-            decoder: Decoder::with_max_packet_bytes(format, max_packet_bytes),
+            decoder: numbered(
+                Decoder::with_max_packet_bytes(format, max_packet_bytes),
+                resume.is_some(),
+            ),
             body: Some(Box::pin(response.bytes_stream())),
             ready: VecDeque::new(),
             failure: None,
@@ -181,12 +184,23 @@ impl EventStream {
         self.status = response.status();
         self.headers = response.headers().clone();
         self.format = format;
-        self.decoder = Decoder::with_max_packet_bytes(format, self.max_packet_bytes);
+        self.decoder = numbered(
+            Decoder::with_max_packet_bytes(format, self.max_packet_bytes),
+            true,
+        );
         self.body = Some(Box::pin(response.bytes_stream()));
         if let Some(idle) = &mut self.idle {
             idle.timer.as_mut().reset(Instant::now() + idle.after);
         }
     }
+}
+
+/// A decoder that numbers packets, for a stream that may resume.
+fn numbered(mut decoder: Decoder, resumable: bool) -> Decoder {
+    if resumable {
+        decoder.number_packets();
+    }
+    decoder
 }
 
 impl Stream for EventStream {
@@ -229,7 +243,7 @@ impl Stream for EventStream {
                     }
                     let result = this.decoder.feed(&chunk, &mut decoded);
                     if let Some(resume) = &mut this.resume {
-                        resume.received(decoded.len());
+                        resume.keep(&mut decoded, &this.decoder.take_numbers());
                     }
                     this.ready.extend(decoded);
                     if let Err(error) = result {
@@ -240,7 +254,7 @@ impl Stream for EventStream {
                 Poll::Ready(None) => {
                     let result = this.decoder.finish(&mut decoded);
                     if let Some(resume) = &mut this.resume {
-                        resume.received(decoded.len());
+                        resume.keep(&mut decoded, &this.decoder.take_numbers());
                     }
                     this.ready.extend(decoded);
                     match result {

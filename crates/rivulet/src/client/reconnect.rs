@@ -13,13 +13,16 @@ use http::HeaderMap;
 use http::header::HeaderValue;
 
 use super::{Error, response_format, status_error, within};
+use crate::decode::Event;
 use crate::format::Format;
 use crate::protocol::{LAST_EVENT_ID, ResumePoint, STREAM_ID_HEADER, StreamId};
 
 /// How a resumable stream reconnects: up to `retries` attempts in a row
 /// without a packet, the wait before attempt `n` random between half and all
-/// of `min(max_delay, delay × 2ⁿ⁻¹)`. Every packet that arrives starts the
-/// count again.
+/// of `min(max_delay, delay × 2ⁿ⁻¹)`. Every new packet that arrives starts the
+/// count again (a packet sent again, with a number the client has, is
+/// dropped and is not new). A server that drops 10 connections in a row after
+/// one new packet each ends the stream with [`Error::Unsteady`](super::Error::Unsteady).
 ///
 /// ```
 /// use std::time::Duration;
@@ -91,8 +94,16 @@ pub(super) struct Resumer {
     /// Packets received over every connection of the stream.
     received: u64,
     attempt: u32,
+    /// New packets on the current connection.
+    on_connection: u64,
+    /// Connections in a row that dropped after exactly one new packet.
+    short_in_a_row: u32,
     pending: Option<Pending>,
 }
+
+/// Connections in a row that may drop after one new packet each: a server
+/// that does so is not serving the stream, and it could go on for ever.
+pub(super) const MAX_SHORT_CONNECTIONS: u32 = 10;
 
 impl Resumer {
     /// `None` when the request cannot be sent twice (a streaming body).
@@ -120,6 +131,8 @@ impl Resumer {
             stream,
             received,
             attempt: 0,
+            on_connection: 0,
+            short_in_a_row: 0,
             pending: None,
         })
     }
@@ -135,10 +148,32 @@ impl Resumer {
         }
     }
 
-    /// Counts packets received; any packet starts the attempts again.
-    pub(super) fn received(&mut self, packets: usize) {
-        if packets > 0 {
-            self.received += packets as u64;
+    /// Takes the packets of a connection: drops those the client already has
+    /// (an SSE packet whose number is not past the packets received; a lying
+    /// or confused server may send them again) and counts the rest. Any new
+    /// packet starts the attempts again.
+    ///
+    /// `numbers` are the packets' numbers, where the format carries them (see
+    /// [`Decoder::take_numbers`](crate::decode::Decoder)); packets without one
+    /// are counted as new.
+    pub(super) fn keep(&mut self, events: &mut Vec<Event>, numbers: &[Option<u64>]) {
+        let mut numbers = numbers.iter().copied();
+        let received = &mut self.received;
+        let before = *received;
+        events.retain(|_| match numbers.next().flatten() {
+            Some(number) if number <= *received => false,
+            Some(number) => {
+                *received = number;
+                true
+            }
+            None => {
+                *received += 1;
+                true
+            }
+        });
+        let new = self.received - before;
+        if new > 0 {
+            self.on_connection += new;
             self.attempt = 0;
         }
     }
@@ -169,6 +204,17 @@ impl Resumer {
         };
         if self.attempt >= self.policy.retries {
             return Some(error);
+        }
+        // A connection that brought nothing is counted by the attempts.
+        match std::mem::take(&mut self.on_connection) {
+            0 => {}
+            1 => self.short_in_a_row += 1,
+            _ => self.short_in_a_row = 0,
+        }
+        if self.short_in_a_row >= MAX_SHORT_CONNECTIONS {
+            return Some(Error::Unsteady {
+                connections: self.short_in_a_row,
+            });
         }
         self.attempt += 1;
         let wait = self.policy.wait(self.attempt);

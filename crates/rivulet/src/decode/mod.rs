@@ -190,6 +190,25 @@ impl Decoder {
         }
     }
 
+    /// Records the packet numbers that SSE event ids carry in a resumable
+    /// stream, for a client that drops packets it already has.
+    #[cfg(feature = "client")]
+    pub(crate) fn number_packets(&mut self) {
+        if let State::Sse(s) = &mut self.state {
+            s.number_packets();
+        }
+    }
+
+    /// The packet numbers of the packets decoded since the last call (see
+    /// [`number_packets`](Self::number_packets)); empty unless asked for.
+    #[cfg(feature = "client")]
+    pub(crate) fn take_numbers(&mut self) -> Vec<Option<u64>> {
+        match &mut self.state {
+            State::Sse(s) => s.take_numbers(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Decodes a whole recorded stream.
     pub fn decode_all(format: Format, bytes: &[u8]) -> Result<Vec<Event>, DecodeError> {
         let mut decoder = Decoder::new(format);

@@ -14,6 +14,10 @@ pub(crate) struct Sse {
     event: EventType,
     last_event_id: Option<String>,
     limit: usize,
+    /// The packet number of the event being read, from its own `id` field.
+    number: Option<u64>,
+    /// The numbers of the packets decoded, when asked for (a resuming client).
+    numbers: Option<Vec<Option<u64>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,7 +37,25 @@ impl Sse {
             event: EventType::Message,
             last_event_id: None,
             limit,
+            number: None,
+            numbers: None,
         }
+    }
+
+    /// Records the packet number of every packet decoded from now on.
+    #[cfg(feature = "client")]
+    pub(crate) fn number_packets(&mut self) {
+        self.numbers.get_or_insert_with(Vec::new);
+    }
+
+    /// The numbers of the packets decoded since the last call, in order:
+    /// `None` for an event without an `id` of the form `<stream id>.<number>`.
+    #[cfg(feature = "client")]
+    pub(crate) fn take_numbers(&mut self) -> Vec<Option<u64>> {
+        self.numbers
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     pub(crate) fn last_event_id(&self) -> Option<&str> {
@@ -48,10 +70,20 @@ impl Sse {
             event,
             last_event_id,
             limit,
+            number,
+            numbers,
         } = self;
         lines.feed(chunk, |line| {
             if line.is_empty() {
-                return dispatch(data, has_data, event, out);
+                let before = out.len();
+                let result = dispatch(data, has_data, event, out);
+                let number = number.take();
+                if let Some(numbers) = numbers
+                    && out.len() > before
+                {
+                    numbers.push(number);
+                }
+                return result;
             }
             if line[0] == b':' {
                 return Ok(());
@@ -83,7 +115,9 @@ impl Sse {
                     }
                 }
                 b"id" if !value.contains(&0) => {
-                    *last_event_id = Some(String::from_utf8_lossy(value).into_owned());
+                    let id = String::from_utf8_lossy(value).into_owned();
+                    *number = id.split_once('.').and_then(|(_, n)| n.parse().ok());
+                    *last_event_id = Some(id);
                 }
                 _ => {}
             }

@@ -23,3 +23,5 @@ pub(crate) const STORE_UNAVAILABLE_MESSAGE: &str =
 
 /// The `status` field of the legacy error envelope, always this text.
 pub(super) const LEGACY_ERROR_STATUS: &str = "Stream Error";
+/// The answer when a bounded store is full of running streams.
+pub(crate) const FULL_MESSAGE: &str = "too many resumable streams are in use: retry later";

@@ -23,8 +23,8 @@ pub(crate) use envelope::{ErrorBody, LegacyErrorEnvelope, NdjsonLine};
 pub use kind::PacketKind;
 pub use messages::TRUNCATED_MESSAGE;
 pub(crate) use messages::{
-    ENDED_UNEXPECTEDLY_MESSAGE, EVICTED_MESSAGE, EXPIRED_MESSAGE, PRODUCER_GONE_MESSAGE,
-    STORE_FAILED_MESSAGE, STORE_UNAVAILABLE_MESSAGE,
+    ENDED_UNEXPECTEDLY_MESSAGE, EVICTED_MESSAGE, EXPIRED_MESSAGE, FULL_MESSAGE,
+    PRODUCER_GONE_MESSAGE, STORE_FAILED_MESSAGE, STORE_UNAVAILABLE_MESSAGE,
 };
 pub use resume_point::{InvalidId, ResumePoint, StreamId};
 

@@ -21,6 +21,10 @@ pub const DEFAULT_MAX_STREAMS: usize = 10_000;
 /// is gone: 4 × [`MemoryStore::max_streams`], and at least this many.
 const MIN_EVICTED_REMEMBERED: usize = 1024;
 
+/// Running streams a new stream looks past, at most, for one it may evict:
+/// bounds the work of a create when the store is full of running streams.
+const IN_USE_LOOKED_AT: usize = 64;
+
 /// What one stored packet costs besides its record: the bookkeeping around it.
 const PACKET_OVERHEAD: usize = 64;
 
@@ -29,7 +33,10 @@ const PACKET_OVERHEAD: usize = 64;
 /// the streams.
 ///
 /// Bounded three ways, evicting the oldest first: packets per stream, bytes of
-/// packets in total, and streams. A client that resumes behind what is still
+/// packets in total, and streams. The stream bound never evicts a stream
+/// whose producer runs (so none that a client reads live): when every stream
+/// kept runs, a new one is refused with [`StoreError::Full`] (`503` and
+/// `Retry-After`). A client that resumes behind what is still
 /// kept gets an error saying so (`410 Gone`) rather than a stream with a hole;
 /// so does one whose whole stream was evicted, as long as the store remembers
 /// that (the last 4 × `max_streams` evicted ids, at least 1024).
@@ -278,10 +285,26 @@ impl Store for MemoryStore {
         if inner.streams.contains_key(&stream) {
             return Err(StoreError::Exists);
         }
+        // Only a stream whose producer has ended (finished, or its lease ran
+        // out) makes room: one that runs may have a client reading it live.
+        // Running ones go to the back of the line; past a few of them in a row
+        // the new stream is refused instead.
+        let mut looked = 0;
         while inner.streams.len() >= self.bounds.streams {
             let Some(oldest) = inner.created.pop_front() else {
                 break;
             };
+            let Some(entry) = inner.streams.get(&oldest) else {
+                continue;
+            };
+            if !entry.finished && entry.lease_until > now {
+                inner.created.push_back(oldest);
+                looked += 1;
+                if looked >= IN_USE_LOOKED_AT.min(inner.streams.len()) {
+                    return Err(StoreError::Full);
+                }
+                continue;
+            }
             if inner.remove(oldest).is_some() {
                 let remembered = (4 * self.bounds.streams).max(MIN_EVICTED_REMEMBERED);
                 inner.tombstone(oldest, remembered);

@@ -65,6 +65,9 @@ async fn produce(settings: Arc<Settings>, id: StreamId, job: Job<Records>, stop:
                 Ok(Some(status)) if status.watched => {}
                 Ok(Some(_)) => {
                     stop.0.abort();
+                    // No client came back: this is when a resumable stream
+                    // is cancelled.
+                    crate::metrics::cancelled();
                     // What the job sent before it stopped is kept; a final
                     // packet among it ends the stream as it was.
                     rx.close();

@@ -13,18 +13,23 @@
 //! Appends run as one Lua script (check the number, `XADD`, update `meta`,
 //! refresh expiries, `PUBLISH`), so a packet is stored exactly once even when
 //! an append is retried. Readers use `XRANGE` and wait for the notification
-//! published on `<prefix>:appended` (payload: the stream id) by every append;
-//! a lost notification only delays a reader until its next look.
+//! every append publishes on its stream's channel, `<prefix>:{<id>}:appended`
+//! (payload: the stream id). A server subscribes to the channels of the
+//! streams it reads, only those, so notifications reach only the servers that
+//! need them; the hash tag would let Redis Cluster's sharded pub/sub keep each
+//! channel on its stream's node. A lost notification only delays a reader
+//! until its next look.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, Script};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
@@ -113,7 +118,6 @@ impl std::fmt::Debug for RedisStore {
 
 struct Keys {
     prefix: String,
-    channel: String,
 }
 
 impl Keys {
@@ -123,10 +127,30 @@ impl Keys {
 }
 
 /// The subscription to append notifications, and the readers waiting on them.
+///
+/// Each stream has its own channel, `<prefix>:{<id>}:appended`, and a server
+/// subscribes to the channels of the streams it reads, and only those: with
+/// one channel for all, every server received every append of every stream
+/// (`rivulet-bench redis-notify`). A channel stays subscribed while its stream
+/// is read, and for [`LINGER`] after its last read.
 struct Listener {
-    waiting: Mutex<HashMap<StreamId, Weak<Notify>>>,
+    waiting: Mutex<HashMap<StreamId, Waiting>>,
+    /// Subscriptions for the listening task to make.
+    subscribe: mpsc::UnboundedSender<(StreamId, oneshot::Sender<()>)>,
     task: Mutex<Option<AbortHandle>>,
+    /// Notifications received, for [`RedisStore::notifications_received`].
+    received: AtomicU64,
 }
+
+/// The readers of one stream: woken by its notifications.
+struct Waiting {
+    notify: Arc<Notify>,
+    last_read: Instant,
+}
+
+/// How long a stream's channel stays subscribed after its last read: a
+/// reader between two reads (forwarding packets to its client) keeps it.
+const LINGER: Duration = Duration::from_secs(10);
 
 impl Drop for Listener {
     fn drop(&mut self) {
@@ -137,18 +161,29 @@ impl Drop for Listener {
 }
 
 impl Listener {
-    /// The notification readers of `stream` wait on.
-    fn waiter(&self, stream: StreamId) -> Arc<Notify> {
+    /// The notification readers of `stream` wait on, and, when its channel
+    /// is not subscribed yet, what completes once it is.
+    fn waiter(&self, stream: StreamId) -> (Arc<Notify>, Option<oneshot::Receiver<()>>) {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(notify) = waiting.get(&stream).and_then(Weak::upgrade) {
-            return notify;
-        }
-        if waiting.len() >= 64 && waiting.len().is_power_of_two() {
-            waiting.retain(|_, notify| notify.strong_count() > 0);
+        let now = Instant::now();
+        if let Some(entry) = waiting.get_mut(&stream) {
+            entry.last_read = now;
+            return (entry.notify.clone(), None);
         }
         let notify = Arc::new(Notify::new());
-        waiting.insert(stream, Arc::downgrade(&notify));
-        notify
+        waiting.insert(
+            stream,
+            Waiting {
+                notify: notify.clone(),
+                last_read: now,
+            },
+        );
+        drop(waiting);
+        let (done, subscribed) = oneshot::channel();
+        // Without the listening task (the store is going away) nothing is
+        // subscribed: readers look again at their deadline.
+        let _ = self.subscribe.send((stream, done));
+        (notify, Some(subscribed))
     }
 
     fn wake(&self, stream: Option<StreamId>) {
@@ -156,42 +191,111 @@ impl Listener {
         let notifies: Vec<Arc<Notify>> = match stream {
             Some(stream) => waiting
                 .get(&stream)
-                .and_then(Weak::upgrade)
+                .map(|w| w.notify.clone())
                 .into_iter()
                 .collect(),
-            None => waiting.values().filter_map(Weak::upgrade).collect(),
+            None => waiting.values().map(|w| w.notify.clone()).collect(),
         };
         drop(waiting);
         for notify in notifies {
             notify.notify_waiters();
         }
     }
+
+    /// Forgets the streams nobody read for [`LINGER`] (and that nobody
+    /// waits on): their channels to unsubscribe.
+    fn stale(&self) -> Vec<StreamId> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let stale: Vec<StreamId> = waiting
+            .iter()
+            .filter(|(_, w)| {
+                now.duration_since(w.last_read) >= LINGER && Arc::strong_count(&w.notify) == 1
+            })
+            .map(|(stream, _)| *stream)
+            .collect();
+        for stream in &stale {
+            waiting.remove(stream);
+        }
+        stale
+    }
+
+    /// Every stream whose channel should be subscribed.
+    fn streams(&self) -> Vec<StreamId> {
+        let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.keys().copied().collect()
+    }
 }
 
-/// Subscribes to the append notifications, and subscribes again after a lost
-/// connection, until the store is dropped.
-async fn listen(client: Client, channel: String, listener: Weak<Listener>) {
+/// Keeps the subscriptions to the channels of the streams read, and wakes
+/// their readers on each notification, until the store is dropped; after a
+/// lost connection it subscribes again to every channel.
+async fn listen(
+    client: Client,
+    keys: Arc<Keys>,
+    listener: Weak<Listener>,
+    mut requests: mpsc::UnboundedReceiver<(StreamId, oneshot::Sender<()>)>,
+) {
     let mut delay = Duration::from_millis(50);
+    let channels = |streams: &[StreamId]| -> Vec<String> {
+        streams.iter().map(|s| keys.of(*s, "appended")).collect()
+    };
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                Ok(()) => {
+            Ok(pubsub) => {
+                let (mut sink, mut messages) = pubsub.split();
+                let Some(current) = listener.upgrade().map(|l| l.streams()) else {
+                    return;
+                };
+                let resubscribed = match current.is_empty() {
+                    true => Ok(()),
+                    false => sink.subscribe(channels(&current)).await,
+                };
+                if let Err(e) = resubscribed {
+                    tracing::warn!(error = %e, "could not subscribe to Redis");
+                } else {
                     delay = Duration::from_millis(50);
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(message) = messages.next().await {
-                        let Some(listener) = listener.upgrade() else {
-                            return;
-                        };
-                        let stream = std::str::from_utf8(message.get_payload_bytes())
-                            .ok()
-                            .and_then(|id| id.parse().ok());
-                        if stream.is_some() {
-                            listener.wake(stream);
+                    // Notifications may have been missed: every reader looks again.
+                    if let Some(listener) = listener.upgrade() {
+                        listener.wake(None);
+                    }
+                    let mut sweep = tokio::time::interval(LINGER);
+                    loop {
+                        tokio::select! {
+                            message = messages.next() => {
+                                let Some(message) = message else { break };
+                                let Some(listener) = listener.upgrade() else { return };
+                                listener.received.fetch_add(1, Ordering::Relaxed);
+                                let stream = std::str::from_utf8(message.get_payload_bytes())
+                                    .ok()
+                                    .and_then(|id| id.parse().ok());
+                                if stream.is_some() {
+                                    listener.wake(stream);
+                                }
+                            }
+                            request = requests.recv() => {
+                                let Some((stream, done)) = request else { return };
+                                if let Err(e) = sink.subscribe(keys.of(stream, "appended")).await {
+                                    tracing::warn!(error = %e, "could not subscribe to Redis");
+                                    break;
+                                }
+                                let _ = done.send(());
+                            }
+                            _ = sweep.tick() => {
+                                let Some(stale) = listener.upgrade().map(|l| l.stale()) else {
+                                    return;
+                                };
+                                if !stale.is_empty()
+                                    && let Err(e) = sink.unsubscribe(channels(&stale)).await
+                                {
+                                    tracing::warn!(error = %e, "could not unsubscribe in Redis");
+                                    break;
+                                }
+                            }
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "could not subscribe to Redis"),
-            },
+            }
             Err(e) => tracing::warn!(error = %e, "could not connect to Redis for pub/sub"),
         }
         let Some(listener) = listener.upgrade() else {
@@ -226,16 +330,19 @@ impl RedisStore {
             .map_err(backend)?;
         let keys = Arc::new(Keys {
             prefix: prefix.to_owned(),
-            channel: format!("{prefix}:appended"),
         });
+        let (subscribe, requests) = mpsc::unbounded_channel();
         let listener = Arc::new(Listener {
             waiting: Mutex::default(),
+            subscribe,
             task: Mutex::default(),
+            received: AtomicU64::new(0),
         });
         let task = tokio::spawn(listen(
             client,
-            keys.channel.clone(),
+            keys.clone(),
             Arc::downgrade(&listener),
+            requests,
         ));
         *listener.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
         Ok(RedisStore {
@@ -244,6 +351,13 @@ impl RedisStore {
             max_packets: DEFAULT_REDIS_MAX_PACKETS_PER_STREAM,
             listener,
         })
+    }
+
+    /// How many append notifications this store's subscription has received:
+    /// the share of the appends of every server sharing the Redis that this
+    /// server has to look at.
+    pub fn notifications_received(&self) -> u64 {
+        self.listener.received.load(Ordering::Relaxed)
     }
 
     /// Keeps at most the last `packets` packets of each stream (at least 1).
@@ -391,7 +505,7 @@ impl Store for RedisStore {
             .arg(packet.data.get())
             .arg(if packet.is_final() { "1" } else { "0" })
             .arg(self.max_packets)
-            .arg(&self.keys.channel)
+            .arg(self.keys.of(stream, "appended"))
             .arg(stream.to_string())
             .invoke_async(&mut connection)
             .await
@@ -461,7 +575,12 @@ impl Store for RedisStore {
         wait: Duration,
     ) -> Result<Vec<Packet>, StoreError> {
         let deadline = Instant::now() + wait;
-        let notify = self.listener.waiter(stream);
+        let (notify, subscribed) = self.listener.waiter(stream);
+        if let Some(subscribed) = subscribed {
+            // A first read of this stream here: the channel is subscribed
+            // before the first look, so no append after it goes unnoticed.
+            let _ = tokio::time::timeout_at(deadline, subscribed).await;
+        }
         loop {
             // Registered before looking, so an append between the look and the
             // wait still wakes this reader.

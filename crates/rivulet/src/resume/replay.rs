@@ -16,29 +16,57 @@ use crate::encode::{self, EventId};
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
 use crate::handler_task::HandlerTask;
+use crate::metrics::ActiveStream;
 use crate::protocol::StreamId;
 use crate::protocol::{
     EVICTED_MESSAGE, EXPIRED_MESSAGE, PRODUCER_GONE_MESSAGE, PacketKind as Kind,
     STORE_FAILED_MESSAGE,
 };
+use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 use crate::stream::{self, Timing};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Packets read from the store at once.
 const BATCH: usize = 64;
 /// Failed store reads in a row before a connection gives up.
 const MAX_FAILURES: u32 = 5;
 
+/// One connection reading a resumable stream.
+pub(super) struct Connection {
+    pub(super) format: Format,
+    pub(super) timing: Timing,
+    /// Ends the connection with an error packet when the server stops.
+    pub(super) shutdown: Option<Shutdown>,
+    /// For a resumed connection: its slot under `Config::max_streams` and its
+    /// count as an active stream, held while it streams.
+    pub(super) held: Option<(Option<OwnedSemaphorePermit>, ActiveStream)>,
+}
+
 /// Answers with stream `id` from packet `after + 1` on.
 pub(super) async fn respond(
     settings: &Arc<Settings>,
     id: StreamId,
     after: u64,
-    format: Format,
-    timing: Timing,
+    connection: Connection,
 ) -> Response {
+    let Connection {
+        format,
+        timing,
+        shutdown,
+        held,
+    } = connection;
     let (tx, rx) = buffer::channel(BATCH);
-    let task = tokio::spawn(follow(settings.clone(), id, after, format, tx));
-    let mut response = stream::respond(rx, format, timing, HandlerTask(task.abort_handle())).await;
+    let task = tokio::spawn(follow(
+        settings.clone(),
+        id,
+        after,
+        format,
+        tx,
+        shutdown,
+        held,
+    ));
+    let task = HandlerTask(task.abort_handle());
+    let mut response = stream::respond(rx, format, timing, task, true).await;
     if response.status() == StatusCode::OK {
         let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
         response.headers_mut().insert(STREAM_ID_HEADER, value);
@@ -46,8 +74,26 @@ pub(super) async fn respond(
     response
 }
 
-async fn follow(settings: Arc<Settings>, id: StreamId, after: u64, format: Format, tx: Writer) {
+async fn follow(
+    settings: Arc<Settings>,
+    id: StreamId,
+    after: u64,
+    format: Format,
+    tx: Writer,
+    shutdown: Option<Shutdown>,
+    held: Option<(Option<OwnedSemaphorePermit>, ActiveStream)>,
+) {
+    // Released when the connection ends, or is dropped with this task.
+    let _held = held;
     let store = &settings.store;
+    // A server that stops ends every stream it serves with a packet: this
+    // connection's job may run on elsewhere, and its client resume there.
+    let stopping = async {
+        match &shutdown {
+            Some(shutdown) => shutdown.ended().await,
+            None => std::future::pending().await,
+        }
+    };
     let heartbeat = async {
         loop {
             if let Err(e) = store.touch(id, settings.grace).await {
@@ -59,6 +105,10 @@ async fn follow(settings: Arc<Settings>, id: StreamId, after: u64, format: Forma
     tokio::select! {
         () = replay(&settings, id, after, format, &tx) => {}
         () = heartbeat => {}
+        () = stopping => {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            fail(&tx, format, id, status, SHUTDOWN_MESSAGE).await;
+        }
     }
 }
 

@@ -16,9 +16,10 @@ use super::store::StoreError;
 use super::{producer, replay};
 use crate::error::Error;
 use crate::format::Format;
+use crate::metrics::ActiveStream;
 use crate::protocol::{
-    EVICTED_MESSAGE, LAST_EVENT_ID, LAST_EVENT_ID_PARAM, ResumePoint, STORE_UNAVAILABLE_MESSAGE,
-    StreamId,
+    EVICTED_MESSAGE, FULL_MESSAGE, LAST_EVENT_ID, LAST_EVENT_ID_PARAM, ResumePoint,
+    STORE_UNAVAILABLE_MESSAGE, StreamId,
 };
 use crate::sender::Sender;
 use crate::stream::{Stream, Timing};
@@ -122,6 +123,7 @@ impl Resumable {
         let settings = resume.inner;
         let format = stream.format();
         let timing = Timing::of(stream.config());
+        let shutdown = stream.config().shutdown.clone();
         let Some(from) = from else {
             // Packets are stored as typed records, whatever the format of the
             // connections that read them.
@@ -130,11 +132,26 @@ impl Resumable {
                 Err(refused) => return *refused,
             };
             let id = StreamId::random();
-            if let Err(e) = producer::start(&settings, id, owner.as_deref(), job).await {
-                tracing::error!(stream = %id, error = %e, "could not start a resumable stream");
-                return store_unavailable();
+            match producer::start(&settings, id, owner.as_deref(), job).await {
+                Ok(()) => {}
+                Err(StoreError::Full) => {
+                    tracing::warn!(stream = %id, "refused a resumable stream: the store is full");
+                    return retry_later(FULL_MESSAGE);
+                }
+                Err(e) => {
+                    tracing::error!(stream = %id, error = %e, "could not start a resumable stream");
+                    return store_unavailable();
+                }
             }
-            return replay::respond(&settings, id, 0, format, timing).await;
+            // The job holds the stream's slot and is counted; its first
+            // connection shares them.
+            let connection = replay::Connection {
+                format,
+                timing,
+                shutdown,
+                held: None,
+            };
+            return replay::respond(&settings, id, 0, connection).await;
         };
         let Ok(point) = from.parse::<ResumePoint>() else {
             // Not ours (an id of a stream that was not resumable): nothing to resume.
@@ -173,14 +190,30 @@ impl Resumable {
             // do not exist: there is nothing to send.
             return StatusCode::NO_CONTENT.into_response();
         }
-        replay::respond(&settings, point.stream, point.received, format, timing).await
+        // A resumed connection streams as any other: it takes a slot under
+        // `Config::max_streams` (or is refused 503), and is counted.
+        let slot = match stream.config().slot() {
+            Ok(slot) => slot,
+            Err(refused) => return *refused,
+        };
+        let connection = replay::Connection {
+            format,
+            timing,
+            shutdown,
+            held: Some((slot, ActiveStream::start())),
+        };
+        replay::respond(&settings, point.stream, point.received, connection).await
     }
 }
 
 /// The answer when the store cannot be reached.
 fn store_unavailable() -> Response {
-    let mut response =
-        Error::new(StatusCode::SERVICE_UNAVAILABLE, STORE_UNAVAILABLE_MESSAGE).into_response();
+    retry_later(STORE_UNAVAILABLE_MESSAGE)
+}
+
+/// A `503` with `Retry-After` and `message`.
+fn retry_later(message: &'static str) -> Response {
+    let mut response = Error::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response();
     response
         .headers_mut()
         .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));

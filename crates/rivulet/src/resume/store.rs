@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::value::RawValue;
 
-use crate::protocol::{PacketKind, StreamId};
+use crate::protocol::{FULL_MESSAGE, PacketKind, StreamId};
 
 /// One stored packet of a resumable stream: its number, its kind and its
 /// JSON. Every store keeps this record as it is (the kind and the JSON text
@@ -91,6 +91,10 @@ pub enum StoreError {
         /// The number of the packet appended.
         seq: u64,
     },
+    /// The store is full of streams whose producers run: a new stream is
+    /// refused rather than one of those evicted. Answered `503` with
+    /// `Retry-After`.
+    Full,
     /// The backend failed (a lost Redis connection, say).
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -110,6 +114,7 @@ impl fmt::Display for StoreError {
             StoreError::OutOfOrder { seq } => {
                 write!(f, "packet {seq} is not the next one of its stream")
             }
+            StoreError::Full => f.write_str(FULL_MESSAGE),
             StoreError::Backend(e) => write!(f, "the stream store failed: {e}"),
         }
     }
