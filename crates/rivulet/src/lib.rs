@@ -45,6 +45,7 @@ mod config;
 pub mod decode;
 mod encode;
 mod error;
+pub mod feed;
 mod format;
 mod limits;
 pub mod metrics;

@@ -88,6 +88,8 @@ pub use store::{Packet, Status, Store, StoreError};
 
 use store::DynStore;
 
+pub(crate) use replay::with_stream_id;
+
 /// The response header that names a resumable stream.
 pub const STREAM_ID_HEADER: &str = "rivulet-stream-id";
 

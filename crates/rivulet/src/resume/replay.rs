@@ -214,7 +214,7 @@ fn encode_packet(packet: &Packet, format: Format, id: StreamId) -> Result<Item, 
 
 /// Turns an SSE frame's `id: <seq>` into `id: <stream id>.<seq>`: the resume
 /// point of the packet, which an `EventSource` sends back as `Last-Event-ID`.
-fn with_stream_id(format: Format, id: StreamId, frame: Bytes) -> Bytes {
+pub(crate) fn with_stream_id(format: Format, id: StreamId, frame: Bytes) -> Bytes {
     if format != Format::Sse {
         return frame;
     }
