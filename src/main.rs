@@ -40,7 +40,8 @@ enum Command {
         max_duration: Option<f64>,
         /// Keep the resumable streams of /stream/durable in this Redis
         /// (redis://HOST:PORT), so that demo servers sharing it resume each
-        /// other's streams. Without it they are kept in memory.
+        /// other's streams, and share the live ticker of /stream/ticker.
+        /// Without it both are kept in memory.
         #[arg(long, value_name = "URL")]
         redis: Option<String>,
     },

@@ -4,10 +4,13 @@
 mod params;
 mod routes;
 mod server;
+mod ticker;
 
 pub use routes::use_redis;
 pub use server::{Options, serve, serve_on, serve_with};
+pub use ticker::{TICKER_BODY_LIMIT, TICKER_FEED};
 
+use std::convert::Infallible;
 use std::sync::OnceLock;
 
 use axum::extract::DefaultBodyLimit;
@@ -41,6 +44,15 @@ pub fn router(config: rivulet::Config) -> Router {
             }),
         )
         .route(
+            "/assets/ticker.js",
+            get(|| async {
+                (
+                    [(CONTENT_TYPE, "text/javascript")],
+                    include_str!("assets/ticker.js"),
+                )
+            }),
+        )
+        .route(
             "/assets/demo.js",
             get(|| async {
                 (
@@ -59,6 +71,13 @@ pub fn router(config: rivulet::Config) -> Router {
         .route("/stream/riskyProcess", get(routes::risky_process))
         .route("/stream/types", get(routes::types))
         .route("/stream/feed", get(routes::feed))
+        .route(
+            "/stream/ticker",
+            get(ticker::follow)
+                .post(ticker::publish)
+                .layer::<_, Infallible>(DefaultBodyLimit::max(TICKER_BODY_LIMIT))
+                .layer::<_, Infallible>(ticker::ticker()),
+        )
         .route("/stream/panic", get(routes::panic))
         .route(
             "/stream/upload",

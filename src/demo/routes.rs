@@ -283,8 +283,10 @@ static DURABLE_STORE: std::sync::OnceLock<rivulet::resume::Resume> = std::sync::
 
 /// Keeps the streams of `/stream/durable` in the Redis at `url`, so that demo
 /// servers sharing it can resume each other's streams. Call it before serving.
-pub async fn use_redis(url: &str) -> Result<(), rivulet::resume::StoreError> {
+/// The live ticker of `/stream/ticker` is shared through it as well.
+pub async fn use_redis(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let store = rivulet::resume::RedisStore::connect(url).await?;
+    super::ticker::share_ticker(&store).await?;
     let _ = DURABLE_STORE.set(rivulet::resume::Resume::new(store));
     Ok(())
 }
