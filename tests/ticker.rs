@@ -48,12 +48,20 @@ async fn a_post_reaches_every_follower_in_its_own_format() {
     let body: Value = accepted.json().await.unwrap();
     assert!(body["published"].as_u64().is_some(), "{body}");
     for (reader, format) in readers.iter_mut().zip(Format::ALL) {
-        assert_eq!(next(reader).await, Event::Progress(json!({ "price": 101.25 })), "{format}");
+        assert_eq!(
+            next(reader).await,
+            Event::Progress(json!({ "price": 101.25 })),
+            "{format}"
+        );
     }
 
     for bad in ["{not json", ""] {
         let refused = publish(&addr.to_string(), bad).await;
-        assert!(refused.status().is_client_error(), "{bad:?}: {}", refused.status());
+        assert!(
+            refused.status().is_client_error(),
+            "{bad:?}: {}",
+            refused.status()
+        );
         let body: Value = refused.json().await.unwrap();
         assert!(body["error"]["message"].is_string(), "{body}");
     }
@@ -90,7 +98,10 @@ async fn demo(redis: &str) -> Demo {
         if let Ok(Some(status)) = demo.child.try_wait() {
             panic!("rivulet demo exited: {status}");
         }
-        assert!(tokio::time::Instant::now() < deadline, "demo never listened");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "demo never listened"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     demo
@@ -104,7 +115,10 @@ async fn demo_servers_on_one_redis_share_the_ticker() {
     let b_addr: SocketAddr = b.addr.parse().unwrap();
     let mut on_b = Reader::new(get(b_addr, "/stream/ticker", Format::Sse).await);
     for n in 1..=3 {
-        assert_eq!(publish(&a.addr, &format!("{{\"n\": {n}}}")).await.status(), 202);
+        assert_eq!(
+            publish(&a.addr, &format!("{{\"n\": {n}}}")).await.status(),
+            202
+        );
     }
     for n in 1..=3 {
         assert_eq!(next(&mut on_b).await, Event::Progress(json!({ "n": n })));

@@ -108,7 +108,10 @@ async fn publish(State(hub): State<Hub>, Query(p): Query<Publish>) -> StatusCode
             }
             let tick = Tick::new(seq, due);
             if p.peer == "rivulet" {
-                hub.feed.publish(tick).await.expect("a memory feed takes packets");
+                hub.feed
+                    .publish(tick)
+                    .await
+                    .expect("a memory feed takes packets");
             } else {
                 let json = serde_json::to_string(&tick).expect("a tick serializes");
                 let _ = hub.broadcast.send(Arc::from(json));
@@ -193,7 +196,8 @@ impl ChildServer {
             .map_or("", |(_, rest)| rest)
             .split_whitespace()
             .collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+        let ticks: u64 =
+            fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
         // SAFETY: sysconf has no preconditions.
         let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
         Duration::from_nanos(ticks * 1_000_000_000 / per_second)
@@ -286,7 +290,9 @@ async fn measure(server: &ChildServer, peer: &str, subscribers: usize, rate: u64
             let path = path.clone();
             async move {
                 let stream = connect(server.addr, i).await.expect("connect");
-                WireResponse::get(stream, &path, 4096).await.expect("a stream")
+                WireResponse::get(stream, &path, 4096)
+                    .await
+                    .expect("a stream")
             }
         })
         .buffer_unordered(256)

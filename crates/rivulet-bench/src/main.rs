@@ -35,8 +35,7 @@ const SCENARIOS: [&str; 7] = [
     "js-heap",
 ];
 
-const USAGE: &str =
-    "usage: rivulet-bench <throughput|latency|memory|cancel|fanout|js-parser|js-heap|all> [--quick]";
+const USAGE: &str = "usage: rivulet-bench <throughput|latency|memory|cancel|fanout|js-parser|js-heap|all> [--quick]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

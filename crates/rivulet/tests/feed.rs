@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
@@ -21,7 +20,12 @@ async fn watch(stream: Stream, State(feed): State<Feed>) -> Response {
 }
 
 async fn server(feed: &Feed) -> std::net::SocketAddr {
-    serve(Router::new().route("/feed", get(watch)).with_state(feed.clone())).await
+    serve(
+        Router::new()
+            .route("/feed", get(watch))
+            .with_state(feed.clone()),
+    )
+    .await
 }
 
 /// GETs the feed in `format`, resuming from `last_event_id` when given.
@@ -84,7 +88,10 @@ async fn a_thousand_subscribers_get_every_packet_in_order_in_their_own_format() 
             Reader::new(response).rest().await
         }));
     }
-    eventually("every subscriber to join", || feed.subscribers() == SUBSCRIBERS).await;
+    eventually("every subscriber to join", || {
+        feed.subscribers() == SUBSCRIBERS
+    })
+    .await;
     for n in 1..=PACKETS {
         feed.publish(json!({ "n": n })).await.unwrap();
     }
@@ -121,11 +128,22 @@ async fn an_event_source_that_comes_back_gets_what_it_missed_once_then_the_live_
         let mut again = Reader::new(follow(addr, format, Some(&point)).await);
         assert_eq!(take(&mut again, 4).await, progress(6..=9), "{format}");
         if format == Format::Sse {
-            assert!(last_id(&again.raw).ends_with(".9"), "{}", last_id(&again.raw));
+            assert!(
+                last_id(&again.raw).ends_with(".9"),
+                "{}",
+                last_id(&again.raw)
+            );
         }
         let n = feed.publish(json!({ "n": 100 })).await.unwrap();
-        assert_eq!(take(&mut again, 1).await, progress([100]), "{format}: live after");
-        assert_eq!(n, 10 + Format::ALL.iter().position(|f| *f == format).unwrap() as u64);
+        assert_eq!(
+            take(&mut again, 1).await,
+            progress([100]),
+            "{format}: live after"
+        );
+        assert_eq!(
+            n,
+            10 + Format::ALL.iter().position(|f| *f == format).unwrap() as u64
+        );
     }
 }
 
@@ -180,7 +198,9 @@ async fn a_feed_that_skips_ahead_marks_the_gap_instead_of_refusing() {
     let mut again = Reader::new(follow(addr, Format::Sse, Some(&point)).await);
     assert_eq!(
         take(&mut again, 1).await,
-        vec![Event::Progress(json!({ "rivulet": "skipped", "missed": 9 }))]
+        vec![Event::Progress(
+            json!({ "rivulet": "skipped", "missed": 9 })
+        )]
     );
     feed.publish(11).await.unwrap();
     assert_eq!(take(&mut again, 1).await, vec![Event::Progress(json!(11))]);

@@ -34,7 +34,12 @@ fn rss_bytes() -> u64 {
 async fn a_subscriber_that_stops_reading_is_cut_off_while_the_others_go_on() {
     const PACKETS: u64 = 4000;
     let feed = Feed::new().buffer(16).window_packets(16);
-    let addr = serve(Router::new().route("/feed", get(watch)).with_state(feed.clone())).await;
+    let addr = serve(
+        Router::new()
+            .route("/feed", get(watch))
+            .with_state(feed.clone()),
+    )
+    .await;
     // The stalled client reads the response head, then nothing.
     let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
     stalled
@@ -42,7 +47,9 @@ async fn a_subscriber_that_stops_reading_is_cut_off_while_the_others_go_on() {
         .await
         .unwrap();
     let mut head = vec![0u8; 1024];
-    let _ = tokio::time::timeout(PATIENCE, stalled.read(&mut head)).await.unwrap();
+    let _ = tokio::time::timeout(PATIENCE, stalled.read(&mut head))
+        .await
+        .unwrap();
     let response = client()
         .get(format!("http://{addr}/feed"))
         .header("accept", "text/event-stream")
@@ -50,7 +57,10 @@ async fn a_subscriber_that_stops_reading_is_cut_off_while_the_others_go_on() {
         .await
         .unwrap();
     let mut reading = Reader::new(response);
-    assert_eq!(reading.response.headers()["content-type"], Format::Sse.content_type());
+    assert_eq!(
+        reading.response.headers()["content-type"],
+        Format::Sse.content_type()
+    );
     eventually("both to join", || feed.subscribers() == 2).await;
 
     let rss_before = rss_bytes();
@@ -79,9 +89,12 @@ async fn a_subscriber_that_stops_reading_is_cut_off_while_the_others_go_on() {
         .unwrap();
     assert!(raw.len() < 8 << 20, "{} bytes were kept for it", raw.len());
     let text = String::from_utf8_lossy(&raw);
-    let tail = text.lines().rev().find(|l| l.starts_with('{')).expect("a packet");
+    let tail = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .expect("a packet");
     let error: Value = serde_json::from_str(tail).expect("the last line is a whole packet");
     assert_eq!(error["error"]["status"], json!(410), "{tail}");
     assert_eq!(error["error"]["message"], json!(FELL_BEHIND_MESSAGE));
 }
-

@@ -33,7 +33,12 @@ async fn watch(stream: Stream, State(feed): State<Feed>) -> Response {
 async fn instance(url: &str, name: &str) -> (SocketAddr, Feed) {
     let store = RedisStore::connect(url).await.expect("Redis answers");
     let feed = Feed::redis(&store, name).await.expect("the feed loads");
-    let addr = serve(Router::new().route("/feed", get(watch)).with_state(feed.clone())).await;
+    let addr = serve(
+        Router::new()
+            .route("/feed", get(watch))
+            .with_state(feed.clone()),
+    )
+    .await;
     (addr, feed)
 }
 
@@ -76,7 +81,9 @@ fn last_id(raw: &[u8]) -> String {
 
 /// The number of `XREAD` calls Redis has served, from `INFO commandstats`.
 async fn xreads(port: u16) -> u64 {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     let mut tcp = BufReader::new(tcp);
     tcp.get_mut()
         .write_all(b"INFO commandstats\r\n")
@@ -203,9 +210,16 @@ async fn a_redis_that_goes_away_ends_subscribers_with_an_error_packet() {
         assert_eq!(error.message, FEED_STORE_FAILED_MESSAGE);
         assert!(reader.next().await.is_none());
     }
-    let refused = client().get(format!("http://{a}/feed")).send().await.unwrap();
+    let refused = client()
+        .get(format!("http://{a}/feed"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["message"], json!(FEED_STORE_FAILED_MESSAGE));
-    assert!(feed.publish(2).await.is_err(), "a publish reports the failure");
+    assert!(
+        feed.publish(2).await.is_err(),
+        "a publish reports the failure"
+    );
 }

@@ -153,7 +153,10 @@ fn subscribe(
     }
     let mut frames = Vec::new();
     let mut end = None;
-    match after.ok_or(Beyond).and_then(|after| state.window.after(after)) {
+    match after
+        .ok_or(Beyond)
+        .and_then(|after| state.window.after(after))
+    {
         Ok(records) => {
             for record in records {
                 let packet = frame::record(format, epoch, record);
@@ -212,4 +215,3 @@ fn unavailable(message: &'static str) -> Response {
     );
     response
 }
-

@@ -96,7 +96,10 @@ mod tests {
             &frames.get(Format::Sse)[..],
             b"id: 000000000000000000000000000000ff.7\ndata: {\"n\":1}\n\n"
         );
-        assert_eq!(&frames.get(Format::Ndjson)[..], b"{\"progress\":{\"n\":1}}\n");
+        assert_eq!(
+            &frames.get(Format::Ndjson)[..],
+            b"{\"progress\":{\"n\":1}}\n"
+        );
         assert_eq!(
             &skipped(Format::Sse, epoch, 6, 3)[..],
             b"id: 000000000000000000000000000000ff.6\ndata: {\"rivulet\":\"skipped\",\"missed\":3}\n\n"

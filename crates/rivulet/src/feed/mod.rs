@@ -68,9 +68,9 @@ use crate::resume::StreamId;
 
 pub use follow::{FollowRequest, WINDOW_PASSED_MESSAGE};
 pub use lag::{DEFAULT_FEED_BUFFER, FELL_BEHIND_MESSAGE, OnLag};
-pub use window::DEFAULT_WINDOW_PACKETS;
 #[cfg(feature = "redis")]
 pub use redis::FEED_STORE_FAILED_MESSAGE;
+pub use window::DEFAULT_WINDOW_PACKETS;
 
 use frame::Frames;
 use lag::{Kept, Subscriber};
@@ -225,7 +225,10 @@ impl Feed {
         &self,
         value: impl Serialize,
     ) -> impl Future<Output = Result<u64, FeedError>> + Send + 'static {
-        self.append(RecordKind::Progress, serde_json::value::to_raw_value(&value))
+        self.append(
+            RecordKind::Progress,
+            serde_json::value::to_raw_value(&value),
+        )
     }
 
     /// Closes the feed: every subscriber, and every one that joins later, gets

@@ -243,7 +243,10 @@ async fn read(client: Client, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u64
         .set_response_timeout(Some(BLOCK + Duration::from_secs(2)));
     let mut failures = 0u32;
     loop {
-        let outcome = match client.get_multiplexed_async_connection_with_config(&config).await {
+        let outcome = match client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
             Ok(mut connection) => {
                 follow(&mut connection, &keys, &feed, &mut last, &mut failures).await
             }
@@ -262,7 +265,9 @@ async fn read(client: Client, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u64
             let mut state = shared.lock();
             if state.unavailable.is_none() {
                 state.unavailable = Some(FEED_STORE_FAILED_MESSAGE);
-                state.fail_all(|| Error::new(StatusCode::SERVICE_UNAVAILABLE, FEED_STORE_FAILED_MESSAGE));
+                state.fail_all(|| {
+                    Error::new(StatusCode::SERVICE_UNAVAILABLE, FEED_STORE_FAILED_MESSAGE)
+                });
             }
         }
         drop(shared);

@@ -101,11 +101,18 @@ mod tests {
     use crate::feed::record::RecordKind;
 
     fn record(seq: u64, at: u64) -> Record {
-        Record::new(seq, at, RecordKind::Progress, serde_json::value::to_raw_value(&seq).unwrap())
+        Record::new(
+            seq,
+            at,
+            RecordKind::Progress,
+            serde_json::value::to_raw_value(&seq).unwrap(),
+        )
     }
 
     fn seqs(window: &mut Window, after: u64) -> Result<Vec<u64>, Beyond> {
-        window.after(after).map(|records| records.map(|r| r.seq).collect())
+        window
+            .after(after)
+            .map(|records| records.map(|r| r.seq).collect())
     }
 
     #[test]
