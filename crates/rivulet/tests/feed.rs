@@ -51,8 +51,8 @@ async fn follow(
 fn last_id(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw)
         .lines()
-        .filter_map(|line| line.strip_prefix("id: "))
-        .last()
+        .rev()
+        .find_map(|line| line.strip_prefix("id: "))
         .expect("an event with an id")
         .to_owned()
 }

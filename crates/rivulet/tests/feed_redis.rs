@@ -73,8 +73,8 @@ fn numbers(range: std::ops::RangeInclusive<u64>) -> Vec<Event> {
 fn last_id(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw)
         .lines()
-        .filter_map(|line| line.strip_prefix("id: "))
-        .last()
+        .rev()
+        .find_map(|line| line.strip_prefix("id: "))
         .expect("an event with an id")
         .to_owned()
 }

@@ -63,7 +63,7 @@ impl Stream {
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let joined = match subscribe(&feed.shared, from.as_deref(), format, &self.headers) {
             Ok(joined) => joined,
-            Err(answer) => return answer,
+            Err(answer) => return *answer,
         };
         let Some(id) = joined.id else {
             // A closed feed: everything is queued already.
@@ -125,7 +125,7 @@ fn subscribe(
     from: Option<&str>,
     format: Format,
     headers: &HeaderMap,
-) -> Result<Joined, Response> {
+) -> Result<Joined, Box<Response>> {
     let point = from.map(str::parse::<ResumePoint>);
     let hook = feed.lock().authorize.clone();
     if let Some(hook) = hook {
@@ -133,11 +133,11 @@ fn subscribe(
             headers,
             resume: point.and_then(Result::ok),
         };
-        hook(&request).map_err(IntoResponse::into_response)?;
+        hook(&request).map_err(|denied| Box::new(denied.into_response()))?;
     }
     let mut state = feed.lock();
     if let Some(message) = state.unavailable {
-        return Err(unavailable(message));
+        return Err(Box::new(unavailable(message)));
     }
     let epoch = state.epoch;
     let last = state.window.last();
@@ -149,7 +149,7 @@ fn subscribe(
     };
     if point.is_some() && state.done.is_some() && after == Some(last) {
         // The client has the final packet already.
-        return Err(StatusCode::NO_CONTENT.into_response());
+        return Err(Box::new(StatusCode::NO_CONTENT.into_response()));
     }
     let mut frames = Vec::new();
     let mut end = None;
@@ -171,7 +171,8 @@ fn subscribe(
             frames.push(frame::skipped(format, epoch, last, missed as usize));
         }
         Err(Beyond) => {
-            return Err(Error::new(StatusCode::GONE, WINDOW_PASSED_MESSAGE).into_response());
+            let gone = Error::new(StatusCode::GONE, WINDOW_PASSED_MESSAGE);
+            return Err(Box::new(gone.into_response()));
         }
     }
     if end.is_none() {

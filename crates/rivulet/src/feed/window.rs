@@ -88,7 +88,7 @@ impl Window {
 pub(super) fn now_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| millis(d))
+        .map_or(0, millis)
 }
 
 fn millis(duration: Duration) -> u64 {
