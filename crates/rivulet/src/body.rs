@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
-use tokio::task::AbortHandle;
 use tokio::time::{Instant, Sleep};
 
 use crate::buffer::{End, Reader};
-use crate::encode;
+use crate::encode::{self, EventId};
 use crate::error::Error;
 use crate::format::Format;
+use crate::handler_task::HandlerTask;
 use crate::metrics;
+use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
 
 /// Frames ready at the same time are joined until the write reaches this size.
 const COALESCE_BYTES: usize = 64 * 1024;
@@ -25,7 +26,7 @@ const MAX_IDLE_TURNS: u8 = 2;
 
 /// The body of a stream response. Dropping it (hyper does when the client goes
 /// away) cancels the handler.
-pub struct StreamBody {
+pub(crate) struct StreamBody {
     rx: Reader,
     format: Format,
     keep_alive: Option<KeepAlive>,
@@ -46,16 +47,6 @@ struct KeepAlive {
     frame: Bytes,
     sleep: Pin<Box<Sleep>>,
     last_write: Instant,
-}
-
-/// Aborts the handler's task when dropped: the response future and then the body
-/// own it, so a client that leaves at any point cancels the handler.
-pub(crate) struct HandlerTask(pub(crate) AbortHandle);
-
-impl Drop for HandlerTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl StreamBody {
@@ -158,9 +149,9 @@ impl Body for StreamBody {
             Some(End::Dropped) => {
                 // The handler's task was stopped from outside (the runtime is
                 // shutting down).
-                let packet = Error::message("the stream ended unexpectedly").into_packet(false);
-                this.held
-                    .extend_from_slice(&encode::error(this.format, 0, &packet));
+                let packet = Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false);
+                let frame = encode::error(this.format, EventId::Counter(0), &packet);
+                this.held.extend_from_slice(&frame);
                 true
             }
         };
@@ -213,6 +204,7 @@ mod tests {
     use crate::buffer::{self, Writer};
     use futures::FutureExt;
     use http_body_util::BodyExt;
+    use tokio::task::AbortHandle;
 
     const PACKET: &[u8] = b"data: 1\n\n";
     const DONE: &[u8] = b"event: done\ndata: null\n\n";

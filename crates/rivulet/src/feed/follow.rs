@@ -8,16 +8,12 @@ use http::{HeaderMap, StatusCode};
 use super::lag::Subscriber;
 use super::window::Beyond;
 use super::{Feed, Shared, done_frame, frame};
-use crate::body::HandlerTask;
 use crate::buffer::{self, End, Reader, Writer};
 use crate::error::Error;
 use crate::format::Format;
-use crate::resume::ResumePoint;
-use crate::stream::{self, LAST_EVENT_ID, Stream};
-
-/// What a client is told when the packets it missed are no longer kept.
-pub const WINDOW_PASSED_MESSAGE: &str =
-    "the packets this client missed are no longer kept: the feed cannot be resumed from there";
+use crate::handler_task::HandlerTask;
+use crate::protocol::{LAST_EVENT_ID, ResumePoint, WINDOW_PASSED_MESSAGE};
+use crate::stream::{self, Stream};
 
 /// A request to follow a feed, as the [`Feed::authorize`] hook sees it.
 #[derive(Debug)]
@@ -160,9 +156,10 @@ fn subscribe(
         Ok(records) => {
             for record in records {
                 let packet = frame::record(format, epoch, record);
-                match record.kind {
-                    super::RecordKind::Progress => frames.push(packet),
-                    super::RecordKind::Done => end = Some(packet),
+                if record.kind().is_final() {
+                    end = Some(packet);
+                } else {
+                    frames.push(packet);
                 }
             }
         }

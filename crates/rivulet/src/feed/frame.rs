@@ -8,21 +8,17 @@
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::record::{Record, RecordKind};
-use crate::encode::{self, Kind};
+use super::record::Record;
+use crate::encode::{self, EventId};
 use crate::error::ErrorPacket;
 use crate::format::Format;
-use crate::resume::{StreamId, with_stream_id};
+use crate::protocol::{PacketKind, StreamId};
 
 /// `record` in `format`.
 pub(super) fn record(format: Format, epoch: StreamId, record: &Record) -> Bytes {
-    let kind = match record.kind {
-        RecordKind::Progress => Kind::Progress,
-        RecordKind::Done => Kind::Done,
-    };
-    let frame = encode::packet(format, kind, record.seq, &*record.json)
-        .expect("JSON that was parsed once serializes");
-    with_stream_id(format, epoch, frame)
+    let id = EventId::Resume(epoch, record.seq());
+    encode::packet(format, record.kind(), id, &*record.packet.data)
+        .expect("JSON that was parsed once serializes")
 }
 
 /// The value of the packet that tells a subscriber it skipped ahead.
@@ -40,19 +36,20 @@ pub(super) fn skipped(format: Format, epoch: StreamId, seq: u64, missed: usize) 
         rivulet: "skipped",
         missed,
     };
-    let frame = encode::packet(format, Kind::Progress, seq, &value).expect("the marker serializes");
-    with_stream_id(format, epoch, frame)
+    encode::packet(
+        format,
+        PacketKind::Progress,
+        EventId::Resume(epoch, seq),
+        &value,
+    )
+    .expect("the marker serializes")
 }
 
 /// The error packet that ends one subscriber. It has no SSE id: the error
 /// belongs to this connection, not to the feed, and an event without an id
 /// leaves the client's last event id as it was.
 pub(super) fn error(format: Format, packet: &ErrorPacket) -> Bytes {
-    let frame = encode::error(format, 0, packet);
-    match frame.strip_prefix(b"id: 0\n") {
-        Some(rest) if format == Format::Sse => Bytes::copy_from_slice(rest),
-        _ => frame,
-    }
+    encode::error(format, EventId::None, packet)
 }
 
 /// A record encoded once per wire format, on demand: a publish encodes it
@@ -90,7 +87,7 @@ mod tests {
     fn sse_events_carry_the_feed_epoch_and_number() {
         let epoch: StreamId = "000000000000000000000000000000ff".parse().unwrap();
         let json = serde_json::value::to_raw_value(&serde_json::json!({"n": 1})).unwrap();
-        let record = Record::new(7, 0, RecordKind::Progress, json);
+        let record = Record::new(7, 0, PacketKind::Progress, json);
         let mut frames = Frames::new(epoch, &record);
         assert_eq!(
             &frames.get(Format::Sse)[..],

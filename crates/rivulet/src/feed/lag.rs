@@ -8,15 +8,11 @@ use super::frame;
 use crate::buffer::{End, Refused, Writer};
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
-use crate::resume::StreamId;
+use crate::protocol::{FELL_BEHIND_MESSAGE, StreamId};
 
 /// The default [`Feed::buffer`](super::Feed::buffer): packets a subscriber may
 /// have waiting before it counts as fallen behind.
 pub const DEFAULT_FEED_BUFFER: usize = 256;
-
-/// The message of the error packet that cuts off a subscriber that fell behind.
-pub const FELL_BEHIND_MESSAGE: &str =
-    "this client fell too far behind the feed and was cut off: reconnect to resume";
 
 /// What a feed does with a subscriber whose buffer is full when a packet is
 /// published: the publisher never waits for it.

@@ -64,17 +64,16 @@ use serde_json::value::RawValue;
 
 use crate::error::Error;
 use crate::metrics;
-use crate::resume::StreamId;
+use crate::protocol::{PacketKind, StreamId};
 
-pub use follow::{FollowRequest, WINDOW_PASSED_MESSAGE};
-pub use lag::{DEFAULT_FEED_BUFFER, FELL_BEHIND_MESSAGE, OnLag};
-#[cfg(feature = "redis")]
-pub use redis::FEED_STORE_FAILED_MESSAGE;
+pub use crate::protocol::{FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, WINDOW_PASSED_MESSAGE};
+pub use follow::FollowRequest;
+pub use lag::{DEFAULT_FEED_BUFFER, OnLag};
 pub use window::DEFAULT_WINDOW_PACKETS;
 
 use frame::Frames;
 use lag::{Kept, Subscriber};
-use record::{Record, RecordKind};
+use record::Record;
 use window::Window;
 
 type Authorize = dyn Fn(&FollowRequest<'_>) -> Result<(), Error> + Send + Sync;
@@ -226,7 +225,7 @@ impl Feed {
         value: impl Serialize,
     ) -> impl Future<Output = Result<u64, FeedError>> + Send + 'static {
         self.append(
-            RecordKind::Progress,
+            PacketKind::Progress,
             serde_json::value::to_raw_value(&value),
         )
     }
@@ -238,12 +237,12 @@ impl Feed {
         &self,
         value: impl Serialize,
     ) -> impl Future<Output = Result<u64, FeedError>> + Send + 'static {
-        self.append(RecordKind::Done, serde_json::value::to_raw_value(&value))
+        self.append(PacketKind::Done, serde_json::value::to_raw_value(&value))
     }
 
     fn append(
         &self,
-        kind: RecordKind,
+        kind: PacketKind,
         json: Result<Box<RawValue>, serde_json::Error>,
     ) -> impl Future<Output = Result<u64, FeedError>> + Send + 'static {
         let shared = self.shared.clone();
@@ -316,12 +315,12 @@ impl State {
         let epoch = self.epoch;
         let on_lag = self.on_lag;
         let mut frames = Frames::new(epoch, &record);
-        match record.kind {
-            RecordKind::Progress => self.subscribers.retain(|_, subscriber| {
+        match record.kind() {
+            PacketKind::Progress => self.subscribers.retain(|_, subscriber| {
                 let packet = frames.get(subscriber.format);
-                subscriber.offer(packet, record.seq, epoch, on_lag) == Kept::Yes
+                subscriber.offer(packet, record.seq(), epoch, on_lag) == Kept::Yes
             }),
-            RecordKind::Done => {
+            PacketKind::Done | PacketKind::Error => {
                 for (_, subscriber) in self.subscribers.drain() {
                     subscriber.finish(frames.get(subscriber.format).clone());
                 }

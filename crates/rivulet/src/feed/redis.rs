@@ -7,7 +7,7 @@
 //! | key | type | holds |
 //! |-----|------|-------|
 //! | `<prefix>:feed:{<name>}:epoch` | string | the feed's epoch, drawn once by the first server |
-//! | `<prefix>:feed:{<name>}:packets` | stream | the retained window: entry id `0-<seq>`, fields `k` (`p` progress, `d` done), `j` (the JSON), `t` (published, ms since the Unix epoch) |
+//! | `<prefix>:feed:{<name>}:packets` | stream | the retained window: entry id `0-<seq>`, fields `k` (its kind, `progress` or `done`) and `d` (its JSON) as a resumable stream's packets, and `t` (published, ms since the Unix epoch) |
 //! | `<prefix>:feed:{<name>}:closed` | string | exists once the feed is closed |
 //!
 //! A publish is one script (next number, `XADD … MAXLEN <window>`). Every
@@ -26,16 +26,12 @@ use redis::{AsyncConnectionConfig, Client, Script};
 use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
 
-use super::record::{Record, RecordKind};
+use super::record::Record;
 use super::window::{DEFAULT_WINDOW_PACKETS, now_millis};
 use super::{Feed, FeedError, Shared, State};
 use crate::error::Error;
-use crate::resume::{RedisStore, StreamId};
-
-/// What subscribers are told when the feed's Redis cannot be reached.
-pub const FEED_STORE_FAILED_MESSAGE: &str = "the feed's store cannot be reached";
-/// What subscribers are told when packets were lost while Redis was away.
-const GAP_MESSAGE: &str = "packets of the feed were lost while its store was unreachable";
+use crate::protocol::{FEED_GAP_MESSAGE, FEED_STORE_FAILED_MESSAGE, PacketKind, StreamId};
+use crate::resume::RedisStore;
 
 /// How long one `XREAD` waits for packets.
 const BLOCK: Duration = Duration::from_secs(2);
@@ -44,14 +40,14 @@ const BATCH: usize = 512;
 /// Failed reads in a row before the subscribers are told.
 const MAX_FAILURES: u32 = 3;
 
-/// Publishes one packet. KEYS: packets, closed, seq (the last number). ARGV: kind (p|d), JSON,
+/// Publishes one packet. KEYS: packets, closed, seq (the last number). ARGV: kind (`progress` or `done`), JSON,
 /// window (packets), time (ms). Returns the packet's number, or -1 when the
 /// feed is closed.
 const APPEND: &str = r"
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local seq = redis.call('INCR', KEYS[3])
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '0-' .. seq, 'k', ARGV[1], 'j', ARGV[2], 't', ARGV[4])
-if ARGV[1] == 'd' then redis.call('SET', KEYS[2], '1') end
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '0-' .. seq, 'k', ARGV[1], 'd', ARGV[2], 't', ARGV[4])
+if ARGV[1] ~= 'progress' then redis.call('SET', KEYS[2], '1') end
 return seq
 ";
 
@@ -136,7 +132,7 @@ impl Feed {
             .map(parse)
             .collect::<Result<Vec<_>, _>>()?;
         let last = match records.first() {
-            Some(first) => first.seq - 1,
+            Some(first) => first.seq() - 1,
             None => {
                 let mut connection = store.connection();
                 redis::cmd("GET")
@@ -149,7 +145,7 @@ impl Feed {
         };
         state.window.restart_at(last);
         for record in records.drain(..) {
-            if record.kind == RecordKind::Done {
+            if record.kind().is_final() {
                 state.done = Some(record.clone());
             }
             state.window.push(record);
@@ -185,7 +181,7 @@ impl Backend {
     /// too, delivers it.
     pub(super) async fn append(
         &self,
-        kind: RecordKind,
+        kind: PacketKind,
         json: Box<RawValue>,
         window: usize,
     ) -> Result<u64, FeedError> {
@@ -194,10 +190,7 @@ impl Backend {
             .key(&self.keys.packets)
             .key(&self.keys.closed)
             .key(&self.keys.seq)
-            .arg(match kind {
-                RecordKind::Progress => "p",
-                RecordKind::Done => "d",
-            })
+            .arg(kind.name())
             .arg(json.get())
             .arg(window)
             .arg(now_millis())
@@ -223,12 +216,10 @@ fn parse((id, fields): Entry) -> Result<Record, FeedError> {
             .map(|(_, value)| value.as_str())
             .ok_or_else(|| backend(format!("feed entry {id} has no field {name}")))
     };
-    let kind = match field("k")? {
-        "d" => RecordKind::Done,
-        _ => RecordKind::Progress,
-    };
+    let kind = PacketKind::from_name(field("k")?)
+        .ok_or_else(|| backend(format!("feed entry {id} has no known kind")))?;
     let at = field("t")?.parse().unwrap_or(0);
-    let json = RawValue::from_string(field("j")?.to_owned()).map_err(backend)?;
+    let json = RawValue::from_string(field("d")?.to_owned()).map_err(backend)?;
     Ok(Record::new(seq, at, kind, json))
 }
 
@@ -310,17 +301,17 @@ async fn follow(
                     continue;
                 }
             };
-            if record.seq <= *last {
+            if record.seq() <= *last {
                 continue;
             }
-            if record.seq > *last + 1 {
+            if record.seq() > *last + 1 {
                 // Trimmed while this server could not read: its subscribers
                 // would miss packets without knowing.
-                state.fail_all(|| Error::new(StatusCode::SERVICE_UNAVAILABLE, GAP_MESSAGE));
-                state.window.restart_at(record.seq - 1);
+                state.fail_all(|| Error::new(StatusCode::SERVICE_UNAVAILABLE, FEED_GAP_MESSAGE));
+                state.window.restart_at(record.seq() - 1);
             }
-            *last = record.seq;
-            let done = record.kind == RecordKind::Done;
+            *last = record.seq();
+            let done = record.kind().is_final();
             state.deliver(record);
             if done {
                 return Ok(());

@@ -41,8 +41,8 @@ impl Window {
 
     /// Keeps `record`, the packet after the last one, and lets the oldest go.
     pub(super) fn push(&mut self, record: Record) {
-        debug_assert_eq!(record.seq, self.last + 1);
-        self.last = record.seq;
+        debug_assert_eq!(record.seq(), self.last + 1);
+        self.last = record.seq();
         self.records.push_back(record);
         self.prune();
     }
@@ -74,7 +74,7 @@ impl Window {
         if seq > self.last {
             return Err(Beyond);
         }
-        let first_kept = self.records.front().map_or(self.last + 1, |r| r.seq);
+        let first_kept = self.records.front().map_or(self.last + 1, Record::seq);
         if seq + 1 < first_kept {
             return Err(Beyond);
         }
@@ -98,13 +98,13 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::record::RecordKind;
+    use crate::protocol::PacketKind;
 
     fn record(seq: u64, at: u64) -> Record {
         Record::new(
             seq,
             at,
-            RecordKind::Progress,
+            PacketKind::Progress,
             serde_json::value::to_raw_value(&seq).unwrap(),
         )
     }
@@ -112,7 +112,7 @@ mod tests {
     fn seqs(window: &mut Window, after: u64) -> Result<Vec<u64>, Beyond> {
         window
             .after(after)
-            .map(|records| records.map(|r| r.seq).collect())
+            .map(|records| records.map(Record::seq).collect())
     }
 
     #[test]
