@@ -269,3 +269,33 @@ async fn a_subscriber_that_leaves_is_let_go_without_a_publish() {
     drop(response);
     eventually("the subscriber to be let go", || feed.subscribers() == 0).await;
 }
+
+#[tokio::test]
+async fn a_shutdown_ends_every_subscriber_with_its_error_packet() {
+    let shutdown = rivulet::Shutdown::new();
+    let feed = Feed::new();
+    let app = Router::new()
+        .route("/feed", get(watch))
+        .with_state(feed.clone())
+        .layer(axum::Extension(
+            rivulet::Config::default().shutdown(&shutdown),
+        ));
+    let addr = serve(app).await;
+    let mut readers = Vec::new();
+    for format in Format::ALL {
+        readers.push(Reader::new(follow(addr, format, None).await));
+    }
+    eventually("every subscriber to join", || feed.subscribers() == 3).await;
+    shutdown.end_streams();
+    for mut reader in readers {
+        let Some(Ok(Event::Error(error))) = reader.next().await else {
+            panic!("an error packet");
+        };
+        assert_eq!(error.status, 503);
+        assert_eq!(error.message, rivulet::SHUTDOWN_MESSAGE);
+        assert!(reader.next().await.is_none());
+    }
+    eventually("subscribers to be let go", || feed.subscribers() == 0).await;
+    let refused = follow(addr, Format::Sse, None).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
