@@ -1,6 +1,6 @@
 //! Live feeds: one producer, any number of subscribers. A [`Feed`] is
 //! published to from anywhere (a handler, a task, a webhook); every request
-//! that follows it with [`Stream::follow`] gets each packet published after it
+//! that follows it with [`Stream::follow`](crate::Stream::follow) gets each packet published after it
 //! joined, in order, in its own wire format.
 //!
 //! ```
