@@ -3,67 +3,18 @@
 //! Real servers on loopback, real HTTP clients.
 
 mod common;
+mod feed_support;
 
-use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::get;
 use common::{PATIENCE, Reader, client, eventually, serve};
+use feed_support::{app, follow, last_id, take};
 use http::StatusCode;
 use rivulet::decode::Event;
 use rivulet::feed::{Feed, OnLag, WINDOW_PASSED_MESSAGE};
-use rivulet::{Error, Format, Stream};
+use rivulet::{Error, Format};
 use serde_json::{Value, json};
 
-async fn watch(stream: Stream, State(feed): State<Feed>) -> Response {
-    stream.follow(&feed).await
-}
-
 async fn server(feed: &Feed) -> std::net::SocketAddr {
-    serve(
-        Router::new()
-            .route("/feed", get(watch))
-            .with_state(feed.clone()),
-    )
-    .await
-}
-
-/// GETs the feed in `format`, resuming from `last_event_id` when given.
-async fn follow(
-    addr: std::net::SocketAddr,
-    format: Format,
-    last_event_id: Option<&str>,
-) -> reqwest::Response {
-    let mut request = client().get(format!("http://{addr}/feed"));
-    for (name, value) in format.request_headers() {
-        request = request.header(*name, *value);
-    }
-    if let Some(id) = last_event_id {
-        request = request.header("last-event-id", id);
-    }
-    tokio::time::timeout(PATIENCE, request.send())
-        .await
-        .expect("a response head in time")
-        .expect("a response")
-}
-
-/// The `id` of the last SSE event in `raw`.
-fn last_id(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw)
-        .lines()
-        .rev()
-        .find_map(|line| line.strip_prefix("id: "))
-        .expect("an event with an id")
-        .to_owned()
-}
-
-/// Reads `count` packets.
-async fn take(reader: &mut Reader, count: usize) -> Vec<Event> {
-    let mut events = Vec::new();
-    while events.len() < count {
-        events.push(reader.next().await.expect("a packet").expect("well-formed"));
-    }
-    events
+    serve(app(feed)).await
 }
 
 fn progress(values: impl IntoIterator<Item = u64>) -> Vec<Event> {
@@ -274,13 +225,8 @@ async fn a_subscriber_that_leaves_is_let_go_without_a_publish() {
 async fn a_shutdown_ends_every_subscriber_with_its_error_packet() {
     let shutdown = rivulet::Shutdown::new();
     let feed = Feed::new();
-    let app = Router::new()
-        .route("/feed", get(watch))
-        .with_state(feed.clone())
-        .layer(axum::Extension(
-            rivulet::Config::default().shutdown(&shutdown),
-        ));
-    let addr = serve(app).await;
+    let config = rivulet::Config::default().shutdown(&shutdown);
+    let addr = serve(app(&feed).layer(axum::Extension(config))).await;
     let mut readers = Vec::new();
     for format in Format::ALL {
         readers.push(Reader::new(follow(addr, format, None).await));

@@ -4,21 +4,15 @@
 //! is not moved by other tests.
 
 mod common;
+mod feed_support;
 
-use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::get;
 use common::{PATIENCE, Reader, client, eventually, serve};
+use feed_support::app;
+use rivulet::Format;
 use rivulet::decode::Event;
 use rivulet::feed::{FELL_BEHIND_MESSAGE, Feed};
-use rivulet::{Format, Stream};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn watch(stream: Stream, State(feed): State<Feed>) -> Response {
-    stream.follow(&feed).await
-}
 
 fn rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -34,12 +28,7 @@ fn rss_bytes() -> u64 {
 async fn a_subscriber_that_stops_reading_is_cut_off_while_the_others_go_on() {
     const PACKETS: u64 = 4000;
     let feed = Feed::new().buffer(16).window_packets(16);
-    let addr = serve(
-        Router::new()
-            .route("/feed", get(watch))
-            .with_state(feed.clone()),
-    )
-    .await;
+    let addr = serve(app(&feed)).await;
     // The stalled client reads the response head, then nothing.
     let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
     stalled

@@ -7,76 +7,38 @@
 #![cfg(feature = "redis")]
 
 mod common;
+mod feed_support;
 mod resume_support;
 
 use std::net::SocketAddr;
 
-use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::get;
-use common::{PATIENCE, Reader, client, serve};
+use common::{Reader, client, serve};
+use feed_support::{app, follow, last_id, take};
 use http::StatusCode;
 use resume_support::{RedisServer, eventually};
+use rivulet::Format;
 use rivulet::decode::Event;
 use rivulet::feed::{FEED_STORE_FAILED_MESSAGE, Feed};
 use rivulet::resume::RedisStore;
-use rivulet::{Format, Stream};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-async fn watch(stream: Stream, State(feed): State<Feed>) -> Response {
-    stream.follow(&feed).await
-}
 
 /// A server whose feed `name` lives in the Redis at `url`.
 async fn instance(url: &str, name: &str) -> (SocketAddr, Feed) {
     let store = RedisStore::connect(url).await.expect("Redis answers");
     let feed = Feed::redis(&store, name).await.expect("the feed loads");
-    let addr = serve(
-        Router::new()
-            .route("/feed", get(watch))
-            .with_state(feed.clone()),
-    )
-    .await;
+    let addr = serve(app(&feed)).await;
     (addr, feed)
 }
 
-async fn follow(addr: SocketAddr, format: Format, last_event_id: Option<&str>) -> Reader {
-    let mut request = client().get(format!("http://{addr}/feed"));
-    for (name, value) in format.request_headers() {
-        request = request.header(*name, *value);
-    }
-    if let Some(id) = last_event_id {
-        request = request.header("last-event-id", id);
-    }
-    let response = tokio::time::timeout(PATIENCE, request.send())
-        .await
-        .expect("a response head in time")
-        .expect("a response");
+async fn open(addr: SocketAddr, format: Format, last_event_id: Option<&str>) -> Reader {
+    let response = follow(addr, format, last_event_id).await;
     assert_eq!(response.status(), StatusCode::OK);
     Reader::new(response)
 }
 
-async fn take(reader: &mut Reader, count: usize) -> Vec<Event> {
-    let mut events = Vec::new();
-    while events.len() < count {
-        events.push(reader.next().await.expect("a packet").expect("well-formed"));
-    }
-    events
-}
-
 fn numbers(range: std::ops::RangeInclusive<u64>) -> Vec<Event> {
     range.map(|n| Event::Progress(json!({ "n": n }))).collect()
-}
-
-fn last_id(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw)
-        .lines()
-        .rev()
-        .find_map(|line| line.strip_prefix("id: "))
-        .expect("an event with an id")
-        .to_owned()
 }
 
 /// The number of `XREAD` calls Redis has served, from `INFO commandstats`.
@@ -114,7 +76,7 @@ async fn a_publish_on_one_server_reaches_subscribers_on_both_and_redis_is_read_o
     let mut readers = Vec::new();
     for i in 0..PER_SERVER * 2 {
         let server = if i % 2 == 0 { a } else { b };
-        readers.push(follow(server, Format::ALL[i % 3], None).await);
+        readers.push(open(server, Format::ALL[i % 3], None).await);
     }
     eventually("every subscriber to join", || async {
         (feed_a.subscribers() == PER_SERVER && feed_b.subscribers() == PER_SERVER).then_some(())
@@ -152,7 +114,7 @@ async fn a_client_resumes_on_another_server_from_its_last_event_id() {
     let redis = RedisServer::start();
     let (a, feed_a) = instance(&redis.url(), "orders").await;
     let (b, _feed_b) = instance(&redis.url(), "orders").await;
-    let mut first = follow(a, Format::Sse, None).await;
+    let mut first = open(a, Format::Sse, None).await;
     eventually("the subscriber to join", || async {
         (feed_a.subscribers() == 1).then_some(())
     })
@@ -169,7 +131,7 @@ async fn a_client_resumes_on_another_server_from_its_last_event_id() {
     // Server b has read them from Redis by the time it serves the resume.
     let mut rest = None;
     for _ in 0..100 {
-        let mut reader = follow(b, Format::Sse, Some(&point)).await;
+        let mut reader = open(b, Format::Sse, Some(&point)).await;
         let events = take(&mut reader, 1).await;
         if events == numbers(4..=4) {
             rest = Some(reader);
@@ -181,7 +143,7 @@ async fn a_client_resumes_on_another_server_from_its_last_event_id() {
     assert_eq!(take(&mut rest, 2).await, numbers(5..=6));
     // A server that starts later loads the window from Redis.
     let (c, _feed_c) = instance(&redis.url(), "orders").await;
-    let mut late = follow(c, Format::Ndjson, Some(&point)).await;
+    let mut late = open(c, Format::Ndjson, Some(&point)).await;
     assert_eq!(take(&mut late, 3).await, numbers(4..=6));
 }
 
@@ -191,7 +153,7 @@ async fn a_redis_that_goes_away_ends_subscribers_with_an_error_packet() {
     let (a, feed) = instance(&redis.url(), "ticker").await;
     let mut readers = Vec::new();
     for format in Format::ALL {
-        readers.push(follow(a, format, None).await);
+        readers.push(open(a, format, None).await);
     }
     eventually("every subscriber to join", || async {
         (feed.subscribers() == 3).then_some(())
