@@ -81,17 +81,33 @@ async fn main() -> std::process::ExitCode {
             max_duration,
             redis,
         } => {
-            if let Some(url) = redis
-                && let Err(e) = rivulet_cli::demo::use_redis(&url).await
-            {
-                eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
-                return std::process::ExitCode::from(2);
-            }
+            let (durable, ticker) = match redis {
+                None => (
+                    rivulet_cli::demo::memory_store(),
+                    rivulet_cli::demo::memory_ticker(),
+                ),
+                Some(url) => {
+                    let stores = async {
+                        let durable = rivulet_cli::demo::redis_store(&url).await?;
+                        let ticker = rivulet_cli::demo::redis_ticker(&url).await?;
+                        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((durable, ticker))
+                    };
+                    match stores.await {
+                        Ok(stores) => stores,
+                        Err(e) => {
+                            eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
+                            return std::process::ExitCode::from(2);
+                        }
+                    }
+                }
+            };
             let options = rivulet_cli::demo::Options {
                 header_read_timeout: Duration::from_secs_f64(header_timeout),
                 max_streams,
                 grace: Duration::from_secs_f64(grace),
                 max_stream_duration: max_duration.map(Duration::from_secs_f64),
+                durable,
+                ticker,
             };
             match rivulet_cli::demo::serve(addr, options).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,

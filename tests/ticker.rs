@@ -2,19 +2,13 @@
 //! JSON body publishes to it. In one demo server, and across two real
 //! `rivulet demo --redis URL` processes sharing one `redis-server`.
 
-#[path = "../crates/rivulet/tests/common/mod.rs"]
-mod common;
-#[path = "../crates/rivulet/tests/resume_support/mod.rs"]
-mod resume_support;
-
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{PATIENCE, Reader, client, get};
-use resume_support::RedisServer;
 use rivulet::Format;
 use rivulet::decode::Event;
+use rivulet_testkit::{PATIENCE, Reader, RedisServer, client, get};
 use serde_json::{Value, json};
 
 async fn publish(addr: &str, body: &str) -> reqwest::Response {

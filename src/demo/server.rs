@@ -11,12 +11,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rivulet::Shutdown;
+use rivulet::feed::Feed;
+use rivulet::resume::Resume;
 use tokio::net::TcpListener;
 
-use super::{UPLOAD_LIMIT, router};
+use super::{UPLOAD_LIMIT, memory_store, memory_ticker, router};
 
-/// How the demo server protects itself.
-#[derive(Clone, Debug)]
+/// How the demo server protects itself, and where it keeps resumable streams.
+#[derive(Clone)]
 pub struct Options {
     /// A client must send a request's whole head within this time, also when it
     /// keeps a connection open between requests.
@@ -27,6 +29,21 @@ pub struct Options {
     pub grace: Duration,
     /// Streams longer than this are ended with an error packet, if set.
     pub max_stream_duration: Option<Duration>,
+    /// Where `/stream/durable` keeps its streams.
+    pub durable: Resume,
+    /// The live feed of `/stream/ticker`.
+    pub ticker: Feed,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_streams", &self.max_streams)
+            .field("grace", &self.grace)
+            .field("max_stream_duration", &self.max_stream_duration)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Options {
@@ -36,6 +53,8 @@ impl Default for Options {
             max_streams: 10_000,
             grace: Duration::from_secs(10),
             max_stream_duration: None,
+            durable: memory_store(),
+            ticker: memory_ticker(),
         }
     }
 }
@@ -75,7 +94,11 @@ pub async fn serve_with(
     stop: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let shutdown = Shutdown::new();
-    let service = TowerToHyperService::new(router(options.stream_config(&shutdown)));
+    let service = TowerToHyperService::new(router(
+        options.stream_config(&shutdown),
+        options.durable.clone(),
+        options.ticker.clone(),
+    ));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout);

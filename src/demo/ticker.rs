@@ -3,8 +3,6 @@
 //! `rivulet demo --redis URL` the feed lives in Redis and every demo server
 //! on it shares it: a publish on one reaches the viewers of all.
 
-use std::sync::OnceLock;
-
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -20,19 +18,16 @@ pub const TICKER_FEED: &str = "demo-ticker";
 /// The largest value `POST /stream/ticker` takes.
 pub const TICKER_BODY_LIMIT: usize = 64 * 1024;
 
-/// The demo's ticker: in memory, unless [`share_ticker`] moved it to Redis.
-static TICKER: OnceLock<Feed> = OnceLock::new();
-
-/// Shares the ticker through the Redis of `store`. Call it before serving.
-pub async fn share_ticker(store: &RedisStore) -> Result<(), FeedError> {
-    let feed = Feed::redis(store, TICKER_FEED).await?;
-    let _ = TICKER.set(feed);
-    Ok(())
+/// A ticker in this process's memory: its viewers are this server's.
+pub fn memory_ticker() -> Feed {
+    Feed::new()
 }
 
-/// The ticker, for its route's `Extension` layer.
-pub fn ticker() -> Extension<Feed> {
-    Extension(TICKER.get_or_init(Feed::new).clone())
+/// The ticker shared by every demo server on the Redis at `url`: a value
+/// published on one reaches the viewers of all.
+pub async fn redis_ticker(url: &str) -> Result<Feed, Box<dyn std::error::Error + Send + Sync>> {
+    let store = RedisStore::connect(url).await?;
+    Ok(Feed::redis(&store, TICKER_FEED).await?)
 }
 
 /// `GET /stream/ticker`: every value published from now on (or, with

@@ -2,15 +2,14 @@
 //! stops reading, resume within and beyond the window, closing, authorization.
 //! Real servers on loopback, real HTTP clients.
 
-mod common;
 mod feed_support;
 
-use common::{PATIENCE, Reader, client, eventually, serve};
 use feed_support::{app, follow, last_id, take};
 use http::StatusCode;
 use rivulet::decode::Event;
 use rivulet::feed::{Feed, OnLag, WINDOW_PASSED_MESSAGE};
 use rivulet::{Error, Format};
+use rivulet_testkit::{PATIENCE, Reader, client, eventually, serve};
 use serde_json::{Value, json};
 
 async fn server(feed: &Feed) -> std::net::SocketAddr {

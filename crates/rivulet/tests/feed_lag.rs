@@ -3,14 +3,13 @@
 //! buffer. A test binary of its own, so that the resident memory it measures
 //! is not moved by other tests.
 
-mod common;
 mod feed_support;
 
-use common::{PATIENCE, Reader, client, eventually, serve};
 use feed_support::app;
 use rivulet::Format;
 use rivulet::decode::Event;
 use rivulet::feed::{FELL_BEHIND_MESSAGE, Feed};
+use rivulet_testkit::{PATIENCE, Reader, client, eventually, serve};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -6,20 +6,17 @@
 
 #![cfg(feature = "redis")]
 
-mod common;
 mod feed_support;
-mod resume_support;
 
 use std::net::SocketAddr;
 
-use common::{Reader, client, serve};
 use feed_support::{app, follow, last_id, take};
 use http::StatusCode;
-use resume_support::{RedisServer, eventually};
 use rivulet::Format;
 use rivulet::decode::Event;
 use rivulet::feed::{FEED_STORE_FAILED_MESSAGE, Feed};
 use rivulet::resume::RedisStore;
+use rivulet_testkit::{Reader, RedisServer, client, serve, wait_for};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -78,7 +75,7 @@ async fn a_publish_on_one_server_reaches_subscribers_on_both_and_redis_is_read_o
         let server = if i % 2 == 0 { a } else { b };
         readers.push(open(server, Format::ALL[i % 3], None).await);
     }
-    eventually("every subscriber to join", || async {
+    wait_for("every subscriber to join", || async {
         (feed_a.subscribers() == PER_SERVER && feed_b.subscribers() == PER_SERVER).then_some(())
     })
     .await;
@@ -115,7 +112,7 @@ async fn a_client_resumes_on_another_server_from_its_last_event_id() {
     let (a, feed_a) = instance(&redis.url(), "orders").await;
     let (b, _feed_b) = instance(&redis.url(), "orders").await;
     let mut first = open(a, Format::Sse, None).await;
-    eventually("the subscriber to join", || async {
+    wait_for("the subscriber to join", || async {
         (feed_a.subscribers() == 1).then_some(())
     })
     .await;
@@ -155,7 +152,7 @@ async fn a_redis_that_goes_away_ends_subscribers_with_an_error_packet() {
     for format in Format::ALL {
         readers.push(open(a, format, None).await);
     }
-    eventually("every subscriber to join", || async {
+    wait_for("every subscriber to join", || async {
         (feed.subscribers() == 3).then_some(())
     })
     .await;

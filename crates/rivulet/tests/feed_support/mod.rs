@@ -1,6 +1,6 @@
 //! Support for the feed tests: the route that follows a feed, a request that
 //! follows it (resuming when asked), and reading its packets and SSE ids.
-//! Builds on `common` (a real server on loopback, a real HTTP client).
+//! Builds on `rivulet_testkit` (a real server on loopback, a real HTTP client).
 
 #![allow(dead_code)]
 
@@ -14,7 +14,7 @@ use rivulet::decode::Event;
 use rivulet::feed::Feed;
 use rivulet::{Format, Stream};
 
-use crate::common::{PATIENCE, Reader, client};
+use rivulet_testkit::{PATIENCE, Reader, client};
 
 /// `GET /feed`: follows the feed in the state.
 pub async fn watch(stream: Stream, State(feed): State<Feed>) -> Response {
