@@ -3,3 +3,6 @@ import type { JQueryStreamStatic } from './stream.js';
 
 /** Adds `stream` to the given jQuery and returns it. */
 export declare function install<T extends object>($: T): T & { stream: JQueryStreamStatic };
+
+/** The most response text a `$.stream` request keeps before it fails (64 Mi characters). */
+export declare const DEFAULT_MAX_RESPONSE_SIZE: number;

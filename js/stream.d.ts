@@ -42,29 +42,29 @@ export interface StreamXHR {
 
 export interface StreamOptions {
   /** Default: `'GET'`, or `'POST'` when there is a body. */
-  method?: string;
+  method?: string | undefined;
   /** Sent with the request; an `Accept` given here replaces the one `format` picks. */
-  headers?: HeadersInit;
+  headers?: HeadersInit | undefined;
   /**
    * The request body. A plain object or array is sent as JSON
    * (`Content-Type: application/json`); the other kinds as fetch sends them.
    */
-  body?: string | FormData | Blob | URLSearchParams | ArrayBuffer | ArrayBufferView | Record<string, unknown> | unknown[] | null;
+  body?: string | FormData | Blob | URLSearchParams | ArrayBuffer | ArrayBufferView | Record<string, unknown> | unknown[] | null | undefined;
   /** As for fetch (`'omit' | 'same-origin' | 'include'`). */
-  credentials?: RequestCredentials;
+  credentials?: RequestCredentials | undefined;
   /** Idle timeout in milliseconds: fails with `'timeout'` when nothing arrives for this long. */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Aborting the signal aborts the stream (errorType `'abort'`). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * The format asked for (default `'sse'`): it sets `Accept`
    * (`text/event-stream`, `application/x-ndjson`) or, for `'legacy'`,
    * `X-Request-Type: stream`. The response is decoded by its `Content-Type`
    * whatever was asked; without one, by this format.
    */
-  format?: StreamFormat;
+  format?: StreamFormat | undefined;
   /** The largest packet accepted (default 16 MiB); a larger one fails with `'parsererror'`. */
-  maxPacketSize?: number;
+  maxPacketSize?: number | undefined;
   /**
    * For resumable streams (the response carries `Rivulet-Stream-Id`): after a
    * dropped connection or a body that ends before the final packet, reconnect
@@ -74,34 +74,65 @@ export interface StreamOptions {
    * ms; every packet that arrives starts the count again. Never after a final
    * packet, an HTTP error, or bad framing.
    */
-  reconnect?: boolean | ReconnectOptions;
+  reconnect?: boolean | ReconnectOptions | undefined;
   /**
    * Resume a stream instead of starting one: a value `lastEventId()` returned
    * earlier (kept in `sessionStorage` across a page reload, say). A stream
    * that can no longer be resumed fails with the message
    * `'the stream can no longer be resumed'`.
    */
-  lastEventId?: string;
+  lastEventId?: string | undefined;
+  /**
+   * Milliseconds until the response head must arrive, for each connection
+   * (reconnects of a resumable stream too); default
+   * {@link DEFAULT_CONNECT_TIMEOUT} (10 s) for a request without a body, none
+   * for one with a body (its upload may take long; upload progress stops the
+   * clock); `0` waits for ever. A stream that gets no head in time fails with
+   * `'timeout'` and a message naming the likely cause: over HTTP/1.1 a browser
+   * opens at most 6 connections per origin and queues the other requests
+   * without a word.
+   */
+  connectTimeout?: number | undefined;
+  /**
+   * For GET streams without a body: the tabs of this origin that open the same
+   * stream (same URL, headers and credentials) share one connection. One tab
+   * holds it and relays its packets to the others (Web Locks API and
+   * BroadcastChannel); when that tab closes or aborts, another takes over,
+   * resuming after the last packet if the stream is resumable and opening it
+   * anew otherwise. The callbacks behave as for an own connection. Where the
+   * APIs are missing (Node, say) the stream has its own connection.
+   */
+  shareAcrossTabs?: boolean | undefined;
 }
 
 /** How a resumable stream reconnects. */
 export interface ReconnectOptions {
   /** Attempts in a row without a packet before giving up (default 8). */
-  retries?: number;
+  retries?: number | undefined;
   /** Milliseconds before the first attempt, doubled for each next one (default 500). */
-  delay?: number;
+  delay?: number | undefined;
   /** The longest wait in milliseconds (default 15000). */
-  maxDelay?: number;
+  maxDelay?: number | undefined;
 }
 
+/** Milliseconds until a response head must arrive unless `options.connectTimeout` changes it: 10000. */
+export const DEFAULT_CONNECT_TIMEOUT: number;
+
+/** The message of a stream that got no response head within `ms` milliseconds. */
+export function connectTimeoutMessage(ms: number): string;
+
 /** The reconnect settings used unless `options.reconnect` changes them. */
-export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>>;
+export const DEFAULT_RECONNECT: { readonly retries: number; readonly delay: number; readonly maxDelay: number };
 
 export type ProgressCallback<P = any> = (this: RivuletStream<P>, data: P) => void;
 export type DoneCallback<F = any> = (this: RivuletStream, data: F) => void;
 export type ErrorCallback = (this: RivuletStream, xhr: StreamXHR, errorType: ErrorType, message: string) => void;
 export type UploadProgressCallback = (this: RivuletStream, event: ProgressEvent) => void;
-export type AlwaysCallback = (this: RivuletStream, ...args: [data: any] | [xhr: StreamXHR, errorType: ErrorType, message: string]) => void;
+/**
+ * After done, with its one argument; after an error, with error's three. The
+ * first is typed `any` as it is either.
+ */
+export type AlwaysCallback = (this: RivuletStream, dataOrXhr: any, errorType?: ErrorType, message?: string) => void;
 
 type OneOrMany<T> = T | T[];
 
@@ -215,37 +246,87 @@ export const DEFAULT_MAX_PACKET_SIZE: number;
 // ---------------------------------------------------------------------------
 // jquery.stream.js
 
-/** `$.stream` options: jQuery.ajax's usual names, plus those of createStream. */
-export interface JQueryStreamOptions extends StreamOptions {
-  url?: string;
+/**
+ * `$.stream` options: jQuery.ajax's settings (they go through jQuery.ajax, with
+ * `$.ajaxSetup`'s defaults), plus the stream's own `format`, `maxPacketSize`
+ * and `maxResponseSize`.
+ */
+export interface JQueryStreamOptions {
+  url?: string | undefined;
   /** jQuery's name for `method`. */
-  type?: string;
-  /** A query string for GET and HEAD, a form body for other methods (FormData, Blob… as they are). */
-  data?: string | Record<string, unknown> | unknown[] | FormData | Blob | URLSearchParams;
-  /** `{withCredentials: true}` means `credentials: 'include'`. */
-  xhrFields?: { withCredentials?: boolean };
+  type?: string | undefined;
+  method?: string | undefined;
+  /** As jQuery.ajax encodes it: a query string for GET, a form body otherwise; FormData, Blob… as they are. */
+  data?: string | Record<string, unknown> | unknown[] | FormData | Blob | URLSearchParams | undefined;
+  headers?: Record<string, string> | undefined;
+  contentType?: string | false | undefined;
+  dataType?: string | undefined;
+  processData?: boolean | undefined;
+  /** jQuery's: for the whole request, in milliseconds (the stream fails with `'timeout'`). */
+  timeout?: number | undefined;
+  xhrFields?: { withCredentials?: boolean | undefined; [field: string]: unknown } | undefined;
+  beforeSend?: ((jqXHR: JQueryStreamXHR, settings: object) => false | void) | undefined;
+  /** Asks for SSE or NDJSON (it sets `Accept`); by default the legacy framing, as the original plugin got. */
+  format?: StreamFormat | undefined;
+  /** The largest packet accepted (default 16 MiB); a larger one fails with `'parsererror'`. */
+  maxPacketSize?: number | undefined;
+  /** The most response text kept (default 64 Mi characters); a longer response fails with `'error'`. */
+  maxResponseSize?: number | undefined;
+  /** Any other jQuery.ajax setting (`cache`, `global`, `crossDomain`, `context`, …). */
+  [setting: string]: unknown;
 }
 
 /**
+ * The error object of `$.stream`'s `xhr.responseJSON.error`, as the original
+ * plugin's pages read it: `type` (the status) and `str` (the message), beside
+ * Rivulet's own fields. For an error packet `status` is `'Stream Error'`; for
+ * an HTTP error it is the status number.
+ */
+export interface HazaarErrorObject {
+  type: number;
+  str: string;
+  status: 'Stream Error' | number;
+  message: string;
+  error_id?: string;
+  [field: string]: unknown;
+}
+
+/** The jqXHR that `$.stream`'s error callbacks receive. */
+export interface JQueryStreamXHR extends Omit<StreamXHR, 'responseJSON'> {
+  responseJSON?: { ok?: false; error?: HazaarErrorObject; [field: string]: unknown } | undefined;
+  setRequestHeader(name: string, value: string): unknown;
+}
+
+type JQueryFailCallback = (xhr: JQueryStreamXHR, errorType: ErrorType, message: string) => void;
+
+/**
  * What `$.stream` returns: a jQuery promise (so `then` and `always` behave as
- * jQuery's) with the stream's own methods.
+ * jQuery's) with the stream's own methods and a few of jqXHR's.
  */
 export interface JQueryStream<P = any, F = any> {
   progress(...callbacks: OneOrMany<(data: P) => void>[]): this;
-  done(...callbacks: OneOrMany<(data: F, textStatus: 'success', client: RivuletStream<P, F>) => void>[]): this;
-  fail(...callbacks: OneOrMany<(xhr: StreamXHR, errorType: ErrorType, message: string) => void>[]): this;
-  error(...callbacks: OneOrMany<(xhr: StreamXHR, errorType: ErrorType, message: string) => void>[]): this;
-  always(...callbacks: OneOrMany<(...args: any[]) => void>[]): this;
+  done(...callbacks: OneOrMany<(data: F, textStatus: 'success', jqXHR: JQueryStreamXHR) => void>[]): this;
+  fail(...callbacks: OneOrMany<JQueryFailCallback>[]): this;
+  error(...callbacks: OneOrMany<JQueryFailCallback>[]): this;
+  /** After done (data, 'success', jqXHR) or fail (jqXHR, errorType, message). */
+  always(...callbacks: OneOrMany<(dataOrXhr: any, textStatus?: 'success' | ErrorType, jqXHROrMessage?: any) => void>[]): this;
   uploadProgress(...callbacks: OneOrMany<(event: ProgressEvent) => void>[]): this;
   abort(): this;
   state(): 'pending' | 'resolved' | 'rejected';
+  getResponseHeader(name: string): string | null;
+  getAllResponseHeaders(): string;
+  readonly readyState: number;
+  readonly status: number;
+  readonly statusText: string;
+  /** The request's jqXHR. */
+  readonly xhr: JQueryStreamXHR;
   /** jQuery's then: returns a new jQuery promise. */
   then(
-    onDone?: ((data: F, textStatus: 'success', client: RivuletStream<P, F>) => any) | null,
-    onFail?: ((xhr: StreamXHR, errorType: ErrorType, message: string) => any) | null,
+    onDone?: ((data: F, textStatus: 'success', jqXHR: JQueryStreamXHR) => any) | null,
+    onFail?: ((xhr: JQueryStreamXHR, errorType: ErrorType, message: string) => any) | null,
     onProgress?: ((data: P) => any) | null,
   ): PromiseLike<any>;
-  catch(onFail: (xhr: StreamXHR, errorType: ErrorType, message: string) => any): PromiseLike<any>;
+  catch(onFail: (xhr: JQueryStreamXHR, errorType: ErrorType, message: string) => any): PromiseLike<any>;
 }
 
 export interface JQueryStreamStatic {

@@ -16,10 +16,20 @@
 // resumes after the last packet it got (options.reconnect). `lastEventId()`
 // gives the point to resume from, which a page can keep to resume after a
 // reload (options.lastEventId).
+//
+// A browser opens at most 6 HTTP/1.1 connections per origin and queues the
+// rest silently, so a stream whose response head does not come within
+// options.connectTimeout fails with 'timeout' and says why. With
+// options.shareAcrossTabs the tabs of one origin share one connection for a
+// GET stream (./share.js, loaded only then).
 
 import { CONTENT_TYPES, createParser, formatFromContentType, ParseError } from './parser.js';
 
 export { createParser, formatFromContentType, ParseError, DEFAULT_MAX_PACKET_SIZE } from './parser.js';
+
+// What a transport reads after the final packet before it aborts after all.
+const DRAIN_MS = 5000;
+const DRAIN_BYTES = 64 * 1024;
 
 // A client asks for a format by its Content-Type.
 const ACCEPT = CONTENT_TYPES;
@@ -36,6 +46,14 @@ export class StreamError extends Error {
   }
 }
 
+/** Milliseconds until a response head must arrive unless options.connectTimeout says otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT = 10_000;
+
+/** What a stream that got no response head within `ms` reports. */
+export const connectTimeoutMessage = (ms) =>
+  `no response within ${ms} ms: over HTTP/1.1 a browser opens at most 6 connections per origin ` +
+  'and queues the other requests; serve HTTP/2, share the stream across tabs (shareAcrossTabs) or open fewer streams';
+
 /** How a resumable stream reconnects unless options.reconnect says otherwise. */
 export const DEFAULT_RECONNECT = Object.freeze({ retries: 8, delay: 500, maxDelay: 15_000 });
 
@@ -46,14 +64,20 @@ export const DEFAULT_RECONNECT = Object.freeze({ retries: 8, delay: 500, maxDela
 export function createStream(url, options = {}) {
   const request = prepareRequest(url, options);
   const reconnect = reconnectOptions(options.reconnect);
+  // An upload may take long before its response: a request with a body gets
+  // a deadline only when asked for, and its upload progress stops the clock.
+  const connectTimeout = options.connectTimeout ?? (request.body === null ? DEFAULT_CONNECT_TIMEOUT : 0);
+  if (!(connectTimeout >= 0)) throw new TypeError('createStream: connectTimeout must be a number >= 0');
+  const share = options.shareAcrossTabs && shareable(request);
   // A resumable stream: its id (from Rivulet-Stream-Id, or options.lastEventId)
   // and the packets received over all its connections.
   const resume = { id: undefined, received: 0, attempt: 0, timer: undefined };
-  if (options.lastEventId) {
-    const [id, count] = String(options.lastEventId).split('.');
+  const resumeFrom = (point) => {
+    const [id, count] = String(point).split('.');
     resume.id = id;
     resume.received = Number(count) || 0;
-  }
+  };
+  if (options.lastEventId) resumeFrom(options.lastEventId);
   let connection = 0; // numbers the transports; only the latest one reports
   const lists = { progress: [], done: [], error: [], uploadProgress: [], always: [] };
   const iterators = new Set();
@@ -75,8 +99,14 @@ export function createStream(url, options = {}) {
   let lastUpload; // [event] of the latest upload progress event
   let parser;
   let stopTransport;
+  let finalPacket = false; // settled by the stream's own final packet
   let idleTimer;
+  let connectTimer;
   let promise;
+  // While shared across tabs: ./share.js's side of it. This client reports
+  // what its own connection receives to `shared` (relayed when this tab holds
+  // the connection), and is fed what another tab's connection received.
+  let shared;
 
   const call = (fn, args) => {
     try {
@@ -115,9 +145,14 @@ export function createStream(url, options = {}) {
     result = args;
     xhr.readyState = 4;
     clearTimeout(idleTimer);
+    clearTimeout(connectTimer);
     clearTimeout(resume.timer);
     options.signal?.removeEventListener('abort', onSignal);
-    stopTransport?.();
+    // After a final packet the transport reads the response to its end rather
+    // than abort it (a finished stream must not show as failed in the
+    // browser's network panel); otherwise it aborts.
+    stopTransport?.(finalPacket);
+    shared?.settled(newState, args);
     fire(newState === 'resolved' ? 'done' : 'error', args);
     fire('always', args);
     for (const it of iterators) it.wake();
@@ -140,11 +175,14 @@ export function createStream(url, options = {}) {
     resume.attempt = 0;
     if (packet.type === 'progress') {
       lastProgress = [packet.data];
+      shared?.progress(packet.data, lastEventId());
       fire('progress', lastProgress);
       for (const it of iterators) it.push(packet.data);
     } else if (packet.type === 'done') {
+      finalPacket = true;
       resolve(packet.data);
     } else {
+      finalPacket = true;
       xhr.responseJSON = { error: packet.data };
       reject('error', packet.data.message);
     }
@@ -156,6 +194,7 @@ export function createStream(url, options = {}) {
     if (!resume.id || !reconnect || settled() || resume.attempt >= reconnect.retries) return false;
     resume.attempt += 1;
     connection += 1; // what the dropped transport still reports is ignored
+    clearTimeout(connectTimer);
     stopTransport?.();
     const ceiling = Math.min(reconnect.maxDelay, reconnect.delay * 2 ** (resume.attempt - 1));
     const wait = ceiling / 2 + (Math.random() * ceiling) / 2;
@@ -174,6 +213,7 @@ export function createStream(url, options = {}) {
     // is an HTTP error to read whole and pass to httpError().
     response(status, statusText, getHeader, getAllHeaders) {
       if (settled()) return false;
+      clearTimeout(connectTimer);
       armIdleTimer();
       Object.assign(xhr, {
         readyState: 2,
@@ -196,6 +236,7 @@ export function createStream(url, options = {}) {
       }
       parser = createParser({ format, onPacket, maxPacketSize: options.maxPacketSize });
       xhr.readyState = 3;
+      shared?.response(status, statusText, getAllHeaders());
       return true;
     },
     chunk(data) {
@@ -235,6 +276,7 @@ export function createStream(url, options = {}) {
     },
     upload(event) {
       if (settled()) return;
+      clearTimeout(connectTimer); // it has a connection
       armIdleTimer();
       lastUpload = [event];
       fire('uploadProgress', lastUpload);
@@ -272,7 +314,32 @@ export function createStream(url, options = {}) {
       headers.set('Last-Event-ID', lastEventId());
       sent = { ...request, headers };
     }
+    clearTimeout(connectTimer);
+    if (connectTimeout > 0) {
+      connectTimer = setTimeout(() => live() && reject('timeout', connectTimeoutMessage(connectTimeout)), connectTimeout);
+    }
     stopTransport = transport(sent, view);
+  };
+
+  // What ./share.js calls: connect() once this tab holds the connection, the
+  // others to replay what the holding tab's connection received.
+  const follow = {
+    connect,
+    response: sink.response,
+    progress(data, point) {
+      if (settled()) return;
+      armIdleTimer();
+      if (point) {
+        resumeFrom(point); // where the holder's stream is, so lastEventId() in callbacks is right
+        resume.received -= 1; // onPacket counts this packet
+      }
+      onPacket({ type: 'progress', data });
+    },
+    settle(newState, args) {
+      if (newState === 'resolved') return resolve(args[0]);
+      Object.assign(xhr, args[0]);
+      reject(args[1], args[2]);
+    },
   };
 
   const client = {
@@ -303,7 +370,13 @@ export function createStream(url, options = {}) {
       // someone listens for it.
       const xhrAvailable = typeof XMLHttpRequest === 'function'; // not in Node, Deno or workers
       transport = lists.uploadProgress.length && xhrAvailable ? xhrTransport : fetchTransport;
-      connect();
+      if (!share) connect();
+      else {
+        import('./share.js').then(
+          (module) => settled() || (shared = module.shareAcrossTabs(request, follow)),
+          (err) => sink.fail(err),
+        );
+      }
       return client;
     },
 
@@ -371,6 +444,15 @@ function reconnectOptions(option) {
   return chosen;
 }
 
+// Sharing needs the Web Locks API and BroadcastChannel (not in Node, say);
+// without them a stream has its own connection.
+function shareable(request) {
+  if (request.method !== 'GET' || request.body !== null) {
+    throw new TypeError('createStream: shareAcrossTabs is for GET streams without a body');
+  }
+  return typeof navigator !== 'undefined' && !!navigator.locks && typeof BroadcastChannel === 'function';
+}
+
 function prepareRequest(url, options) {
   const format = options.format ?? 'sse';
   if (!ACCEPT[format]) throw new TypeError(`createStream: unknown format ${JSON.stringify(format)}`);
@@ -397,6 +479,7 @@ function isPlainData(value) {
 
 function fetchTransport(request, sink) {
   const controller = new AbortController();
+  let drain; // set once settled by the final packet: the rest is read and dropped
   const run = async () => {
     const response = await fetch(request.url, {
       method: request.method,
@@ -419,15 +502,26 @@ function fetchTransport(request, sink) {
     const reader = response.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return sink.end();
+      if (done) {
+        clearTimeout(drain?.timer);
+        return sink.end();
+      }
+      if (drain) {
+        drain.bytes += value.length;
+        if (drain.bytes > DRAIN_BYTES) return controller.abort();
+        continue;
+      }
       sink.chunk(value);
-      if (sink.closed) return;
+      if (sink.closed && !drain) return;
     }
   };
   // Once settled (final packet, abort, timeout) aborting ends the request and
   // its body; the rejections that follow are expected and dropped by the sink.
   run().catch((err) => sink.fail(err));
-  return () => controller.abort();
+  return (toTheEnd) => {
+    if (!toTheEnd) return controller.abort();
+    drain = { bytes: 0, timer: setTimeout(() => controller.abort(), DRAIN_MS) };
+  };
 }
 
 function xhrTransport(request, sink) {
@@ -465,5 +559,9 @@ function xhrTransport(request, sink) {
   // fires as data arrives. The handler only reads what is new, so both can call it.
   x.onprogress = x.onreadystatechange;
   x.send(request.body);
-  return () => x.abort();
+  return (toTheEnd) => {
+    if (!toTheEnd) return x.abort();
+    const timer = setTimeout(() => x.abort(), DRAIN_MS);
+    x.addEventListener('loadend', () => clearTimeout(timer));
+  };
 }

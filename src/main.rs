@@ -59,6 +59,8 @@ async fn main() -> std::process::ExitCode {
     // Logs go to stderr: stdout is the packets' in `rivulet watch`.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, never into a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=warn".into()),
@@ -113,6 +115,17 @@ async fn main() -> std::process::ExitCode {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("rivulet demo: {e}");
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::AddrInUse
+                            | std::io::ErrorKind::AddrNotAvailable
+                            | std::io::ErrorKind::PermissionDenied
+                    ) {
+                        eprintln!(
+                            "rivulet demo: choose another address with --addr, \
+                             for example --addr 127.0.0.1:8081"
+                        );
+                    }
                     std::process::ExitCode::from(2)
                 }
             }

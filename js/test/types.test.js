@@ -1,5 +1,6 @@
 // stream.d.ts is checked by compiling test/types/usage.ts with TypeScript
-// (a devDependency): documented uses must compile, wrong ones must not.
+// (a devDependency), under --strict and again with exactOptionalPropertyTypes:
+// documented uses must compile, wrong ones must not.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,13 +8,15 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-test('stream.d.ts accepts the documented API and refuses misuse', () => {
-  const pkg = createRequire(import.meta.url).resolve('typescript/package.json');
-  const tsc = new URL('bin/tsc', `file://${pkg}`).pathname;
-  const project = fileURLToPath(new URL('./types/tsconfig.json', import.meta.url));
-  try {
-    execFileSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8', stdio: 'pipe' });
-  } catch (err) {
-    assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
-  }
-});
+for (const config of ['tsconfig.json', 'tsconfig.exact.json']) {
+  test(`stream.d.ts accepts the documented API and refuses misuse (${config})`, () => {
+    const pkg = createRequire(import.meta.url).resolve('typescript/package.json');
+    const tsc = new URL('bin/tsc', `file://${pkg}`).pathname;
+    const project = fileURLToPath(new URL(`./types/${config}`, import.meta.url));
+    try {
+      execFileSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (err) {
+      assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
+    }
+  });
+}

@@ -19,8 +19,8 @@ use super::params::Params;
 /// The fault routes, under `/stream/`.
 pub fn router() -> Router {
     Router::new()
-        .route("/stream/panic", get(panic))
-        .route("/stream/silent", get(silent))
+        .route("/stream/panic", get(panic).post(panic))
+        .route("/stream/silent", get(silent).post(silent))
         .route("/stream/truncated", get(truncated))
         .route("/stream/garbage", get(garbage))
         .route("/stream/html-error", get(html_error))

@@ -66,16 +66,25 @@ pub fn router(config: rivulet::Config, durable: Resume, ticker: Feed) -> Router 
                 )
             }),
         )
-        .route("/stream", get(routes::test))
-        .route("/stream/status", get(routes::status))
-        .route("/stream/process", get(routes::process))
+        .route("/stream", get(routes::test).post(routes::test))
+        .route("/stream/status", get(routes::status).post(routes::status))
+        .route(
+            "/stream/process",
+            get(routes::process).post(routes::process),
+        )
         .route(
             "/stream/durable",
-            get(routes::durable).layer(Extension(durable)),
+            get(routes::durable)
+                .post(routes::durable)
+                .layer(Extension(durable)),
         )
-        .route("/stream/riskyProcess", get(routes::risky_process))
-        .route("/stream/types", get(routes::types))
-        .route("/stream/feed", get(routes::feed))
+        .route("/stream/job", get(routes::job).post(routes::job))
+        .route(
+            "/stream/riskyProcess",
+            get(routes::risky_process).post(routes::risky_process),
+        )
+        .route("/stream/types", get(routes::types).post(routes::types))
+        .route("/stream/feed", get(routes::feed).post(routes::feed))
         .route(
             "/stream/ticker",
             get(ticker::follow)
@@ -87,7 +96,7 @@ pub fn router(config: rivulet::Config, durable: Resume, ticker: Feed) -> Router 
             "/stream/upload",
             post(routes::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT as usize)),
         )
-        .route("/stream/render", get(routes::render))
+        .route("/stream/render", get(routes::render).post(routes::render))
         .merge(faults::router())
         .route(
             "/metrics",

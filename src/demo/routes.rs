@@ -67,6 +67,28 @@ pub async fn process(stream: Stream, params: Params) -> Response {
         .await
 }
 
+/// `/stream/job?items=N`: a batch job that reports how far it is as
+/// `{"current": k, "total": n}`, the shape `rivulet watch` draws a bar for.
+pub async fn job(stream: Stream, params: Params) -> Response {
+    stream
+        .run(|tx| async move {
+            let total: u32 = params.get("items", 30, 1..=100_000)?;
+            let interval = params.interval(100)?;
+            let started = Instant::now();
+            for current in 1..=total {
+                sleep(interval).await; // the work on item `current`
+                tx.send(json!({ "current": current, "total": total }))
+                    .await?;
+            }
+            Ok(json!({
+                "success": true,
+                "processed": total,
+                "duration": started.elapsed().as_secs_f64(),
+            }))
+        })
+        .await
+}
+
 /// `/stream/riskyProcess?fail=0|1`: fails half of the time, or as asked.
 pub async fn risky_process(stream: Stream, params: Params) -> Response {
     stream
@@ -136,13 +158,10 @@ pub async fn feed(stream: Stream, params: Params) -> Response {
 pub async fn upload(stream: Stream, multipart: Result<Multipart, MultipartRejection>) -> Response {
     stream
         .run(|tx| async move {
-            let mut multipart = multipart.map_err(|e| Error::new(e.status(), e.body_text()))?;
+            // A rejection or a broken part is a 4xx with its reason (rivulet::rejection).
+            let mut multipart = multipart?;
             let mut field = loop {
-                match multipart
-                    .next_field()
-                    .await
-                    .map_err(|e| Error::new(e.status(), e.body_text()))?
-                {
+                match multipart.next_field().await? {
                     Some(field) if field.name() == Some("file") => break field,
                     Some(_) => continue,
                     None => {
@@ -157,11 +176,7 @@ pub async fn upload(stream: Stream, multipart: Result<Multipart, MultipartReject
             let mut hasher = Sha256::new();
             let mut bytes = 0u64;
             let mut reported = 0u64;
-            while let Some(chunk) = field
-                .chunk()
-                .await
-                .map_err(|e| Error::new(e.status(), e.body_text()))?
-            {
+            while let Some(chunk) = field.chunk().await? {
                 hasher.update(&chunk);
                 bytes += chunk.len() as u64;
                 if bytes - reported >= REPORT_EVERY {

@@ -74,7 +74,9 @@ impl Options {
 
 /// Binds `addr` and serves the demo until Ctrl-C or SIGTERM.
 pub async fn serve(addr: SocketAddr, options: Options) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     tracing::info!("rivulet demo on http://{}", listener.local_addr()?);
     serve_with(listener, options, stop_signal()).await
 }

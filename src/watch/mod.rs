@@ -218,6 +218,14 @@ async fn interrupted() {
 }
 
 async fn watch(args: &Args, output: &mut Output) -> Ending {
+    if let Err(why) = check_url(&args.url) {
+        return Ending::Input(why);
+    }
+    if let Some(point) = &args.resume
+        && let Err(why) = check_resume_point(point)
+    {
+        return Ending::Input(why);
+    }
     let body = match read_body(args).await {
         Ok(body) => body,
         Err(why) => return Ending::Input(why),
@@ -248,6 +256,18 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
     }
     let mut stream = match request.send().await {
         Ok(stream) => stream,
+        Err(Error::NotAStream { status, .. })
+            if status == rivulet::client::reqwest::StatusCode::NO_CONTENT
+                && args.resume.is_some() =>
+        {
+            let point = args.resume.as_deref().unwrap_or_default();
+            return Ending::Input(format!(
+                "the stream cannot be resumed from {point}: the server answered 204 No \
+                 Content, so it does not keep this stream (the id is wrong, the stream \
+                 has expired, or it was not resumable) or this point already has its \
+                 final packet"
+            ));
+        }
         Err(error) => return Ending::Failed(error),
     };
     while let Some(event) = stream.next().await {
@@ -265,6 +285,39 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
     }
     // The stream yields an error before it ends without a final packet.
     Ending::Failed(Error::Truncated)
+}
+
+/// What a URL argument looks like, for the messages about one that is not.
+const URL_EXAMPLE: &str = "http://127.0.0.1:8080/stream/process?items=30";
+
+fn check_url(url: &str) -> Result<(), String> {
+    match rivulet::client::reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        Ok(parsed) => Err(format!(
+            "the URL argument `{url}` is not an http:// or https:// URL (its scheme is \
+             `{}`); a URL looks like {URL_EXAMPLE}",
+            parsed.scheme()
+        )),
+        Err(e) => Err(format!(
+            "the URL argument `{url}` is not a URL ({e}); a URL looks like {URL_EXAMPLE}"
+        )),
+    }
+}
+
+/// `--resume` takes what a resumable stream's client reports: 32 hex digits,
+/// then optionally a dot and the number of packets received.
+fn check_resume_point(point: &str) -> Result<(), String> {
+    let (id, count) = point.split_once('.').unwrap_or((point, "0"));
+    let id_ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    if id_ok && count.parse::<u64>().is_ok() {
+        return Ok(());
+    }
+    Err(format!(
+        "`{point}` is not a resume point: --resume takes <stream id>.<packets received>, \
+         32 hex digits, a dot and a number, as in \
+         3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42 (the stream id is the response's \
+         Rivulet-Stream-Id header)"
+    ))
 }
 
 async fn read_body(args: &Args) -> Result<Option<Vec<u8>>, String> {
@@ -301,6 +354,34 @@ mod tests {
         assert_eq!(value, "Bearer a:b");
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("bad name: x").is_err());
+    }
+
+    #[test]
+    fn bad_urls_say_which_argument_and_what_a_url_looks_like() {
+        assert!(check_url("http://127.0.0.1:8080/stream").is_ok());
+        for bad in [
+            "/stream/process",
+            "127.0.0.1:8080/stream",
+            "ftp://host/x",
+            "http//x",
+        ] {
+            let why = check_url(bad).unwrap_err();
+            assert!(why.contains("the URL argument"), "{why}");
+            assert!(why.contains(URL_EXAMPLE), "{why}");
+        }
+    }
+
+    #[test]
+    fn resume_points_are_checked_before_sending() {
+        assert!(check_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42").is_ok());
+        assert!(check_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5").is_ok());
+        for bad in ["42", "3f2a9c0e.1", "3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.x", ""] {
+            assert!(
+                check_resume_point(bad)
+                    .unwrap_err()
+                    .contains("not a resume point")
+            );
+        }
     }
 
     #[test]

@@ -81,15 +81,16 @@ for (const format of ['sse', 'ndjson', 'legacy']) {
         $.stream('/stream/riskyProcess?fail=1&interval_ms=1', { format })
           .progress((data) => log.push(['progress', data]))
           .error((xhr, errorType, message) => log.push(['error', errorType, message, xhr.status]))
-          .fail((xhr, errorType, message) => log.push(['fail', errorType, message, xhr.responseJSON.error.message]))
+          .fail((xhr, errorType, message) => log.push(['fail', errorType, message, xhr.responseJSON.error.str, xhr.responseJSON.error.type]))
           .always(() => finish(log));
       },
       format,
     );
     assert.deepStrictEqual(log, [
       ['progress', 'Starting risky operation'],
-      ['error', 'error', 'Something went wrong!', 200],
-      ['fail', 'error', 'Something went wrong!', 'Something went wrong!'],
+      // The original plugin's message; the server's is in responseJSON.error.str.
+      ['error', 'error', 'Internal Error', 200],
+      ['fail', 'error', 'Internal Error', 'Something went wrong!', 500],
     ]);
   });
 }
@@ -97,10 +98,10 @@ for (const format of ['sse', 'ndjson', 'legacy']) {
 test('$.stream: HTTP 422 → fail with the status', opts, async () => {
   const result = await inPage(($, finish) => {
     $.stream('/stream/process', { data: { items: -1 } }).fail((xhr, errorType, message) =>
-      finish([errorType, xhr.status, xhr.responseJSON.error.status, typeof message]),
+      finish([errorType, xhr.status, xhr.responseJSON.error.status, xhr.responseJSON.error.str, message]),
     );
   });
-  assert.deepStrictEqual(result, ['error', 422, 422, 'string']);
+  assert.deepStrictEqual(result, ['error', 422, 422, '`items` must be a number from 1 to 100000, not `-1`', 'Unprocessable Entity']);
 });
 
 test('$.stream: jQuery then(done, fail, progress) returns a new jQuery promise', opts, async () => {
@@ -165,4 +166,60 @@ test('$.stream: uploadProgress chained after the call still hears the upload', o
   assert.ok(result.uploads.length >= 1);
   const [loaded, total] = result.uploads.at(-1);
   assert.equal(loaded, total);
+});
+
+test('$.stream honours beforeSend, contentType, dataType and the global ajax events', opts, async () => {
+  const sent = [];
+  const listen = (request) => {
+    if (request.url().includes('/stream/process')) sent.push(request.headers());
+  };
+  page.on('request', listen);
+  const result = await inPage(($, finish) => {
+    const events = [];
+    const onSend = () => events.push('ajaxSend');
+    const onComplete = () => {
+      events.push('ajaxComplete');
+      finish({ events, final });
+    };
+    let final;
+    $(document).one('ajaxSend', onSend).one('ajaxComplete', onComplete);
+    $.stream('/stream/process', {
+      type: 'POST',
+      contentType: 'application/json',
+      data: JSON.stringify({ items: 10, interval_ms: 1 }),
+      dataType: 'json',
+      beforeSend: (xhr) => {
+        events.push('beforeSend');
+        xhr.setRequestHeader('X-Before-Send', 'yes');
+      },
+      xhrFields: { withCredentials: true },
+    })
+      .done((data) => {
+        events.push('done');
+        final = data;
+      })
+      .fail((xhr, errorType, message) => events.push(['fail', errorType, message]));
+  });
+  page.off('request', listen);
+  assert.deepStrictEqual(result.events.slice(0, 2), ['beforeSend', 'ajaxSend']);
+  assert.ok(result.events.includes('done') && result.events.at(-1) === 'ajaxComplete', JSON.stringify(result.events));
+  assert.equal(result.final.processed, 10, 'the JSON body reached the route');
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]['x-before-send'], 'yes');
+  assert.equal(sent[0]['content-type'], 'application/json');
+  assert.equal(sent[0]['x-requested-with'], 'XMLHttpRequest');
+  assert.equal(sent[0]['x-request-type'], 'stream');
+});
+
+test('$.stream: a response longer than maxResponseSize fails instead of filling memory', opts, async () => {
+  const result = await inPage(($, finish) => {
+    let packets = 0;
+    $.stream('/stream/feed?interval_ms=1', { maxResponseSize: 4096 })
+      .progress(() => (packets += 1))
+      .fail((xhr, errorType, message) => finish({ packets, errorType, message }));
+  });
+  assert.equal(result.errorType, 'error');
+  assert.match(result.message, /longer than maxResponseSize \(4096 characters\)/);
+  assert.ok(result.packets > 0 && result.packets < 4096 / 20, JSON.stringify(result));
+  await serverIdle(); // the request was ended: the server's handler is cancelled
 });

@@ -236,7 +236,9 @@ pub(crate) fn error_response(packet: ErrorPacket) -> axum::response::Response {
         .into_response()
 }
 
-/// Any standard error converts with `?`, as an internal error. A [`SendError`]
+/// Any standard error converts with `?`, as an internal error, except axum's
+/// extractor rejections, which keep their 4xx status and reason (see
+/// [`rejection`](crate::rejection)). A [`SendError`]
 /// saying the client left stays recognisable, so a handler that ends with `?` on
 /// a failed send is counted as cancelled rather than failed.
 impl<E> From<E> for Error
@@ -251,7 +253,7 @@ where
                 kind: Kind::ClientGone,
             },
             Ok(send) => Error::internal(send),
-            Err(other) => Error::internal(other),
+            Err(other) => crate::rejection::from_rejection(other).unwrap_or_else(Error::internal),
         }
     }
 }

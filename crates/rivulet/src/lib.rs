@@ -29,6 +29,10 @@
 //! with the module that [`assets::router`] serves (the npm package
 //! `rivulet-client` holds the same files).
 //!
+//! Request bodies: take `Result<Json<T>, JsonRejection>` (or `Form`, `Query`,
+//! `Multipart`) and write `let Json(body) = body?;` inside `run`; a bad body is
+//! then a 4xx with its reason, in the protocol's error shape ([`rejection`]).
+//!
 //! The data path, one file per step: handler → [`Sender`] (encodes each packet
 //! in the stream's [`Format`]) → a bounded buffer (backpressure) → the response
 //! body (joins ready packets, writes keep-alives, cancels the handler when the
@@ -53,6 +57,7 @@ mod handler_task;
 mod limits;
 pub mod metrics;
 pub mod protocol;
+pub mod rejection;
 pub mod resume;
 mod sender;
 mod shutdown;

@@ -1,6 +1,14 @@
 // Compiled (never run) by test/types.test.js: the declarations in stream.d.ts
 // must accept the documented uses and refuse the wrong ones.
-import { createStream, StreamError, createParser, type StreamXHR, type ErrorType } from 'rivulet-client';
+import {
+  createStream,
+  StreamError,
+  createParser,
+  DEFAULT_CONNECT_TIMEOUT,
+  connectTimeoutMessage,
+  type StreamXHR,
+  type ErrorType,
+} from 'rivulet-client';
 import { createParser as parserOnly, ParseError } from 'rivulet-client/parser';
 import { install } from 'rivulet-client/jquery';
 
@@ -32,6 +40,11 @@ stream
   .fail((xhr) => xhr.getResponseHeader('Content-Type'))
   .uploadProgress((event) => event.loaded / event.total)
   .always(() => undefined)
+  .always((dataOrXhr, errorType, message) => {
+    const kind: ErrorType | undefined = errorType;
+    const text: string | undefined = message;
+    return [dataOrXhr, kind, text];
+  })
   .start()
   .abort();
 
@@ -89,6 +102,11 @@ $.stream<string, Final>('/stream/process', { type: 'POST', data: { a: 1 }, xhrFi
   .abort()
   .then((final) => final, (xhr) => xhr.status, (data) => data);
 $.stream({ url: '/stream/status' });
+$.stream('/stream/riskyProcess', { format: 'ndjson', headers: { 'X-CSRF-Token': 't' }, beforeSend: (x) => void x.setRequestHeader('A', 'b') })
+  .error((xhr, errorType, message) => [xhr.responseJSON?.error?.str, xhr.responseJSON?.error?.type, errorType, message])
+  .always((dataOrXhr, textStatus) => [dataOrXhr, textStatus]);
+// @ts-expect-error: not a format
+$.stream('/x', { format: 'xml' });
 
 declare const jQuery: JQueryStatic;
 jQuery.stream('/stream').done(() => undefined);
@@ -99,8 +117,20 @@ const durable = createStream('/stream/durable', {
   lastEventId: sessionStorage.getItem('durable') ?? undefined,
 });
 const resumeAt: string | undefined = durable.lastEventId();
+// Checked with exactOptionalPropertyTypes too (tsconfig.exact.json): the
+// README's pattern, and undefined for any option.
+createStream('/stream/durable', { lastEventId: sessionStorage.getItem('job') ?? undefined, timeout: undefined });
 createStream('/stream/durable', { reconnect: false });
 // @ts-expect-error reconnect takes a boolean or its options
 createStream('/stream/durable', { reconnect: 3 });
 
-export { modern, state, parseError, parseErrorKind, resumeAt };
+// The connection: a deadline for the response head, one connection for every tab.
+createStream('/stream/feed', { connectTimeout: 3000, shareAcrossTabs: true });
+const defaultConnectTimeout: number = DEFAULT_CONNECT_TIMEOUT;
+const timeoutMessage: string = connectTimeoutMessage(3000);
+// @ts-expect-error: connectTimeout is a number of milliseconds
+createStream('/x', { connectTimeout: '3s' });
+// @ts-expect-error: shareAcrossTabs is on or off
+createStream('/x', { shareAcrossTabs: 'yes' });
+
+export { modern, state, parseError, parseErrorKind, resumeAt, defaultConnectTimeout, timeoutMessage };

@@ -29,12 +29,22 @@ const DEMOS = [
     bars: { packets: (query) => Math.floor(Number(query.items) / 10) + 1 },
   },
   {
+    name: 'job',
+    title: 'Job with a count',
+    path: '/stream/job',
+    about: 'Progress as {"current": k, "total": n}, the shape `rivulet watch` draws a bar for.',
+    fields: [{ name: 'items', label: 'Items', type: 'number', value: '30' }],
+    bars: { packets: (query) => Number(query.items) },
+  },
+  {
     name: 'durable',
     title: 'Resumable job',
     path: '/stream/durable',
-    about: 'The batch process as a resumable stream: the job outlives its connection, and the client reconnects by itself after a dropped connection and goes on where it left off.',
+    about:
+      'The batch process as a resumable stream: the job outlives its connection. Drop the connection, or reload the page mid-job: the card resumes from its last packet (kept in sessionStorage) and the job goes on with nothing lost or repeated.',
     fields: [{ name: 'items', label: 'Items', type: 'number', value: '100' }],
     bars: { packets: (query) => Math.floor(Number(query.items) / 10) + 1 },
+    resumable: true,
   },
   {
     name: 'risky',
@@ -143,6 +153,12 @@ function buildCard(demo) {
   const state = card.querySelector('.state');
   const startButton = card.querySelector('[data-action=start]');
   const abortButton = card.querySelector('[data-action=abort]');
+  let dropButton = null;
+  if (demo.resumable) {
+    dropButton = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Drop connection', disabled: true });
+    dropButton.dataset.action = 'drop';
+    abortButton.after(dropButton);
+  }
   let stream;
 
   const setState = (name, text = name) => {
@@ -150,6 +166,90 @@ function buildCard(demo) {
     state.textContent = text;
     startButton.disabled = name === 'running';
     abortButton.disabled = name !== 'running';
+    if (dropButton && name !== 'running') dropButton.disabled = true;
+  };
+
+  // Where a resumable card keeps its job across a page reload.
+  const storageKey = `rivulet-demo:${demo.name}`;
+  const saved = demo.resumable ? readSaved(storageKey) : null;
+  let run = 0; // numbers the streams: callbacks of a dropped one are ignored
+
+  // Runs `url` with `options`; `resumed` continues a job a stream of this
+  // card started ({log, received, expected} so far).
+  const start = (url, options, { expected = 0, fileSize = 0, resumed = null } = {}) => {
+    const current = ++run;
+    const live = () => current === run;
+    const lines = resumed ? [...resumed.log] : [];
+    let received = resumed?.received ?? 0;
+    if (!resumed) {
+      log.replaceChildren();
+      table?.tBodies[0].replaceChildren();
+      for (const element of [uploadBar, progressBar]) if (element) element.value = 0;
+    }
+    result.textContent = '';
+    result.className = 'result';
+    const save = () => {
+      if (!demo.resumable) return;
+      const point = stream.lastEventId();
+      const entry = { url: String(url), format: options.format, point, log: lines, received, expected };
+      try {
+        if (point) sessionStorage.setItem(storageKey, JSON.stringify(entry));
+      } catch {
+        // Storage full or off: the job still runs, it just cannot survive a reload.
+      }
+    };
+
+    stream = createStream(url, options);
+    if (demo.upload) {
+      stream.uploadProgress((event) => {
+        if (live() && event.lengthComputable) uploadBar.value = event.loaded / event.total;
+      });
+    }
+    stream
+      .progress((data) => {
+        if (!live()) return;
+        received += 1;
+        const text = demo.describe ? demo.describe(data) : JSON.stringify(data);
+        // The table is the render card's log.
+        if (!table) appendLog(log, text);
+        lines.push(text);
+        if (lines.length > LOG_LIMIT) lines.shift();
+        if (demo.upload) progressBar.value = fileSize ? data.bytes / fileSize : 0;
+        else if (progressBar && expected > 0) progressBar.value = Math.min(1, received / expected);
+        if (table) appendRow(table, data);
+        save();
+      })
+      .done((final) => {
+        if (!live()) return;
+        sessionStorage.removeItem(storageKey);
+        if (progressBar) progressBar.value = 1;
+        if (uploadBar) uploadBar.value = 1;
+        result.classList.add('ok');
+        result.textContent = JSON.stringify(final, null, 2);
+        setState('done');
+      })
+      .error((xhr, errorType, message) => {
+        if (!live()) return;
+        sessionStorage.removeItem(storageKey);
+        if (errorType === 'abort') {
+          // Asked for: not a failure.
+          result.textContent = 'Aborted.';
+          setState('aborted');
+          return;
+        }
+        result.classList.add('failed');
+        const status = xhr.status ? ` (HTTP ${xhr.status})` : '';
+        const detail = xhr.responseJSON?.error;
+        result.textContent = `${errorType}: ${message}${status}` + (detail ? `\n${JSON.stringify(detail, null, 2)}` : '');
+        setState('error', errorType);
+      })
+      .start();
+    setState('running', resumed ? `resumed after packet ${resumed.received}` : 'running');
+    // Enabled once there is a point to resume from.
+    if (dropButton) dropButton.disabled = true;
+    stream.progress(() => {
+      if (live() && dropButton) dropButton.disabled = !stream.lastEventId();
+    });
   };
 
   startButton.addEventListener('click', () => {
@@ -172,50 +272,41 @@ function buildCard(demo) {
       options.body = new FormData();
       options.body.append('file', file);
     }
-
-    log.replaceChildren();
-    result.textContent = '';
-    result.className = 'result';
-    table?.tBodies[0].replaceChildren();
-    for (const element of [uploadBar, progressBar]) if (element) element.value = 0;
-    const expected = demo.bars?.packets(query) ?? 0;
-    let received = 0;
-
-    stream = createStream(url, options);
-    if (demo.upload) {
-      stream.uploadProgress((event) => {
-        if (event.lengthComputable) uploadBar.value = event.loaded / event.total;
-      });
-    }
-    stream
-      .progress((data) => {
-        received += 1;
-        // The table is the render card's log.
-        if (!table) appendLog(log, demo.describe ? demo.describe(data) : JSON.stringify(data));
-        if (demo.upload) progressBar.value = fileSize ? data.bytes / fileSize : 0;
-        else if (progressBar && expected > 0) progressBar.value = Math.min(1, received / expected);
-        if (table) appendRow(table, data);
-      })
-      .done((final) => {
-        if (progressBar) progressBar.value = 1;
-        if (uploadBar) uploadBar.value = 1;
-        result.classList.add('ok');
-        result.textContent = JSON.stringify(final, null, 2);
-        setState('done');
-      })
-      .error((xhr, errorType, message) => {
-        result.classList.add('failed');
-        const status = xhr.status ? ` (HTTP ${xhr.status})` : '';
-        const detail = xhr.responseJSON?.error;
-        result.textContent = `${errorType}: ${message}${status}` + (detail ? `\n${JSON.stringify(detail, null, 2)}` : '');
-        setState('error', errorType);
-      })
-      .start();
-    setState('running');
+    start(url, options, { expected: demo.bars?.packets(query) ?? 0, fileSize });
   });
+
+  // Closes this connection as a network failure or a reload would, and goes
+  // on from the last packet with a new one.
+  dropButton?.addEventListener('click', () => {
+    const point = stream?.lastEventId();
+    const entry = readSaved(storageKey);
+    if (!point || !entry) return;
+    run += 1; // the old stream's abort is not this card's business
+    stream.abort();
+    appendLog(log, `— connection dropped after packet ${entry.received}; resuming —`);
+    start(entry.url, { format: entry.format, lastEventId: point }, { expected: entry.expected, resumed: entry });
+  });
+
+  if (saved) {
+    for (const line of saved.log) appendLog(log, line);
+    if (progressBar && saved.expected > 0) progressBar.value = Math.min(1, saved.received / saved.expected);
+    appendLog(log, `— page reloaded after packet ${saved.received}; resuming —`);
+    queueMicrotask(() =>
+      start(saved.url, { format: saved.format, lastEventId: saved.point }, { expected: saved.expected, resumed: saved }),
+    );
+  }
 
   abortButton.addEventListener('click', () => stream?.abort());
   return card;
+}
+
+function readSaved(key) {
+  try {
+    const entry = JSON.parse(sessionStorage.getItem(key) ?? 'null');
+    return entry && typeof entry.point === 'string' && Array.isArray(entry.log) ? entry : null;
+  } catch {
+    return null; // storage off, or not ours
+  }
 }
 
 function buildField(field) {

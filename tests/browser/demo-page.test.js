@@ -1,0 +1,92 @@
+// The demo page's own behaviour: it loads without a failed request (favicon),
+// its settings fit their text, and the Resumable job card resumes after a
+// dropped connection and after a page reload, with nothing lost or repeated.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+
+import { BASE, SCREENSHOTS, WAIT_MS, launchBrowser } from './support.js';
+
+const opts = { timeout: WAIT_MS * 3 };
+let browser;
+let page;
+const pageErrors = [];
+const failures = []; // responses >= 400 and console errors
+
+const EXPECTED_LOG = ['"Starting durable process"', '"Processed 10 items"', '"Processed 20 items"', '"Processed 30 items"'];
+
+before(async () => {
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.setDefaultTimeout(WAIT_MS);
+  page.on('pageerror', (err) => pageErrors.push(String(err)));
+  page.on('response', (response) => {
+    if (response.status() >= 400) failures.push(`${response.status()} ${response.url()}`);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') failures.push(message.text());
+  });
+  await page.goto(`${BASE}/`);
+  await page.locator('[data-demo]').first().waitFor();
+});
+
+after(async () => {
+  assert.deepStrictEqual(pageErrors, [], 'no uncaught errors in the page');
+  await browser?.close();
+});
+
+const durable = () => page.locator('[data-demo="durable"]');
+// The packets in the card's log, without the lines that mark a resumption.
+const packetsLogged = async () => (await durable().locator('.log li').allTextContents()).filter((t) => !t.startsWith('—'));
+
+async function startDurable() {
+  await page.fill('#settings [name=interval_ms]', '100');
+  await durable().locator('[name=items]').fill('30');
+  await durable().locator('[data-action=start]').click();
+  // Two packets in: something to resume from.
+  await page.waitForFunction(() => document.querySelectorAll('[data-demo="durable"] .log li').length >= 2);
+}
+
+test('the page loads with no failed request and no console error', async () => {
+  await page.waitForLoadState('networkidle');
+  assert.deepStrictEqual(failures, []);
+  const icon = await page.evaluate(() => document.querySelector('link[rel=icon]')?.href ?? '');
+  assert.match(icon, /^data:image\/svg\+xml,/);
+});
+
+test('the Pace field shows its whole placeholder', async () => {
+  const fits = await page.evaluate(() => {
+    const input = document.querySelector('#settings [name=interval_ms]');
+    const style = getComputedStyle(input);
+    const context = document.createElement('canvas').getContext('2d');
+    context.font = `${style.fontSize} ${style.fontFamily}`;
+    const text = context.measureText(input.placeholder).width;
+    const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return { text, room };
+  });
+  assert.ok(fits.room >= fits.text, JSON.stringify(fits));
+});
+
+test('Resumable job: Drop connection resumes with nothing lost or repeated', opts, async () => {
+  await startDurable();
+  const drop = durable().locator('[data-action=drop]');
+  await page.waitForFunction(() => !document.querySelector('[data-demo="durable"] [data-action=drop]').disabled);
+  await drop.click();
+  await page.waitForSelector('[data-demo="durable"][data-state="done"]');
+  assert.deepStrictEqual(await packetsLogged(), EXPECTED_LOG);
+  const marks = (await durable().locator('.log li').allTextContents()).filter((t) => t.startsWith('—'));
+  assert.equal(marks.length, 1, 'one drop');
+  assert.match(await durable().locator('.result').textContent(), /"processed": 30/);
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'nothing kept after the end');
+});
+
+test('Resumable job: a reload mid-job resumes from sessionStorage', opts, async () => {
+  await startDurable();
+  await page.reload();
+  await page.waitForSelector('[data-demo="durable"][data-state="done"]');
+  assert.deepStrictEqual(await packetsLogged(), EXPECTED_LOG);
+  assert.match(await durable().locator('.log').textContent(), /page reloaded after packet \d/);
+  assert.match(await durable().locator('.result').textContent(), /"processed": 30/);
+  await page.screenshot({ path: join(SCREENSHOTS, 'demo-resumed.png'), fullPage: true });
+});
