@@ -41,7 +41,8 @@ enum Command {
         max_duration: Option<Duration>,
         /// Keep the resumable streams of /stream/durable in this Redis
         /// (redis://HOST:PORT), so that demo servers sharing it resume each
-        /// other's streams. Without it they are kept in memory.
+        /// other's streams, and share the live ticker of /stream/ticker.
+        /// Without it both are kept in memory.
         #[arg(long, value_name = "URL")]
         redis: Option<String>,
     },
@@ -83,15 +84,25 @@ async fn main() -> std::process::ExitCode {
             max_duration,
             redis,
         } => {
-            let durable = match redis {
-                None => rivulet_cli::demo::memory_store(),
-                Some(url) => match rivulet_cli::demo::redis_store(&url).await {
-                    Ok(store) => store,
-                    Err(e) => {
-                        eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
-                        return std::process::ExitCode::from(2);
+            let (durable, ticker) = match redis {
+                None => (
+                    rivulet_cli::demo::memory_store(),
+                    rivulet_cli::demo::memory_ticker(),
+                ),
+                Some(url) => {
+                    let stores = async {
+                        let durable = rivulet_cli::demo::redis_store(&url).await?;
+                        let ticker = rivulet_cli::demo::redis_ticker(&url).await?;
+                        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((durable, ticker))
+                    };
+                    match stores.await {
+                        Ok(stores) => stores,
+                        Err(e) => {
+                            eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
+                            return std::process::ExitCode::from(2);
+                        }
                     }
-                },
+                }
             };
             let options = rivulet_cli::demo::Options {
                 header_read_timeout: header_timeout,
@@ -99,6 +110,7 @@ async fn main() -> std::process::ExitCode {
                 grace,
                 max_stream_duration: max_duration,
                 durable,
+                ticker,
             };
             match rivulet_cli::demo::serve(addr, options).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,

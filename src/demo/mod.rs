@@ -5,9 +5,12 @@ mod faults;
 mod params;
 mod routes;
 mod server;
+mod ticker;
 
 pub use server::{Options, serve, serve_on, serve_with};
+pub use ticker::{TICKER_BODY_LIMIT, TICKER_FEED, memory_ticker, redis_ticker};
 
+use std::convert::Infallible;
 use std::sync::OnceLock;
 
 use axum::extract::DefaultBodyLimit;
@@ -16,6 +19,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use rivulet::feed::Feed;
 use rivulet::resume::{MemoryStore, RedisStore, Resume, StoreError};
 
 /// Where `cargo run --release` serves the demo.
@@ -25,8 +29,10 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const UPLOAD_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// The demo's routes, their streams bounded by `config`; `/stream/durable`
-/// keeps its streams in `durable` ([`memory_store`] or [`redis_store`]).
-pub fn router(config: rivulet::Config, durable: Resume) -> Router {
+/// keeps its streams in `durable` ([`memory_store`] or [`redis_store`]), and
+/// `/stream/ticker` is the live feed `ticker` ([`memory_ticker`] or
+/// [`redis_ticker`]).
+pub fn router(config: rivulet::Config, durable: Resume, ticker: Feed) -> Router {
     let metrics = metrics_handle();
     Router::new()
         .route(
@@ -39,6 +45,15 @@ pub fn router(config: rivulet::Config, durable: Resume) -> Router {
                 (
                     [(CONTENT_TYPE, "text/css")],
                     include_str!("assets/demo.css"),
+                )
+            }),
+        )
+        .route(
+            "/assets/ticker.js",
+            get(|| async {
+                (
+                    [(CONTENT_TYPE, "text/javascript")],
+                    include_str!("assets/ticker.js"),
                 )
             }),
         )
@@ -70,6 +85,13 @@ pub fn router(config: rivulet::Config, durable: Resume) -> Router {
         )
         .route("/stream/types", get(routes::types).post(routes::types))
         .route("/stream/feed", get(routes::feed).post(routes::feed))
+        .route(
+            "/stream/ticker",
+            get(ticker::follow)
+                .post(ticker::publish)
+                .layer::<_, Infallible>(DefaultBodyLimit::max(TICKER_BODY_LIMIT))
+                .layer::<_, Infallible>(Extension(ticker)),
+        )
         .route(
             "/stream/upload",
             post(routes::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT as usize)),

@@ -11,10 +11,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rivulet::Shutdown;
+use rivulet::feed::Feed;
 use rivulet::resume::Resume;
 use tokio::net::TcpListener;
 
-use super::{UPLOAD_LIMIT, memory_store, router};
+use super::{UPLOAD_LIMIT, memory_store, memory_ticker, router};
 
 /// How the demo server protects itself, and where it keeps resumable streams.
 #[derive(Clone)]
@@ -30,6 +31,8 @@ pub struct Options {
     pub max_stream_duration: Option<Duration>,
     /// Where `/stream/durable` keeps its streams.
     pub durable: Resume,
+    /// The live feed of `/stream/ticker`.
+    pub ticker: Feed,
 }
 
 impl std::fmt::Debug for Options {
@@ -51,6 +54,7 @@ impl Default for Options {
             grace: Duration::from_secs(10),
             max_stream_duration: None,
             durable: memory_store(),
+            ticker: memory_ticker(),
         }
     }
 }
@@ -95,6 +99,7 @@ pub async fn serve_with(
     let service = TowerToHyperService::new(router(
         options.stream_config(&shutdown),
         options.durable.clone(),
+        options.ticker.clone(),
     ));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())

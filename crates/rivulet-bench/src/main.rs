@@ -5,7 +5,7 @@
 //! cargo run --release -p rivulet-bench -- <scenario> [--quick]
 //! ```
 //!
-//! Scenarios: `throughput`, `latency`, `memory`, `cancel`, `js-parser`,
+//! Scenarios: `throughput`, `latency`, `memory`, `cancel`, `fanout`, `js-parser`,
 //! `js-heap`, `redis-notify`, or `all`. Every scenario measures all its peers in the same run,
 //! in alternation, over several rounds, and prints medians and ratios: absolute
 //! figures drift on a shared machine, ratios taken together hold. The server
@@ -13,6 +13,7 @@
 //! different cores. See docs/benchmarks.md.
 
 mod cancel;
+mod fanout;
 mod js;
 mod latency;
 mod memory;
@@ -25,22 +26,26 @@ mod wire;
 
 use std::time::Instant;
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "throughput",
     "latency",
     "memory",
     "cancel",
+    "fanout",
     "js-parser",
     "js-heap",
     "redis-notify",
 ];
 
-const USAGE: &str = "usage: rivulet-bench <throughput|latency|memory|cancel|js-parser|js-heap|redis-notify|all> [--quick]";
+const USAGE: &str = "usage: rivulet-bench <throughput|latency|memory|cancel|fanout|js-parser|js-heap|redis-notify|all> [--quick]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("serve-child") {
         return peers::serve_child();
+    }
+    if args.first().map(String::as_str) == Some("fanout-child") {
+        return fanout::serve_child();
     }
     let quick = args.iter().any(|a| a == "--quick");
     let profile = args
@@ -91,6 +96,7 @@ fn main() {
                 "latency" => latency::run(&servers, quick).await,
                 "memory" => memory::run(quick).await,
                 "cancel" => cancel::run(&servers, quick).await,
+                "fanout" => fanout::run(quick).await,
                 "js-parser" => js::run_parser(&servers, quick).await,
                 "js-heap" => js::run_heap(&servers, quick).await,
                 "redis-notify" => redis_notify::run(quick).await,

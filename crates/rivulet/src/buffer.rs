@@ -101,6 +101,7 @@ impl Queue for Frames {
 
     fn clear(&mut self) {
         self.bytes = BytesMut::new();
+        self.chunk = 0;
     }
 }
 
@@ -366,6 +367,14 @@ impl<Q: Queue> Writer<Q> {
         if let Some(reader) = reader {
             reader.wake();
         }
+    }
+
+    /// Drops every queued packet, and their memory: a live feed does so for a
+    /// subscriber that fell too far behind. Returns how many were dropped.
+    pub(crate) fn discard(&self) -> usize {
+        let mut state = self.shared.lock();
+        state.queue.clear();
+        std::mem::take(&mut state.packets)
     }
 
     /// Completes when the reader is gone.

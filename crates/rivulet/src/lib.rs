@@ -51,6 +51,7 @@ mod config;
 pub mod decode;
 mod encode;
 mod error;
+pub mod feed;
 mod format;
 mod handler_task;
 mod limits;

@@ -13,6 +13,12 @@ pub const PACKETS_TOTAL: &str = "rivulet_packets_total";
 /// Counter: streams whose client went away before the final packet; for a
 /// resumable stream, when its job is stopped because no client came back.
 pub const STREAMS_CANCELLED_TOTAL: &str = "rivulet_streams_cancelled_total";
+/// Gauge: requests following a live feed now.
+pub const FEED_SUBSCRIBERS: &str = "rivulet_feed_subscribers";
+/// Counter: packets published to live feeds (counted once per feed and server).
+pub const FEED_PUBLISHED_TOTAL: &str = "rivulet_feed_published_total";
+/// Counter: feed subscribers that fell behind (cut off, or skipped ahead).
+pub const FEED_LAGGED_TOTAL: &str = "rivulet_feed_lagged_total";
 
 /// Counts a running handler from its start until its future is dropped,
 /// whether it finished or was cancelled.

@@ -12,7 +12,7 @@ use http::header::{
     CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY,
 };
 use http::request::Parts;
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::AbortHandle;
@@ -59,9 +59,11 @@ use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 #[derive(Debug, Clone)]
 pub struct Stream {
     format: Format,
-    reconnect: bool,
     content_length: Option<u64>,
     config: Config,
+    /// The request's headers: the `Last-Event-ID` a reconnecting client sends,
+    /// and what a feed's authorization hook looks at.
+    pub(crate) headers: HeaderMap,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Stream {
@@ -70,7 +72,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Stream {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
         Ok(Stream {
             format: Format::negotiate(&parts.headers),
-            reconnect: parts.headers.contains_key(LAST_EVENT_ID),
             content_length: parts
                 .headers
                 .get(CONTENT_LENGTH)
@@ -81,6 +82,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Stream {
                 .get::<Config>()
                 .cloned()
                 .unwrap_or_default(),
+            headers: parts.headers.clone(),
         })
     }
 }
@@ -90,9 +92,9 @@ impl Stream {
     pub fn new(format: Format, config: Config) -> Self {
         Stream {
             format,
-            reconnect: false,
             content_length: None,
             config,
+            headers: HeaderMap::new(),
         }
     }
 
@@ -129,7 +131,7 @@ impl Stream {
         Fut: Future<Output = Result<T, Error>> + Send + 'static,
         T: Serialize + Send + 'static,
     {
-        if self.reconnect {
+        if self.headers.contains_key(LAST_EVENT_ID) {
             return StatusCode::NO_CONTENT.into_response();
         }
         let format = self.format;
@@ -157,17 +159,21 @@ impl Stream {
         Fut: Future<Output = Result<T, Error>> + Send + 'static,
         T: Serialize + Send + 'static,
     {
-        let Stream {
-            config,
-            content_length,
-            format,
-            ..
-        } = self;
-        if config.shutdown.as_ref().is_some_and(Shutdown::is_ended) {
-            let message = SHUTDOWN_MESSAGE.into();
-            return Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)));
-        }
-        if let (Some(length), Some(limit)) = (content_length, config.max_request_bytes)
+        let limits = self.admit()?;
+        let Stream { config, format, .. } = self;
+        let (tx, rx) = buffer::queue::<Q>(config.buffer);
+        let sender = Sender::new(tx, format, config.max_packet_bytes);
+        let work = handler(sender.clone());
+        let expose_internal = config.expose_internal_errors;
+        let task = tokio::spawn(drive(work, sender, limits, expose_internal)).abort_handle();
+        Ok(Job { rx, task })
+    }
+
+    /// Checks the limits a new stream must pass, and takes its slot under
+    /// `max_streams`. A request over a limit gets its answer instead.
+    pub(crate) fn admit(&self) -> Result<Limits, Box<Response>> {
+        let config = &self.config;
+        if let (Some(length), Some(limit)) = (self.content_length, config.max_request_bytes)
             && length > limit
         {
             let message =
@@ -175,17 +181,11 @@ impl Stream {
             return Err(Box::new(refuse(StatusCode::PAYLOAD_TOO_LARGE, message)));
         }
         let permit = config.slot()?;
-        let (tx, rx) = buffer::queue::<Q>(config.buffer);
-        let sender = Sender::new(tx, format, config.max_packet_bytes);
-        let work = handler(sender.clone());
-        let limits = Limits {
+        Ok(Limits {
             _permit: permit,
             max_duration: config.max_duration,
             shutdown: config.shutdown.clone(),
-        };
-        let expose_internal = config.expose_internal_errors;
-        let task = tokio::spawn(drive(work, sender, limits, expose_internal)).abort_handle();
-        Ok(Job { rx, task })
+        })
     }
 }
 
@@ -236,9 +236,21 @@ pub(crate) async fn respond(
         }
         None => {}
     }
-    let mut body = StreamBody::new(rx, format, timing.keep_alive, task);
+    response(rx, format, timing.keep_alive, task, resumable)
+}
+
+/// The streaming response for the packets of `rx`, sent at once: a live feed
+/// has no first packet to wait for. The body of a `resumable` stream does not
+/// count a dropped connection as cancelled: its job runs on.
+pub(crate) fn response(
+    rx: Reader,
+    format: Format,
+    keep_alive: Option<Duration>,
+    task: HandlerTask,
+    resumable: bool,
+) -> Response {
+    let mut body = StreamBody::new(rx, format, keep_alive, task);
     if resumable {
-        // Its job runs on when the connection drops: not a cancellation.
         body = body.resumable();
     }
     let mut response = Response::new(axum::body::Body::new(body));

@@ -2,6 +2,7 @@
 // piece of server data reaches the page through textContent.
 
 import { createStream } from '/rivulet/stream.js';
+import { buildTickerCard } from '/assets/ticker.js';
 
 const LOG_LIMIT = 200; // the feed never ends; keep the page small
 
@@ -110,6 +111,7 @@ const settingsForm = document.getElementById('settings');
 const cards = document.getElementById('cards');
 
 for (const demo of DEMOS) cards.append(buildCard(demo));
+cards.append(buildTickerCard());
 
 function buildCard(demo) {
   const card = document.getElementById('card-template').content.firstElementChild.cloneNode(true);

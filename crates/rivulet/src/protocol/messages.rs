@@ -21,6 +21,21 @@ pub(crate) const STORE_FAILED_MESSAGE: &str = "the stream store failed";
 pub(crate) const STORE_UNAVAILABLE_MESSAGE: &str =
     "resumable streams are unavailable: their store cannot be reached";
 
+/// A live feed's subscriber that fell too far behind and was cut off
+/// (status 410).
+pub const FELL_BEHIND_MESSAGE: &str =
+    "this client fell too far behind the feed and was cut off: reconnect to resume";
+/// A client resuming a live feed from a point the feed no longer keeps
+/// (status 410).
+pub const WINDOW_PASSED_MESSAGE: &str =
+    "the packets this client missed are no longer kept: the feed cannot be resumed from there";
+/// A live feed whose Redis cannot be reached (status 503).
+pub const FEED_STORE_FAILED_MESSAGE: &str = "the feed's store cannot be reached";
+/// Packets of a live feed were lost while its Redis was unreachable (status 503).
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) const FEED_GAP_MESSAGE: &str =
+    "packets of the feed were lost while its store was unreachable";
+
 /// The `status` field of the legacy error envelope, always this text.
 pub(super) const LEGACY_ERROR_STATUS: &str = "Stream Error";
 /// The answer when a bounded store is full of running streams.

@@ -102,6 +102,7 @@ static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RENEW));
 /// one subscription.
 #[derive(Clone)]
 pub struct RedisStore {
+    client: Client,
     connection: ConnectionManager,
     keys: Arc<Keys>,
     max_packets: usize,
@@ -339,13 +340,14 @@ impl RedisStore {
             received: AtomicU64::new(0),
         });
         let task = tokio::spawn(listen(
-            client,
+            client.clone(),
             keys.clone(),
             Arc::downgrade(&listener),
             requests,
         ));
         *listener.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
         Ok(RedisStore {
+            client,
             connection,
             keys,
             max_packets: DEFAULT_REDIS_MAX_PACKETS_PER_STREAM,
@@ -358,6 +360,22 @@ impl RedisStore {
     /// server has to look at.
     pub fn notifications_received(&self) -> u64 {
         self.listener.received.load(Ordering::Relaxed)
+    }
+
+    /// The Redis this store connects to, for connections of their own (a live
+    /// feed's blocking reads).
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The shared connection, for commands that do not block.
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
+    /// The prefix of every key.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.keys.prefix
     }
 
     /// Keeps at most the last `packets` packets of each stream (at least 1).

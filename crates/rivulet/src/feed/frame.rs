@@ -1,0 +1,114 @@
+//! The bytes a feed writes: its records, the skip marker and the error that
+//! cuts a subscriber off, in each wire format.
+//!
+//! SSE events carry the id `<feed epoch>.<number>`, the same text as a
+//! resumable stream's resume point, so that an `EventSource` coming back
+//! sends it as `Last-Event-ID`.
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::record::Record;
+use crate::encode::{self, EventId};
+use crate::error::ErrorPacket;
+use crate::format::Format;
+use crate::protocol::{PacketKind, StreamId};
+
+/// `record` in `format`.
+pub(super) fn record(format: Format, epoch: StreamId, record: &Record) -> Bytes {
+    let id = EventId::Resume(epoch, record.seq());
+    encode::packet(format, record.kind(), id, &*record.packet.data)
+        .expect("JSON that was parsed once serializes")
+}
+
+/// The value of the packet that tells a subscriber it skipped ahead.
+#[derive(Serialize)]
+struct Skipped {
+    rivulet: &'static str,
+    missed: usize,
+}
+
+/// The progress packet a subscriber that fell behind gets in place of the
+/// `missed` packets it lost, numbered as the last of them: an `EventSource`
+/// that reconnects after it resumes from there.
+pub(super) fn skipped(format: Format, epoch: StreamId, seq: u64, missed: usize) -> Bytes {
+    let value = Skipped {
+        rivulet: "skipped",
+        missed,
+    };
+    encode::packet(
+        format,
+        PacketKind::Progress,
+        EventId::Resume(epoch, seq),
+        &value,
+    )
+    .expect("the marker serializes")
+}
+
+/// The error packet that ends one subscriber. It has no SSE id: the error
+/// belongs to this connection, not to the feed, and an event without an id
+/// leaves the client's last event id as it was.
+pub(super) fn error(format: Format, packet: &ErrorPacket) -> Bytes {
+    encode::error(format, EventId::None, packet)
+}
+
+/// A record encoded once per wire format, on demand: a publish encodes it
+/// only for the formats its subscribers read.
+pub(super) struct Frames<'a> {
+    epoch: StreamId,
+    record: &'a Record,
+    encoded: [Option<Bytes>; 3],
+}
+
+impl<'a> Frames<'a> {
+    pub(super) fn new(epoch: StreamId, record: &'a Record) -> Self {
+        Frames {
+            epoch,
+            record,
+            encoded: [None, None, None],
+        }
+    }
+
+    pub(super) fn get(&mut self, format: Format) -> &Bytes {
+        let slot = match format {
+            Format::Sse => 0,
+            Format::Ndjson => 1,
+            Format::Legacy => 2,
+        };
+        self.encoded[slot].get_or_insert_with(|| record(format, self.epoch, self.record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_events_carry_the_feed_epoch_and_number() {
+        let epoch: StreamId = "000000000000000000000000000000ff".parse().unwrap();
+        let json = serde_json::value::to_raw_value(&serde_json::json!({"n": 1})).unwrap();
+        let record = Record::new(7, 0, PacketKind::Progress, json);
+        let mut frames = Frames::new(epoch, &record);
+        assert_eq!(
+            &frames.get(Format::Sse)[..],
+            b"id: 000000000000000000000000000000ff.7\ndata: {\"n\":1}\n\n"
+        );
+        assert_eq!(
+            &frames.get(Format::Ndjson)[..],
+            b"{\"progress\":{\"n\":1}}\n"
+        );
+        assert_eq!(
+            &skipped(Format::Sse, epoch, 6, 3)[..],
+            b"id: 000000000000000000000000000000ff.6\ndata: {\"rivulet\":\"skipped\",\"missed\":3}\n\n"
+        );
+        let packet = ErrorPacket {
+            message: "behind".into(),
+            status: 410,
+            error_id: None,
+        };
+        assert_eq!(
+            &error(Format::Sse, &packet)[..],
+            b"event: error\ndata: {\"message\":\"behind\",\"status\":410}\n\n"
+        );
+    }
+}

@@ -1,0 +1,348 @@
+//! Live feeds: one producer, any number of subscribers. A [`Feed`] is
+//! published to from anywhere (a handler, a task, a webhook); every request
+//! that follows it with [`Stream::follow`](crate::Stream::follow) gets each packet published after it
+//! joined, in order, in its own wire format.
+//!
+//! ```
+//! use axum::{Router, extract::State, response::Response, routing::get};
+//! use rivulet::{Stream, feed::Feed};
+//!
+//! async fn watch(stream: Stream, State(feed): State<Feed>) -> Response {
+//!     stream.follow(&feed).await
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), rivulet::feed::FeedError> {
+//! let feed = Feed::new();
+//! let app: Router = Router::new().route("/ticker", get(watch)).with_state(feed.clone());
+//! feed.publish(serde_json::json!({ "order": 42 })).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! How it behaves:
+//!
+//! * **The publisher never waits.** A publish encodes the packet once per wire
+//!   format its subscribers read and queues it on each subscriber's bounded
+//!   buffer ([`Feed::buffer`]). A subscriber whose buffer is full has fallen
+//!   behind: its waiting packets are dropped, memory and all, and it is cut
+//!   off with an error packet (status 410) or, with [`OnLag::SkipAhead`],
+//!   carries on after a marker packet.
+//! * **Resume.** A feed keeps its last packets ([`Feed::window_packets`],
+//!   [`Feed::window_duration`]). SSE events carry ids, so an `EventSource`
+//!   that reconnects sends `Last-Event-ID` by itself and gets what it missed,
+//!   then the live packets, each once. A resume point the feed no longer
+//!   keeps is answered `410 Gone`.
+//! * **End.** [`Feed::close`] sends every subscriber a final `done` packet.
+//! * **Several servers.** `Feed::redis` (feature `redis`) shares a feed
+//!   through Redis: a publish on any server reaches the subscribers of every
+//!   server, each server reads Redis once per feed, and resume points are
+//!   valid on all of them.
+//! * **Who may follow.** [`Feed::authorize`] decides per request.
+//!
+//! Subscribers get keep-alives, cancellation, the stream limits of their
+//! [`Config`](crate::Config) (`max_streams`, `max_duration`, shutdown) and
+//! metrics like any stream. The wire side is in `docs/protocol.md` ("Live
+//! feeds").
+
+mod follow;
+mod frame;
+mod lag;
+mod record;
+#[cfg(feature = "redis")]
+mod redis;
+mod window;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::error::Error;
+use crate::metrics;
+use crate::protocol::{PacketKind, StreamId};
+
+pub use crate::protocol::{FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, WINDOW_PASSED_MESSAGE};
+pub use follow::FollowRequest;
+pub use lag::{DEFAULT_FEED_BUFFER, OnLag};
+pub use window::DEFAULT_WINDOW_PACKETS;
+
+use frame::Frames;
+use lag::{Kept, Subscriber};
+use record::Record;
+use window::Window;
+
+type Authorize = dyn Fn(&FollowRequest<'_>) -> Result<(), Error> + Send + Sync;
+
+/// A live feed. Cheap to clone: clones are the same feed. See the
+/// [module docs](self).
+#[derive(Clone)]
+pub struct Feed {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    #[cfg(feature = "redis")]
+    redis: Option<redis::Backend>,
+}
+
+struct State {
+    /// Written before the number in SSE ids: a resume point of another feed,
+    /// or of this one before a restart, is not mistaken for one of its own.
+    epoch: StreamId,
+    window: Window,
+    subscribers: HashMap<u64, Subscriber>,
+    next_subscriber: u64,
+    /// The final packet, once the feed is closed.
+    done: Option<Record>,
+    /// Why the feed cannot be followed now (its Redis is gone).
+    unavailable: Option<&'static str>,
+    buffer: usize,
+    on_lag: OnLag,
+    authorize: Option<Arc<Authorize>>,
+}
+
+/// Why a publish failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FeedError {
+    /// The feed is closed: nothing more can be published.
+    Closed,
+    /// The value does not serialize to JSON.
+    Serialize(serde_json::Error),
+    /// The feed's backend (Redis) failed.
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl fmt::Display for FeedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeedError::Closed => f.write_str("the feed is closed"),
+            FeedError::Serialize(e) => write!(f, "the packet does not serialize to JSON: {e}"),
+            FeedError::Backend(e) => write!(f, "the feed's store failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FeedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FeedError::Serialize(e) => Some(e),
+            FeedError::Backend(e) => Some(&**e),
+            FeedError::Closed => None,
+        }
+    }
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed::new()
+    }
+}
+
+impl Feed {
+    /// A feed in this process's memory.
+    pub fn new() -> Self {
+        Feed::from_state(State::new(StreamId::random()))
+    }
+
+    fn from_state(state: State) -> Self {
+        Feed {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+                #[cfg(feature = "redis")]
+                redis: None,
+            }),
+        }
+    }
+
+    fn configure(self, change: impl FnOnce(&mut State)) -> Self {
+        change(&mut self.shared.lock());
+        self
+    }
+
+    /// Keeps at most the last `packets` packets for subscribers that resume
+    /// (at least 1; default [`DEFAULT_WINDOW_PACKETS`]).
+    pub fn window_packets(self, packets: usize) -> Self {
+        self.configure(|state| {
+            state.window.max_packets = packets.max(1);
+            state.window.prune();
+        })
+    }
+
+    /// Keeps packets for resuming no longer than `duration` after they were
+    /// published (default: no time bound, only [`Feed::window_packets`]).
+    pub fn window_duration(self, duration: Duration) -> Self {
+        self.configure(|state| state.window.max_age = Some(duration))
+    }
+
+    /// How many packets a subscriber may have waiting (written to it by the
+    /// feed, not yet by its connection) before it counts as fallen behind (at
+    /// least 2; default [`DEFAULT_FEED_BUFFER`]). A resuming subscriber's
+    /// buffer holds the packets it missed on top.
+    pub fn buffer(self, packets: usize) -> Self {
+        self.configure(|state| state.buffer = packets.max(2))
+    }
+
+    /// What happens to a subscriber that falls behind (default
+    /// [`OnLag::CutOff`]).
+    pub fn on_lag(self, on_lag: OnLag) -> Self {
+        self.configure(|state| state.on_lag = on_lag)
+    }
+
+    /// Decides whether a request may follow the feed; an `Err` is the answer
+    /// to the request (`401` or `403` are usual). Without a hook anyone may.
+    ///
+    /// ```
+    /// use rivulet::{Error, feed::Feed};
+    /// use http::StatusCode;
+    ///
+    /// let feed = Feed::new().authorize(|request| {
+    ///     match request.headers().get("authorization") {
+    ///         Some(token) if token == "Bearer let-me-in" => Ok(()),
+    ///         _ => Err(Error::new(StatusCode::FORBIDDEN, "not allowed to follow this feed")),
+    ///     }
+    /// });
+    /// # let _ = feed;
+    /// ```
+    pub fn authorize<F>(self, hook: F) -> Self
+    where
+        F: Fn(&FollowRequest<'_>) -> Result<(), Error> + Send + Sync + 'static,
+    {
+        self.configure(|state| state.authorize = Some(Arc::new(hook)))
+    }
+
+    /// Publishes `value` to every subscriber, and returns its number. The
+    /// value is serialized at once; the returned future does the rest and never
+    /// waits for a subscriber (a Redis feed waits for Redis).
+    pub fn publish(
+        &self,
+        value: impl Serialize,
+    ) -> impl Future<Output = Result<u64, FeedError>> + Send + 'static {
+        self.append(
+            PacketKind::Progress,
+            serde_json::value::to_raw_value(&value),
+        )
+    }
+
+    /// Closes the feed: every subscriber, and every one that joins later, gets
+    /// the final `done` packet carrying `value`. Nothing can be published
+    /// after it.
+    pub fn close(
+        &self,
+        value: impl Serialize,
+    ) -> impl Future<Output = Result<u64, FeedError>> + Send + 'static {
+        self.append(PacketKind::Done, serde_json::value::to_raw_value(&value))
+    }
+
+    fn append(
+        &self,
+        kind: PacketKind,
+        json: Result<Box<RawValue>, serde_json::Error>,
+    ) -> impl Future<Output = Result<u64, FeedError>> + Send + 'static {
+        let shared = self.shared.clone();
+        async move {
+            let json = json.map_err(FeedError::Serialize)?;
+            #[cfg(feature = "redis")]
+            if let Some(backend) = &shared.redis {
+                let window = shared.lock().window.max_packets;
+                return backend.append(kind, json, window).await;
+            }
+            let mut state = shared.lock();
+            if state.done.is_some() {
+                return Err(FeedError::Closed);
+            }
+            let seq = state.window.last() + 1;
+            state.deliver(Record::new(seq, window::now_millis(), kind, json));
+            Ok(seq)
+        }
+    }
+
+    /// How many requests follow the feed on this server now.
+    pub fn subscribers(&self) -> usize {
+        self.shared.lock().subscribers.len()
+    }
+}
+
+impl fmt::Debug for Feed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("Feed")
+            .field("epoch", &state.epoch)
+            .field("last", &state.window.last())
+            .field("subscribers", &state.subscribers.len())
+            .field("closed", &state.done.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held; if something did, the state
+        // is still whole.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lets subscriber `id` go (it left, or its limits ended it).
+    fn remove(&self, id: u64) {
+        self.lock().subscribers.remove(&id);
+    }
+}
+
+impl State {
+    fn new(epoch: StreamId) -> Self {
+        State {
+            epoch,
+            window: Window::new(),
+            subscribers: HashMap::new(),
+            next_subscriber: 0,
+            done: None,
+            unavailable: None,
+            buffer: DEFAULT_FEED_BUFFER,
+            on_lag: OnLag::default(),
+            authorize: None,
+        }
+    }
+
+    /// Sends `record`, the packet after the last one, to every subscriber and
+    /// keeps it for those that resume.
+    fn deliver(&mut self, record: Record) {
+        let epoch = self.epoch;
+        let on_lag = self.on_lag;
+        let mut frames = Frames::new(epoch, &record);
+        match record.kind() {
+            PacketKind::Progress => self.subscribers.retain(|_, subscriber| {
+                let packet = frames.get(subscriber.format);
+                subscriber.offer(packet, record.seq(), epoch, on_lag) == Kept::Yes
+            }),
+            PacketKind::Done | PacketKind::Error => {
+                for (_, subscriber) in self.subscribers.drain() {
+                    subscriber.finish(frames.get(subscriber.format).clone());
+                }
+                self.done = Some(record.clone());
+            }
+        }
+        ::metrics::counter!(metrics::FEED_PUBLISHED_TOTAL).increment(1);
+        self.window.push(record);
+    }
+
+    /// Ends every subscriber with an error: the feed cannot go on for now.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn fail_all(&mut self, error: impl Fn() -> Error) {
+        for (_, subscriber) in self.subscribers.drain() {
+            subscriber.cut_off(error().into_packet(false));
+        }
+    }
+}
+
+/// The frame of the final packet of a closed feed, for a subscriber in
+/// `format`.
+fn done_frame(state: &State, format: crate::Format) -> Option<Bytes> {
+    let done = state.done.as_ref()?;
+    Some(frame::record(format, state.epoch, done))
+}
