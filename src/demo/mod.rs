@@ -4,9 +4,11 @@
 mod params;
 mod routes;
 mod server;
+mod tls;
 
 pub use routes::use_redis;
 pub use server::{Options, serve, serve_on, serve_with};
+pub use tls::{CertificateError, SELF_SIGNED_NAMES, self_signed};
 
 use std::sync::OnceLock;
 

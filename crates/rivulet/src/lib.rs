@@ -50,6 +50,8 @@ mod limits;
 pub mod metrics;
 pub mod resume;
 mod sender;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod shutdown;
 mod stream;
 
@@ -59,6 +61,8 @@ pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
 pub use format::{Format, LEGACY_REQUEST_HEADER};
 pub use resume::Resumable;
 pub use sender::Sender;
+#[cfg(feature = "serve")]
+pub use serve::serve;
 pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 pub use stream::{LAST_EVENT_ID, Stream};
 

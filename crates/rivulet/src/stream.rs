@@ -158,7 +158,7 @@ impl Stream {
             content_length,
             ..
         } = self;
-        if config.shutdown.as_ref().is_some_and(Shutdown::is_ended) {
+        if config.shutdown.as_ref().is_some_and(Shutdown::is_stopping) {
             let message = SHUTDOWN_MESSAGE.into();
             return Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)));
         }
