@@ -3,3 +3,8 @@
 
 pub mod demo;
 pub mod watch;
+
+/// The repository README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

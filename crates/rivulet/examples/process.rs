@@ -5,8 +5,8 @@
 //!
 //! ```sh
 //! cargo run --release                     # serves the demo on 127.0.0.1:8080
-//! cargo run -p rivulet --features client --example process
-//! cargo run -p rivulet --features client --example process -- 'http://127.0.0.1:8080/stream/process?items=30'
+//! cargo run -p rivulet-http --features client --example process
+//! cargo run -p rivulet-http --features client --example process -- 'http://127.0.0.1:8080/stream/process?items=30'
 //! ```
 
 use rivulet::client::Client;

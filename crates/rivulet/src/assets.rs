@@ -37,22 +37,22 @@ pub const FILES: &[Asset] = &[
     Asset {
         name: "stream.js",
         content_type: "text/javascript; charset=utf-8",
-        contents: include_str!("../../../js/stream.js"),
+        contents: include_str!("../assets/stream.js"),
     },
     Asset {
         name: "parser.js",
         content_type: "text/javascript; charset=utf-8",
-        contents: include_str!("../../../js/parser.js"),
+        contents: include_str!("../assets/parser.js"),
     },
     Asset {
         name: "jquery.stream.js",
         content_type: "text/javascript; charset=utf-8",
-        contents: include_str!("../../../js/jquery.stream.js"),
+        contents: include_str!("../assets/jquery.stream.js"),
     },
     Asset {
         name: "stream.d.ts",
         content_type: "application/typescript; charset=utf-8",
-        contents: include_str!("../../../js/stream.d.ts"),
+        contents: include_str!("../assets/stream.d.ts"),
     },
 ];
 

@@ -119,10 +119,10 @@ impl Body for StreamBody {
     /// the frames lets it send more at once. The frames are then held (the
     /// body wakes itself and returns `Pending`, and hyper writes nothing) until
     /// the handler has refilled the buffer, and the next poll writes both
-    /// batches in one system call, up to [`COALESCE_BYTES`]. A handler that
+    /// batches in one system call, up to 64 KiB (`COALESCE_BYTES`). A handler that
     /// sends faster than the client reads thus makes a few large writes instead
     /// of one per buffer's worth of packets; one that is not waiting for room
-    /// never waits here, and no frame waits more than [`MAX_IDLE_TURNS`] polls
+    /// never waits here, and no frame waits more than two polls (`MAX_IDLE_TURNS`)
     /// without new ones.
     fn poll_frame(
         mut self: Pin<&mut Self>,

@@ -26,7 +26,8 @@
 //! ```
 //!
 //! In the browser: `createStream('/stream').progress(p => …).done(f => …).start()`
-//! with the module from `js/stream.js`.
+//! with the module that [`assets::router`] serves (the npm package
+//! `rivulet-client` holds the same files).
 //!
 //! The data path, one file per step: handler → [`Sender`] (encodes each packet
 //! in the stream's [`Format`]) → a bounded buffer (backpressure) → the response
@@ -66,7 +67,7 @@ pub use serve::serve;
 pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 pub use stream::{LAST_EVENT_ID, Stream};
 
-/// The README's quick start, compiled and run as a doctest.
-#[doc = include_str!("../../../README.md")]
-#[cfg(all(doctest, feature = "client"))]
+/// The crate README's quick start, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
 pub struct ReadmeDoctests;

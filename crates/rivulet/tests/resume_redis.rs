@@ -2,7 +2,7 @@
 //! a real `redis-server` this test starts on a free loopback port (it fails,
 //! loudly, without one: `apt-get install redis-server`, or `scripts/setup`).
 //!
-//! Run with `cargo test -p rivulet --features redis --test resume_redis`.
+//! Run with `cargo test -p rivulet-http --features redis --test resume_redis`.
 
 #![cfg(feature = "redis")]
 

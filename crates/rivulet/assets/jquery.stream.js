@@ -1,0 +1,1 @@
+../../../js/jquery.stream.js
