@@ -11,11 +11,12 @@ use http_body::{Body, Frame, SizeHint};
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, Sleep};
 
-use crate::buffer::{End, Reader};
+use crate::buffer::{End, Reader, Taken};
 use crate::encode;
 use crate::error::Error;
 use crate::format::Format;
 use crate::metrics;
+use crate::request_body::Held;
 
 /// Frames ready at the same time are joined until the write reaches this size.
 const COALESCE_BYTES: usize = 64 * 1024;
@@ -36,6 +37,8 @@ pub struct StreamBody {
     /// [`StreamBody::poll_frame`].
     held: BytesMut,
     held_packets: usize,
+    /// The end, taken while the head was held: written after `held`.
+    held_end: Option<End>,
     /// Polls in a row that held frames without taking new ones.
     idle_turns: u8,
     finished: bool,
@@ -84,9 +87,18 @@ impl StreamBody {
             packets: metrics::packets(),
             held: BytesMut::new(),
             held_packets: 0,
+            held_end: None,
             idle_turns: 0,
             finished: false,
         }
+    }
+
+    /// Starts with what the stream sent while its head was held.
+    pub(crate) fn with_held(mut self, held: Held) -> Self {
+        self.held = held.frames;
+        self.held_packets = held.packets;
+        self.held_end = held.end;
+        self
     }
 
     fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Poll<Bytes> {
@@ -132,7 +144,14 @@ impl Body for StreamBody {
         if this.finished {
             return Poll::Ready(None);
         }
-        let taken = if this.held.is_empty() {
+        let taken = if let Some(end) = this.held_end.take() {
+            Taken {
+                frames: BytesMut::new(),
+                packets: 0,
+                end: Some(end),
+                refilling: false,
+            }
+        } else if this.held.is_empty() {
             match this.rx.poll_take(cx) {
                 Poll::Ready(taken) => taken,
                 Poll::Pending => {

@@ -33,6 +33,7 @@ pub struct Config {
     pub(crate) max_duration: Option<Duration>,
     pub(crate) max_request_bytes: Option<u64>,
     pub(crate) shutdown: Option<Shutdown>,
+    pub(crate) full_duplex: bool,
 }
 
 /// The default number of packets a stream buffers before `send` waits.
@@ -53,6 +54,7 @@ impl Default for Config {
             max_duration: None,
             max_request_bytes: None,
             shutdown: None,
+            full_duplex: false,
         }
     }
 }
@@ -108,6 +110,17 @@ impl Config {
     /// while they are read, by axum's `DefaultBodyLimit`.)
     pub fn max_request_bytes(mut self, bytes: u64) -> Self {
         self.max_request_bytes = Some(bytes);
+        self
+    }
+
+    /// Sends a stream's head and packets while its request body is still
+    /// being read. Off by default: under [`serve`](crate::serve()) a stream
+    /// whose request body is unread holds its head and packets (up to 1 MiB)
+    /// until the body has been read to its end or dropped, because HTTP/1.1
+    /// proxies such as nginx stop sending a body once the response has begun.
+    /// Turn it on for clients that read the response while they send.
+    pub fn full_duplex(mut self, full_duplex: bool) -> Self {
+        self.full_duplex = full_duplex;
         self
     }
 

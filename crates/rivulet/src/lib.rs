@@ -49,6 +49,7 @@ mod error;
 mod format;
 mod limits;
 pub mod metrics;
+mod request_body;
 pub mod resume;
 mod sender;
 #[cfg(feature = "serve")]

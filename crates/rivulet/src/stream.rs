@@ -23,6 +23,7 @@ use crate::error::{Error, error_response};
 use crate::format::Format;
 use crate::limits::Limits;
 use crate::metrics::ActiveStream;
+use crate::request_body::{self, BodyRead};
 use crate::sender::Sender;
 use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 
@@ -61,6 +62,8 @@ pub struct Stream {
     format: Format,
     reconnect: bool,
     content_length: Option<u64>,
+    /// Tells when the request body is read, if the server tracks it.
+    body_read: Option<BodyRead>,
     config: Config,
 }
 
@@ -76,6 +79,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Stream {
                 .get(CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok()),
+            body_read: parts.extensions.get::<BodyRead>().cloned(),
             config: parts
                 .extensions
                 .get::<Config>()
@@ -92,6 +96,7 @@ impl Stream {
             format,
             reconnect: false,
             content_length: None,
+            body_read: None,
             config,
         }
     }
@@ -134,8 +139,12 @@ impl Stream {
         }
         let format = self.format;
         let keep_alive = self.config.keep_alive;
+        let body_read = match self.config.full_duplex {
+            true => None,
+            false => self.body_read.clone(),
+        };
         match self.spawn(handler, format) {
-            Ok(job) => respond(job.rx, format, keep_alive, HandlerTask(job.task)).await,
+            Ok(job) => respond(job.rx, format, keep_alive, HandlerTask(job.task), body_read).await,
             Err(refused) => *refused,
         }
     }
@@ -200,12 +209,14 @@ pub(crate) struct Job {
 }
 
 /// Answers with the packets of `rx`, encoded in `format`. `task` is stopped
-/// when the response (or its body) is dropped.
+/// when the response (or its body) is dropped. While `body_read` is not
+/// given, the head and packets are held (see [`request_body`]).
 pub(crate) async fn respond(
     mut rx: Reader,
     format: Format,
     keep_alive: Option<Duration>,
     task: HandlerTask,
+    body_read: Option<BodyRead>,
 ) -> Response {
     // Hold the response head until the first packet, so that a failure before
     // any packet can still be answered with its own status.
@@ -224,7 +235,23 @@ pub(crate) async fn respond(
         }
         None => {}
     }
-    let body = StreamBody::new(rx, format, keep_alive, task);
+    let mut held = request_body::Held::default();
+    if let Some(body_read) = body_read.filter(|read| !read.is_read()) {
+        held = request_body::hold(&mut rx, &body_read).await;
+        // Failed before its first packet: still an HTTP error.
+        if held.packets == 0 {
+            match held.end.take() {
+                Some(End::Failed { packet, .. }) => return error_response(packet),
+                Some(End::Dropped) => {
+                    return error_response(
+                        Error::message("the stream ended unexpectedly").into_packet(false),
+                    );
+                }
+                end => held.end = end,
+            }
+        }
+    }
+    let body = StreamBody::new(rx, format, keep_alive, task).with_held(held);
     let mut response = Response::new(axum::body::Body::new(body));
     let headers = response.headers_mut();
     headers.insert(

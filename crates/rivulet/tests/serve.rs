@@ -492,3 +492,95 @@ async fn shutdown_sends_goaway_and_ends_running_h2_streams_with_a_packet() {
     // listens any more.
     assert!(client.get(&url).send().await.is_err());
 }
+
+/// Reads the request body, sending a packet per 1 KiB read and telling
+/// `sent` about the first; answers the bytes read.
+fn upload_app(sent: Arc<tokio::sync::Notify>) -> Router {
+    use http_body_util::BodyExt;
+    Router::new().route(
+        "/upload",
+        axum::routing::post(move |stream: Stream, body: axum::body::Body| async move {
+            stream
+                .run(move |tx| async move {
+                    let mut body = body;
+                    let mut bytes = 0usize;
+                    let mut reported = 0usize;
+                    while let Some(frame) = body.frame().await {
+                        let frame = frame.map_err(|e| rivulet::Error::message(e.to_string()))?;
+                        bytes += frame.data_ref().map_or(0, |data| data.len());
+                        while reported + 1024 <= bytes {
+                            reported += 1024;
+                            tx.send(reported).await?;
+                            sent.notify_one();
+                        }
+                    }
+                    Ok(bytes)
+                })
+                .await
+        }),
+    )
+}
+
+/// Posts the head and the first `first` bytes of a body of `total` bytes.
+async fn start_upload(addr: SocketAddr, total: usize, first: usize) -> tokio::net::TcpStream {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nhost: x\r\naccept: application/x-ndjson\r\ncontent-length: {total}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&vec![b'x'; first]).await.unwrap();
+    tcp
+}
+
+#[tokio::test]
+async fn a_stream_holds_its_head_until_its_request_body_is_read() {
+    const TOTAL: usize = 300 * 1024;
+    let sent = Arc::new(tokio::sync::Notify::new());
+    let server = start(upload_app(sent.clone()), Config::default(), |s| s).await;
+    let mut tcp = start_upload(server.addr, TOTAL, 64 * 1024).await;
+    tokio::time::timeout(PATIENCE, sent.notified())
+        .await
+        .expect("the handler sends while it reads");
+    // The handler has sent packets, but the body is not read: nothing comes
+    // back yet (a proxy would stop sending the body once it did).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut probe = [0u8; 1];
+    assert!(
+        matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the response began before the request body was read"
+    );
+    // The rest of the body: 300 packets, more than the stream's buffer, held
+    // without stopping the handler, then the head and every packet.
+    tcp.write_all(&vec![b'x'; TOTAL - 64 * 1024]).await.unwrap();
+    let mut answer = Vec::new();
+    let done = format!("{{\"done\":{TOTAL}}}");
+    while !String::from_utf8_lossy(&answer).contains(&done) {
+        let mut chunk = vec![0; 64 * 1024];
+        let n = tokio::time::timeout(PATIENCE, tcp.read(&mut chunk))
+            .await
+            .expect("the stream in time")
+            .unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(answer.matches("{\"progress\":").count(), TOTAL / 1024);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_duplex_stream_answers_while_its_body_is_read() {
+    let sent = Arc::new(tokio::sync::Notify::new());
+    let config = Config::default().full_duplex(true);
+    let server = start(upload_app(sent), config, |s| s).await;
+    let mut tcp = start_upload(server.addr, 300 * 1024, 64 * 1024).await;
+    let mut answer = vec![0; 4096];
+    let n = tokio::time::timeout(PATIENCE, tcp.read(&mut answer))
+        .await
+        .expect("the head before the body is whole")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    server.stop().await;
+}

@@ -43,8 +43,14 @@ pub(super) async fn respond(
 ) -> Response {
     let (tx, rx) = buffer::channel(BATCH);
     let task = tokio::spawn(follow(settings.clone(), id, after, format, tx));
-    let mut response =
-        stream::respond(rx, format, keep_alive, HandlerTask(task.abort_handle())).await;
+    let mut response = stream::respond(
+        rx,
+        format,
+        keep_alive,
+        HandlerTask(task.abort_handle()),
+        None,
+    )
+    .await;
     if response.status() == StatusCode::OK {
         let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
         response.headers_mut().insert(STREAM_ID_HEADER, value);

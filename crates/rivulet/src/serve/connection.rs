@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tower_service::Service;
 
 use super::deadline::FirstByteDeadline;
+use crate::request_body;
 
 /// The protocol settings every connection of a server shares.
 pub(crate) fn builder(
@@ -53,8 +54,11 @@ pub(crate) async fn serve<I>(
 {
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let mut app = app.clone();
-        let mut request = request.map(axum::body::Body::new);
+        let (parts, body) = request.into_parts();
+        let (body, read) = request_body::track(body);
+        let mut request = Request::from_parts(parts, axum::body::Body::new(body));
         request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(read);
         async move {
             let response = app.call(request).await;
             Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
