@@ -9,4 +9,8 @@ export {
   ParserOptions,
   StreamFormat,
   RivuletErrorObject,
+  ParseErrorKind,
 } from './stream.js';
+
+/** The media type of each wire format, shared by the parser and the stream client. */
+export declare const CONTENT_TYPES: Readonly<{ sse: string; ndjson: string; legacy: string }>;

@@ -9,8 +9,10 @@
 //
 // A packet is `{ type: 'progress' | 'done' | 'error', data }`; for `error`,
 // `data` is the error object `{ message, status, error_id? }`. Malformed input
-// throws a `ParseError` from `feed`/`end`; after the final packet the rest of
-// the input is ignored.
+// throws a `ParseError` from `feed`/`end`, whose `kind` names the Rust
+// decoder's `DecodeError` variant for the same input; after the final packet
+// the rest of the input is ignored. A stream that ends without a final packet
+// is not an error of the parser: the stream wrapper decides (it may resume).
 
 /** Largest packet a parser accepts unless told otherwise (16 MiB). */
 export const DEFAULT_MAX_PACKET_SIZE = 16 * 1024 * 1024;
@@ -19,13 +21,30 @@ const LF = 10;
 const CR = 13;
 const NUL = 0;
 
-/** Thrown for input that breaks the framing or holds a packet that is too large. */
+/**
+ * Thrown for input that breaks the framing or holds a packet that is too
+ * large. `kind` mirrors the Rust `DecodeError` variant: `'json'` (a payload is
+ * not valid JSON, or not the shape its packet needs), `'malformed'` (the bytes
+ * do not follow the format), `'too_large'` (a packet over the limit).
+ */
 export class ParseError extends Error {
-  constructor(message) {
+  constructor(kind, message) {
     super(message);
     this.name = 'ParseError';
+    this.kind = kind;
   }
 }
+
+/**
+ * The media type of each wire format: what a response's Content-Type says,
+ * and what a client asks for in Accept. The one table stream.js and this
+ * parser share.
+ */
+export const CONTENT_TYPES = Object.freeze({
+  sse: 'text/event-stream',
+  ndjson: 'application/x-ndjson',
+  legacy: 'application/octet-stream',
+});
 
 /**
  * Picks the wire format for a response from its Content-Type header, or
@@ -33,9 +52,7 @@ export class ParseError extends Error {
  */
 export function formatFromContentType(contentType) {
   const essence = String(contentType || '').split(';')[0].trim().toLowerCase();
-  if (essence === 'text/event-stream') return 'sse';
-  if (essence === 'application/x-ndjson') return 'ndjson';
-  if (essence === 'application/octet-stream') return 'legacy';
+  for (const format in CONTENT_TYPES) if (CONTENT_TYPES[format] === essence) return format;
   return undefined;
 }
 
@@ -45,8 +62,8 @@ export function formatFromContentType(contentType) {
  * @param {object} options
  * @param {'sse'|'ndjson'|'legacy'} [options.format='sse']
  * @param {(packet: {type: string, data: any}) => void} options.onPacket
- * @param {number} [options.maxPacketSize] in bytes for legacy, in characters
- *   for the text formats (so at most 4 bytes per character are buffered).
+ * @param {number} [options.maxPacketSize] in bytes (of UTF-8, for the text
+ *   formats), as the Rust decoder counts.
  */
 export function createParser({ format = 'sse', onPacket, maxPacketSize = DEFAULT_MAX_PACKET_SIZE } = {}) {
   if (typeof onPacket !== 'function') throw new TypeError('createParser: onPacket must be a function');
@@ -136,6 +153,7 @@ function incompleteTail(bytes) {
 function textParser(lines, isFinished, maxPacketSize) {
   let utf8;
   let pending = ''; // the start of a line whose end has not arrived
+  let pendingBytes = -1; // its UTF-8 length, once it is long enough to count
   let started = false; // a leading BOM has been looked for
   let skipLF = false; // the last chunk ended with CR: an LF first in the next one belongs to it
 
@@ -158,12 +176,18 @@ function textParser(lines, isFinished, maxPacketSize) {
       const end = cr !== -1 && (lf === -1 || cr < lf) ? cr : lf;
       if (end === -1) {
         // Still no line end: a rope append, flattened once when the line ends.
-        pending += pos ? text.slice(pos) : text;
-        if (pending.length > maxPacketSize) throw tooLarge(maxPacketSize);
+        // Its bytes are counted only once it could be over the limit, and
+        // then piece by piece, never the whole rope again.
+        const piece = pos ? text.slice(pos) : text;
+        pending += piece;
+        if (pendingBytes >= 0) pendingBytes += utf8Length(piece, 0, piece.length);
+        else if (pending.length * 3 > maxPacketSize) pendingBytes = utf8Length(pending, 0, pending.length);
+        if (pendingBytes > maxPacketSize) throw tooLarge(maxPacketSize);
         return;
       }
       const line = pending + text.slice(pos, end);
       pending = '';
+      pendingBytes = -1;
       lines.line(line, 0, line.length);
       if (isFinished()) return;
       pos = end + 1;
@@ -198,8 +222,9 @@ function textParser(lines, isFinished, maxPacketSize) {
       }
     }
     if (pos < text.length && !isFinished()) {
-      if (text.length - pos > maxPacketSize) throw tooLarge(maxPacketSize);
+      if (overLimit(text, pos, text.length, maxPacketSize)) throw tooLarge(maxPacketSize);
       pending = pos ? text.slice(pos) : text;
+      pendingBytes = -1;
     }
   };
 
@@ -234,8 +259,9 @@ function sseLines(emit, isFinished, maxPacketSize) {
     else if (type === 'error') emit('error', errorObject(parseJSON(text)));
   };
 
+  let dataBytes = -1; // the UTF-8 length of `data`, once it is long enough to count
   const line = (text, start, end) => {
-    if (end - start > maxPacketSize) throw tooLarge(maxPacketSize);
+    if (overLimit(text, start, end, maxPacketSize)) throw tooLarge(maxPacketSize);
     if (start === end) {
       if (hasData) {
         const value = data;
@@ -251,10 +277,17 @@ function sseLines(emit, isFinished, maxPacketSize) {
     if (first === 100 /* d */ && isField(text, start, end, 'data')) {
       const value = text.slice(valueStart(text, start + 4, end), end);
       if (hasData) {
-        if (data.length + value.length + 1 > maxPacketSize) throw tooLarge(maxPacketSize);
+        // Bytes are counted once the joined data could be over the limit,
+        // then line by line.
+        if (dataBytes >= 0) dataBytes += 1 + utf8Length(value, 0, value.length);
+        else if ((data.length + value.length + 1) * 3 > maxPacketSize) {
+          dataBytes = utf8Length(data, 0, data.length) + 1 + utf8Length(value, 0, value.length);
+        }
+        if (data.length + value.length + 1 > maxPacketSize || dataBytes > maxPacketSize) throw tooLarge(maxPacketSize);
         data += '\n' + value;
       } else {
         data = value;
+        dataBytes = -1;
         hasData = true;
       }
     } else if (first === 101 /* e */ && isField(text, start, end, 'event')) {
@@ -274,7 +307,7 @@ function sseLines(emit, isFinished, maxPacketSize) {
       const first = text.charCodeAt(pos);
       const blankNext = lf + 1 < text.length && text.charCodeAt(lf + 1) === LF; // bounds first: no deopt
       if (first === 100 /* d */ && blankNext && !hasData && isField(text, pos, lf, 'data')) {
-        if (lf - pos > maxPacketSize) throw tooLarge(maxPacketSize);
+        if (overLimit(text, pos, lf, maxPacketSize)) throw tooLarge(maxPacketSize);
         const value = text.slice(valueStart(text, pos + 4, lf), lf);
         pos = lf + 2;
         deliver(value);
@@ -284,7 +317,7 @@ function sseLines(emit, isFinished, maxPacketSize) {
       if (first === 100 || first === 101 || lf === pos) {
         line(text, pos, lf);
         if (isFinished()) break;
-      } else if (lf - pos > maxPacketSize) {
+      } else if (overLimit(text, pos, lf, maxPacketSize)) {
         throw tooLarge(maxPacketSize);
       }
       pos = lf + 1;
@@ -313,7 +346,7 @@ function valueStart(text, nameEnd, end) {
 
 function ndjsonLines(emit, isFinished, maxPacketSize) {
   const line = (text, start, end) => {
-    if (end - start > maxPacketSize) throw tooLarge(maxPacketSize);
+    if (overLimit(text, start, end, maxPacketSize)) throw tooLarge(maxPacketSize);
     const value = text.slice(start, end);
     // Keep-alives are empty lines; a line starting with `{` is not trimmed.
     if ((end === start || text.charCodeAt(start) !== 123) /* { */ && value.trim() === '') return;
@@ -322,13 +355,15 @@ function ndjsonLines(emit, isFinished, maxPacketSize) {
   const object = (text) => {
     const value = parseJSON(text);
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new ParseError('NDJSON line is not an object');
+      throw new ParseError('json', 'NDJSON line is not an object');
     }
     const progress = Object.hasOwn(value, 'progress');
     const done = Object.hasOwn(value, 'done');
     const error = Object.hasOwn(value, 'error');
-    if (progress + done + error !== 1) {
-      throw new ParseError('NDJSON line needs exactly one of "progress", "done", "error"');
+    let keys = 0;
+    for (const _ in value) if (++keys > 1) break;
+    if (keys !== 1 || progress + done + error !== 1) {
+      throw new ParseError('json', 'NDJSON line needs exactly one of "progress", "done", "error"');
     }
     if (progress) emit('progress', value.progress);
     else if (done) emit('done', value.done);
@@ -347,7 +382,35 @@ function ndjsonLines(emit, isFinished, maxPacketSize) {
 }
 
 function tooLarge(maxPacketSize) {
-  return new ParseError(`packet larger than ${maxPacketSize}`);
+  return new ParseError('too_large', `packet larger than ${maxPacketSize} bytes`);
+}
+
+// Whether text[start, end) is more than `max` bytes of UTF-8. A UTF-16 unit
+// takes at most 3 bytes (a surrogate pair, 2 units, takes 4), so the bytes are
+// only counted for text longer than a third of the limit: never on the hot
+// path of ordinary packets.
+function overLimit(text, start, end, max) {
+  const units = end - start;
+  return units > max || (units * 3 > max && utf8Length(text, start, end) > max);
+}
+
+// The UTF-8 length of text[start, end), as TextEncoder would write it (a lone
+// surrogate becomes U+FFFD, 3 bytes).
+function utf8Length(text, start, end) {
+  let bytes = 0;
+  for (let i = start; i < end; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < end) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i += 1;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 // ---------------------------------------------------------------------------
@@ -393,9 +456,12 @@ function legacyParser(emit, isFinished, maxPacketSize) {
     const value = parseJSON(text);
     if (packetType === 'error') {
       const err = value && typeof value === 'object' ? value.error : undefined;
-      if (!err || typeof err !== 'object') throw new ParseError('legacy error packet without "error"');
-      const object = { message: String(err.str ?? ''), status: Number(err.type) || 500 };
-      if (err.error_id !== undefined) object.error_id = err.error_id;
+      if (!err || typeof err !== 'object' || Array.isArray(err)) {
+        throw new ParseError('json', 'legacy error packet without "error"');
+      }
+      const object = { message: textField(err.str, 'str'), status: statusField(err.type, 'type') };
+      const errorId = optionalText(err.error_id, 'error_id');
+      if (errorId !== undefined) object.error_id = errorId;
       return emit('error', object);
     }
     emit(packetType, value);
@@ -413,16 +479,18 @@ function legacyParser(emit, isFinished, maxPacketSize) {
             isFinal = hexDigits === 0;
             state = TYPE;
           } else {
+            if (++hexDigits > MAX_HEX_DIGITS) throw new ParseError('malformed', 'legacy packet length has too many digits');
             const digit = hexValue(byte);
-            if (digit < 0) throw new ParseError('legacy packet length is not hexadecimal');
-            if (++hexDigits > MAX_HEX_DIGITS) throw new ParseError('legacy packet length too long');
+            if (digit < 0) throw new ParseError('malformed', 'legacy packet length is not hexadecimal');
             length = length * 16 + digit;
-            if (length > maxPacketSize) throw new ParseError(`packet larger than ${maxPacketSize}`);
+            if (length > maxPacketSize) throw tooLarge(maxPacketSize);
           }
         } else if (state === TYPE) {
           type = chunk[pos++];
           const known = type === 0x73 || type === 0x61 || (isFinal && type === 0x65);
-          if (!known) throw new ParseError(`unknown legacy packet type ${JSON.stringify(String.fromCharCode(type))}`);
+          if (!known) {
+            throw new ParseError('malformed', `unknown legacy packet type ${JSON.stringify(String.fromCharCode(type))}`);
+          }
           state = isFinal ? FINAL : PAYLOAD;
         } else if (state === PAYLOAD) {
           const end = Math.min(chunk.length, pos + (length - partsLength));
@@ -430,9 +498,7 @@ function legacyParser(emit, isFinished, maxPacketSize) {
           pos = end;
         } else {
           // The final payload runs to the end of the response.
-          if (partsLength + chunk.length - pos > maxPacketSize) {
-            throw new ParseError(`packet larger than ${maxPacketSize}`);
-          }
+          if (partsLength + chunk.length - pos > maxPacketSize) throw tooLarge(maxPacketSize);
           take(chunk, pos, chunk.length);
           pos = chunk.length;
         }
@@ -474,9 +540,18 @@ function concat(parts, length) {
   return out;
 }
 
+// A legacy payload is UTF-8 (Rivulet sends only ASCII); one that is not valid
+// UTF-8 comes from an older server writing Latin-1, and is read as such: each
+// byte one character, as the Rust decoder reads it.
 let utf8;
 function decodeUtf8(bytes) {
-  return (utf8 ??= new TextDecoder('utf-8', { ignoreBOM: true })).decode(bytes);
+  try {
+    return (utf8 ??= new TextDecoder('utf-8', { ignoreBOM: true, fatal: true })).decode(bytes);
+  } catch {
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    return text;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -485,19 +560,37 @@ function parseJSON(text) {
   try {
     return JSON.parse(text);
   } catch {
-    throw new ParseError(`invalid JSON in packet: ${text.length > 60 ? text.slice(0, 60) + '…' : text}`);
+    throw new ParseError('json', `invalid JSON in packet: ${text.length > 60 ? text.slice(0, 60) + '…' : text}`);
   }
 }
 
-// Error packets carry `{ message, status, error_id? }`; clients ignore unknown
-// fields and do not trust the rest blindly.
+// Error packets carry `{ message, status, error_id? }` (docs/protocol.md, "The
+// error object"): a missing message reads as "", a missing status as 500, and
+// a field of the wrong type makes the packet invalid. Unknown fields are kept.
 function errorObject(value) {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ParseError('error packet does not hold an error object');
+    throw new ParseError('json', 'error packet does not hold an error object');
   }
-  return {
-    ...value,
-    message: typeof value.message === 'string' ? value.message : String(value.message ?? ''),
-    status: Number.isInteger(value.status) ? value.status : 500,
-  };
+  const object = { ...value, message: textField(value.message, 'message'), status: statusField(value.status, 'status') };
+  const errorId = optionalText(value.error_id, 'error_id');
+  if (errorId === undefined) delete object.error_id;
+  return object;
+}
+
+function optionalText(value, name) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new ParseError('json', `error field "${name}" is not a string`);
+  return value;
+}
+
+function textField(value, name) {
+  return optionalText(value, name) ?? '';
+}
+
+function statusField(value, name) {
+  if (value === undefined || value === null) return 500;
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new ParseError('json', `error field "${name}" is not a status code`);
+  }
+  return value;
 }

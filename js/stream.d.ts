@@ -201,8 +201,14 @@ export function formatFromContentType(contentType: string | null | undefined): S
 
 /** Thrown by a parser for bad framing, bad JSON or a packet over the size limit. */
 export class ParseError extends Error {
+  constructor(kind: ParseErrorKind, message: string);
   readonly name: 'ParseError';
+  /** The Rust `DecodeError` variant for the same input (docs/protocol.md). */
+  readonly kind: ParseErrorKind;
 }
+
+/** Why a parser refused its input. */
+export type ParseErrorKind = 'json' | 'malformed' | 'too_large';
 
 export const DEFAULT_MAX_PACKET_SIZE: number;
 

@@ -17,15 +17,12 @@
 // gives the point to resume from, which a page can keep to resume after a
 // reload (options.lastEventId).
 
-import { createParser, formatFromContentType, ParseError } from './parser.js';
+import { CONTENT_TYPES, createParser, formatFromContentType, ParseError } from './parser.js';
 
 export { createParser, formatFromContentType, ParseError, DEFAULT_MAX_PACKET_SIZE } from './parser.js';
 
-const ACCEPT = {
-  sse: 'text/event-stream',
-  ndjson: 'application/x-ndjson',
-  legacy: 'application/octet-stream',
-};
+// A client asks for a format by its Content-Type.
+const ACCEPT = CONTENT_TYPES;
 
 /** The reason a stream failed, as one value: what `await` and `for await` throw. */
 export class StreamError extends Error {

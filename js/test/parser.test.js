@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import { createParser, formatFromContentType, ParseError } from '../parser.js';
 import {
@@ -447,6 +448,41 @@ describe('recorded fixtures (fixtures/*.events.json)', () => {
         for (const pieces of twoWaySplits(bytes)) check(decode(format, pieces), `split at ${pieces[0].length}`);
       }
       for (let seed = 1; seed <= 10; seed++) check(decode(format, randomPieces(bytes, seed, 64)), `seed ${seed}`);
+    });
+  }
+});
+
+// fixtures/invalid/: streams the Rust decoder replays too (decode_fixtures.rs).
+// expected.json names, per file, the packets delivered and the outcome: `ok`,
+// `truncated` (no final packet, which the parser leaves to the stream
+// wrapper), or the `kind` of the ParseError, the Rust `DecodeError` variant.
+describe('invalid fixtures (fixtures/invalid/expected.json), split at every offset', () => {
+  const dir = new URL('../../fixtures/invalid/', import.meta.url);
+  const expected = JSON.parse(readFileSync(new URL('expected.json', dir), 'utf8'));
+  test('there are fixtures for every format', () => {
+    for (const format of FORMATS) assert.ok(Object.keys(expected).filter((n) => n.endsWith(`.${format}`)).length >= 5, format);
+  });
+  for (const [name, want] of Object.entries(expected)) {
+    test(name, () => {
+      const format = name.split('.').pop();
+      const bytes = new Uint8Array(readFileSync(new URL(name, dir)));
+      const options = want.max_packet_bytes ? { maxPacketSize: want.max_packet_bytes } : {};
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const packets = [];
+        const parser = createParser({ format, onPacket: (p) => packets.push(p), ...options });
+        let outcome = 'ok';
+        try {
+          parser.feed(bytes.subarray(0, cut));
+          parser.feed(bytes.subarray(cut));
+          parser.end();
+          if (!packets.some((p) => p.type !== 'progress')) outcome = 'truncated';
+        } catch (err) {
+          if (!(err instanceof ParseError)) throw err;
+          outcome = err.kind;
+        }
+        assert.equal(outcome, want.outcome, `${name} split at ${cut}`);
+        assert.deepStrictEqual(packets, expectedPackets(want.events), `${name} split at ${cut}`);
+      }
     });
   }
 });

@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
-use tokio::task::AbortHandle;
 use tokio::time::{Instant, Sleep};
 
 use crate::buffer::{End, Reader, Taken};
-use crate::encode;
+use crate::encode::{self, EventId};
 use crate::error::Error;
 use crate::format::Format;
+use crate::handler_task::HandlerTask;
 use crate::metrics;
+use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
 use crate::request_body::Held;
 
 /// Frames ready at the same time are joined until the write reaches this size.
@@ -26,7 +27,7 @@ const MAX_IDLE_TURNS: u8 = 2;
 
 /// The body of a stream response. Dropping it (hyper does when the client goes
 /// away) cancels the handler.
-pub struct StreamBody {
+pub(crate) struct StreamBody {
     rx: Reader,
     format: Format,
     keep_alive: Option<KeepAlive>,
@@ -49,16 +50,6 @@ struct KeepAlive {
     frame: Bytes,
     sleep: Pin<Box<Sleep>>,
     last_write: Instant,
-}
-
-/// Aborts the handler's task when dropped: the response future and then the body
-/// own it, so a client that leaves at any point cancels the handler.
-pub(crate) struct HandlerTask(pub(crate) AbortHandle);
-
-impl Drop for HandlerTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl StreamBody {
@@ -177,9 +168,9 @@ impl Body for StreamBody {
             Some(End::Dropped) => {
                 // The handler's task was stopped from outside (the runtime is
                 // shutting down).
-                let packet = Error::message("the stream ended unexpectedly").into_packet(false);
-                this.held
-                    .extend_from_slice(&encode::error(this.format, 0, &packet));
+                let packet = Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false);
+                let frame = encode::error(this.format, EventId::Counter(0), &packet);
+                this.held.extend_from_slice(&frame);
                 true
             }
         };
@@ -232,6 +223,7 @@ mod tests {
     use crate::buffer::{self, Writer};
     use futures::FutureExt;
     use http_body_util::BodyExt;
+    use tokio::task::AbortHandle;
 
     const PACKET: &[u8] = b"data: 1\n\n";
     const DONE: &[u8] = b"event: done\ndata: null\n\n";

@@ -27,6 +27,7 @@ use crate::shutdown::Shutdown;
 pub struct Config {
     pub(crate) buffer: usize,
     pub(crate) keep_alive: Option<Duration>,
+    pub(crate) first_packet_wait: Option<Duration>,
     pub(crate) max_packet_bytes: usize,
     pub(crate) expose_internal_errors: bool,
     pub(crate) max_streams: Option<Arc<Semaphore>>,
@@ -40,6 +41,8 @@ pub struct Config {
 pub const DEFAULT_BUFFER: usize = 32;
 /// The default interval of keep-alive comments on an idle stream.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The default [`Config::first_packet_wait`]: 15 s.
+pub const DEFAULT_FIRST_PACKET_WAIT: Duration = Duration::from_secs(15);
 /// The default largest encoded packet, for senders and decoders alike.
 pub const DEFAULT_MAX_PACKET_BYTES: usize = 16 * 1024 * 1024;
 
@@ -48,6 +51,7 @@ impl Default for Config {
         Config {
             buffer: DEFAULT_BUFFER,
             keep_alive: Some(DEFAULT_KEEP_ALIVE),
+            first_packet_wait: Some(DEFAULT_FIRST_PACKET_WAIT),
             max_packet_bytes: DEFAULT_MAX_PACKET_BYTES,
             expose_internal_errors: false,
             max_streams: None,
@@ -69,10 +73,21 @@ impl Config {
     }
 
     /// The keep-alive interval on an idle stream, `None` for no keep-alive. Every
-    /// packet restarts the timer. It is also the longest the response head waits
-    /// for the handler's first packet (see `docs/protocol.md`).
+    /// packet restarts the timer.
     pub fn keep_alive(mut self, interval: Option<Duration>) -> Self {
         self.keep_alive = interval;
+        self
+    }
+
+    /// How long the response head is held for the handler's first packet (15 s
+    /// by default; `None` holds it until that packet, however long it takes).
+    /// While the head is held, a handler that fails is answered with its
+    /// error's own HTTP status; once it is out, the status is `200` and a later
+    /// error travels as an error packet (see `docs/protocol.md`, "Before the
+    /// stream begins"). A client with an idle timeout shorter than this wait
+    /// sees nothing until the head goes out.
+    pub fn first_packet_wait(mut self, wait: Option<Duration>) -> Self {
+        self.first_packet_wait = wait;
         self
     }
 

@@ -12,13 +12,18 @@ use serde::Serialize;
 
 use crate::error::ErrorPacket;
 use crate::format::Format;
+use crate::protocol::{LegacyErrorEnvelope, PacketKind as Kind, StreamId};
 
-/// Which final packet a frame carries.
+/// The SSE `id` field a frame carries (other formats write no ids).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Progress,
-    Done,
-    Error,
+pub(crate) enum EventId {
+    /// No `id` field: an error that belongs to one connection of a resumable
+    /// stream, which must not move the client's last event id.
+    None,
+    /// A plain stream's counter, from 1.
+    Counter(u64),
+    /// A resumable stream's packet: its resume point `<stream id>.<number>`.
+    Resume(StreamId, u64),
 }
 
 /// Room kept in front of a legacy payload for `<hex length>\0<type>`:
@@ -29,7 +34,7 @@ const LEGACY_HEAD_ROOM: usize = 18;
 pub(crate) fn packet<T: Serialize + ?Sized>(
     format: Format,
     kind: Kind,
-    id: u64,
+    id: EventId,
     value: &T,
 ) -> Result<Bytes, serde_json::Error> {
     let mut out = Vec::with_capacity(128);
@@ -45,18 +50,28 @@ pub(crate) fn packet_into<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
     format: Format,
     kind: Kind,
-    id: u64,
+    id: EventId,
     value: &T,
 ) -> Result<Range<usize>, serde_json::Error> {
     debug_assert!(out.is_empty());
     match format {
         Format::Sse => {
-            out.extend_from_slice(b"id: ");
-            out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+            match id {
+                EventId::None => {}
+                EventId::Counter(n) => {
+                    out.extend_from_slice(b"id: ");
+                    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+                    out.push(b'\n');
+                }
+                EventId::Resume(stream, n) => {
+                    use std::io::Write;
+                    writeln!(out, "id: {stream}.{n}").expect("writing to a Vec");
+                }
+            }
             out.extend_from_slice(match kind {
-                Kind::Progress => b"\ndata: ".as_slice(),
-                Kind::Done => b"\nevent: done\ndata: ",
-                Kind::Error => b"\nevent: error\ndata: ",
+                Kind::Progress => b"data: ".as_slice(),
+                Kind::Done => b"event: done\ndata: ",
+                Kind::Error => b"event: error\ndata: ",
             });
             serde_json::to_writer(&mut *out, value)?;
             out.extend_from_slice(b"\n\n");
@@ -76,32 +91,9 @@ pub(crate) fn packet_into<T: Serialize + ?Sized>(
 }
 
 /// Encodes the final error packet.
-pub(crate) fn error(format: Format, id: u64, error: &ErrorPacket) -> Bytes {
+pub(crate) fn error(format: Format, id: EventId, error: &ErrorPacket) -> Bytes {
     let encoded = if format == Format::Legacy {
-        #[derive(Serialize)]
-        struct Envelope<'a> {
-            ok: bool,
-            error: Legacy<'a>,
-        }
-        #[derive(Serialize)]
-        struct Legacy<'a> {
-            #[serde(rename = "type")]
-            code: u16,
-            status: &'static str,
-            str: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            error_id: Option<&'a str>,
-        }
-        let envelope = Envelope {
-            ok: false,
-            error: Legacy {
-                code: error.status,
-                status: "Stream Error",
-                str: &error.message,
-                error_id: error.error_id.as_deref(),
-            },
-        };
-        packet(format, Kind::Error, id, &envelope)
+        packet(format, Kind::Error, id, &LegacyErrorEnvelope::new(error))
     } else {
         packet(format, Kind::Error, id, error)
     };
@@ -202,26 +194,44 @@ mod tests {
 
     #[test]
     fn sse_frames() {
-        let b = packet(Format::Sse, Kind::Progress, 7, "hi").unwrap();
+        let b = packet(Format::Sse, Kind::Progress, EventId::Counter(7), "hi").unwrap();
         assert_eq!(text(b), "id: 7\ndata: \"hi\"\n\n");
-        let b = packet(Format::Sse, Kind::Done, 8, &json!({"a":1})).unwrap();
+        let b = packet(
+            Format::Sse,
+            Kind::Done,
+            EventId::Counter(8),
+            &json!({"a":1}),
+        )
+        .unwrap();
         assert_eq!(text(b), "id: 8\nevent: done\ndata: {\"a\":1}\n\n");
     }
 
     #[test]
     fn ndjson_frames() {
-        let b = packet(Format::Ndjson, Kind::Progress, 1, &json!([1, 2])).unwrap();
+        let b = packet(
+            Format::Ndjson,
+            Kind::Progress,
+            EventId::Counter(1),
+            &json!([1, 2]),
+        )
+        .unwrap();
         assert_eq!(text(b), "{\"progress\":[1,2]}\n");
     }
 
     #[test]
     fn legacy_frames() {
-        let b = packet(Format::Legacy, Kind::Progress, 1, "Starting stream test").unwrap();
+        let b = packet(
+            Format::Legacy,
+            Kind::Progress,
+            EventId::Counter(1),
+            "Starting stream test",
+        )
+        .unwrap();
         assert_eq!(&b[..], b"14\0sStarting stream test");
         let b = packet(
             Format::Legacy,
             Kind::Progress,
-            1,
+            EventId::Counter(1),
             &json!({"k": "caf\u{e9} \u{1f30a}"}),
         )
         .unwrap();
@@ -229,11 +239,17 @@ mod tests {
             &b[..],
             b"1e\0a{\"k\":\"caf\\u00e9 \\ud83c\\udf0a\"}".as_slice()
         );
-        let b = packet(Format::Legacy, Kind::Progress, 1, "say \"hi\"").unwrap();
+        let b = packet(
+            Format::Legacy,
+            Kind::Progress,
+            EventId::Counter(1),
+            "say \"hi\"",
+        )
+        .unwrap();
         assert_eq!(&b[..], b"c\0a\"say \\\"hi\\\"\"".as_slice());
-        let b = packet(Format::Legacy, Kind::Done, 1, &()).unwrap();
+        let b = packet(Format::Legacy, Kind::Done, EventId::Counter(1), &()).unwrap();
         assert_eq!(&b[..], b"\0anull");
-        let b = packet(Format::Legacy, Kind::Done, 1, "").unwrap();
+        let b = packet(Format::Legacy, Kind::Done, EventId::Counter(1), "").unwrap();
         assert_eq!(&b[..], b"\0a\"\"");
         let e = ErrorPacket {
             message: "Boom".into(),
@@ -241,7 +257,7 @@ mod tests {
             error_id: None,
         };
         assert_eq!(
-            &error(Format::Legacy, 1, &e)[..],
+            &error(Format::Legacy, EventId::Counter(1), &e)[..],
             b"\0e{\"ok\":false,\"error\":{\"type\":500,\"status\":\"Stream Error\",\"str\":\"Boom\"}}"
                 .as_slice()
         );

@@ -5,8 +5,7 @@
 use http::HeaderMap;
 use http::header::{ACCEPT, CONTENT_TYPE};
 
-/// The header the original jQuery `$.stream` plugin sends with every request.
-pub const LEGACY_REQUEST_HEADER: &str = "x-request-type";
+use crate::protocol::LEGACY_REQUEST_HEADER;
 
 /// A wire format of the Rivulet protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -106,19 +105,34 @@ impl Format {
 }
 
 impl std::str::FromStr for Format {
-    type Err = String;
+    type Err = UnknownFormat;
 
+    /// `sse`, `ndjson`, `legacy` (or `hazaar`), in any case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "sse" => Ok(Format::Sse),
             "ndjson" => Ok(Format::Ndjson),
             "legacy" | "hazaar" => Ok(Format::Legacy),
-            other => Err(format!(
-                "unknown format `{other}` (expected sse, ndjson or legacy)"
-            )),
+            _ => Err(UnknownFormat(s.to_owned())),
         }
     }
 }
+
+/// A name that is not one of the formats, refused by [`Format`]'s `FromStr`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownFormat(pub String);
+
+impl std::fmt::Display for UnknownFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown format `{}` (expected sse, ndjson or legacy)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownFormat {}
 
 impl std::fmt::Display for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -186,5 +200,8 @@ mod tests {
             assert_eq!(format.name().parse::<Format>(), Ok(format));
         }
         assert_eq!(Format::from_content_type("text/html"), None);
+        let unknown = "xml".parse::<Format>().unwrap_err();
+        assert_eq!(unknown, UnknownFormat("xml".into()));
+        assert!(unknown.to_string().contains("`xml`"));
     }
 }

@@ -35,7 +35,8 @@
 //! client leaves) → hyper. The wire formats are specified in `docs/protocol.md`;
 //! [`decode`] reads all of them back.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(unreachable_pub, missing_debug_implementations, missing_docs)]
 
 pub mod assets;
 mod body;
@@ -47,8 +48,10 @@ pub mod decode;
 mod encode;
 mod error;
 mod format;
+mod handler_task;
 mod limits;
 pub mod metrics;
+pub mod protocol;
 mod request_body;
 pub mod resume;
 mod sender;
@@ -57,16 +60,18 @@ pub mod serve;
 mod shutdown;
 mod stream;
 
-pub use body::StreamBody;
-pub use config::{Config, DEFAULT_BUFFER, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES};
+pub use config::{
+    Config, DEFAULT_BUFFER, DEFAULT_FIRST_PACKET_WAIT, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_PACKET_BYTES,
+};
 pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
-pub use format::{Format, LEGACY_REQUEST_HEADER};
+pub use format::{Format, UnknownFormat};
+pub use protocol::{LAST_EVENT_ID, LEGACY_REQUEST_HEADER};
 pub use resume::Resumable;
 pub use sender::Sender;
 #[cfg(feature = "serve")]
 pub use serve::serve;
 pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};
-pub use stream::{LAST_EVENT_ID, Stream};
+pub use stream::Stream;
 
 /// The crate README's quick start, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

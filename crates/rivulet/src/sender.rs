@@ -10,9 +10,10 @@ use std::task::{Poll, ready};
 use serde::Serialize;
 
 use crate::buffer::{End, Refused, Writer};
-use crate::encode::{self, Kind};
+use crate::encode::{self, EventId};
 use crate::error::{ErrorPacket, SendError};
 use crate::format::Format;
+use crate::protocol::PacketKind as Kind;
 
 thread_local! {
     /// Where packets are encoded before they are copied into their stream's
@@ -44,16 +45,26 @@ pub struct Sender {
 }
 
 struct Shared {
+    /// What the packets are encoded in.
+    encoding: Format,
+    /// What the client asked for: the same, except for a resumable stream,
+    /// whose packets are encoded for the store.
     format: Format,
     next_id: AtomicU64,
     max_packet_bytes: usize,
 }
 
 impl Sender {
-    pub(crate) fn new(tx: Writer, format: Format, max_packet_bytes: usize) -> Self {
+    pub(crate) fn new(
+        tx: Writer,
+        encoding: Format,
+        format: Format,
+        max_packet_bytes: usize,
+    ) -> Self {
         Sender {
             tx,
             shared: Arc::new(Shared {
+                encoding,
                 format,
                 next_id: AtomicU64::new(1),
                 max_packet_bytes,
@@ -127,7 +138,9 @@ impl Sender {
         self.tx.is_closed()
     }
 
-    /// The wire format of this stream.
+    /// The wire format the client that started this stream asked for. (A
+    /// resumable stream's packets are kept independently of it, and every
+    /// connection that resumes the stream gets them in the format it asks for.)
     pub fn format(&self) -> Format {
         self.shared.format
     }
@@ -141,11 +154,11 @@ impl Sender {
         then: impl FnOnce(&[u8]) -> Result<R, SendError>,
     ) -> Result<R, SendError> {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let format = self.shared.format;
+        let format = self.shared.encoding;
         let encode = |out: &mut Vec<u8>| {
             out.clear();
-            let frame =
-                encode::packet_into(out, format, kind, id, value).map_err(SendError::Serialize)?;
+            let frame = encode::packet_into(out, format, kind, EventId::Counter(id), value)
+                .map_err(SendError::Serialize)?;
             let limit = self.shared.max_packet_bytes;
             if frame.len() > limit {
                 return Err(SendError::TooLarge {
@@ -172,7 +185,7 @@ impl Sender {
     /// Ends the stream with `packet`, after every packet sent before.
     pub(crate) fn fail(&self, packet: ErrorPacket) {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame = encode::error(self.shared.format, id, &packet);
+        let frame = encode::error(self.shared.encoding, EventId::Counter(id), &packet);
         self.tx.finish(End::Failed { packet, frame });
     }
 

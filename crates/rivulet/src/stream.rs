@@ -16,19 +16,18 @@ use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 use tokio::task::AbortHandle;
 
-use crate::body::{HandlerTask, StreamBody};
+use crate::body::StreamBody;
 use crate::buffer::{self, End, Reader};
 use crate::config::Config;
 use crate::error::{Error, error_response};
 use crate::format::Format;
+use crate::handler_task::HandlerTask;
 use crate::limits::Limits;
 use crate::metrics::ActiveStream;
+use crate::protocol::{ENDED_UNEXPECTEDLY_MESSAGE, LAST_EVENT_ID};
 use crate::request_body::{self, BodyRead};
 use crate::sender::Sender;
 use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
-
-/// The request header a browser `EventSource` sends when it reconnects.
-pub const LAST_EVENT_ID: &str = "last-event-id";
 
 /// Extractor for a streaming handler. It reads the wire format the client asks
 /// for and the app's [`Config`]; [`Stream::run`] then runs the handler and
@@ -138,13 +137,13 @@ impl Stream {
             return StatusCode::NO_CONTENT.into_response();
         }
         let format = self.format;
-        let keep_alive = self.config.keep_alive;
+        let timing = Timing::of(&self.config);
         let body_read = match self.config.full_duplex {
             true => None,
             false => self.body_read.clone(),
         };
         match self.spawn(handler, format) {
-            Ok(job) => respond(job.rx, format, keep_alive, HandlerTask(job.task), body_read).await,
+            Ok(job) => respond(job.rx, format, timing, HandlerTask(job.task), body_read).await,
             Err(refused) => *refused,
         }
     }
@@ -165,6 +164,7 @@ impl Stream {
         let Stream {
             config,
             content_length,
+            format,
             ..
         } = self;
         if config.shutdown.as_ref().is_some_and(Shutdown::is_stopping) {
@@ -189,7 +189,7 @@ impl Stream {
             },
         };
         let (tx, rx) = buffer::channel(config.buffer);
-        let sender = Sender::new(tx, encoding, config.max_packet_bytes);
+        let sender = Sender::new(tx, encoding, format, config.max_packet_bytes);
         let work = handler(sender.clone());
         let limits = Limits {
             _permit: permit,
@@ -208,19 +208,36 @@ pub(crate) struct Job {
     pub(crate) task: AbortHandle,
 }
 
+/// The two waits of a response: see [`Config::keep_alive`] and
+/// [`Config::first_packet_wait`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timing {
+    keep_alive: Option<Duration>,
+    first_packet_wait: Option<Duration>,
+}
+
+impl Timing {
+    pub(crate) fn of(config: &Config) -> Self {
+        Timing {
+            keep_alive: config.keep_alive,
+            first_packet_wait: config.first_packet_wait,
+        }
+    }
+}
+
 /// Answers with the packets of `rx`, encoded in `format`. `task` is stopped
 /// when the response (or its body) is dropped. While `body_read` is not
 /// given, the head and packets are held (see [`request_body`]).
 pub(crate) async fn respond(
     mut rx: Reader,
     format: Format,
-    keep_alive: Option<Duration>,
+    timing: Timing,
     task: HandlerTask,
     body_read: Option<BodyRead>,
 ) -> Response {
     // Hold the response head until the first packet, so that a failure before
     // any packet can still be answered with its own status.
-    match keep_alive {
+    match timing.first_packet_wait {
         Some(wait) => {
             let _ = tokio::time::timeout(wait, rx.ready()).await;
         }
@@ -229,9 +246,7 @@ pub(crate) async fn respond(
     match rx.failed_early() {
         Some(End::Failed { packet, .. }) => return error_response(packet),
         Some(_) => {
-            return error_response(
-                Error::message("the stream ended unexpectedly").into_packet(false),
-            );
+            return error_response(Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false));
         }
         None => {}
     }
@@ -244,14 +259,14 @@ pub(crate) async fn respond(
                 Some(End::Failed { packet, .. }) => return error_response(packet),
                 Some(End::Dropped) => {
                     return error_response(
-                        Error::message("the stream ended unexpectedly").into_packet(false),
+                        Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false),
                     );
                 }
                 end => held.end = end,
             }
         }
     }
-    let body = StreamBody::new(rx, format, keep_alive, task).with_held(held);
+    let body = StreamBody::new(rx, format, timing.keep_alive, task).with_held(held);
     let mut response = Response::new(axum::body::Body::new(body));
     let headers = response.headers_mut();
     headers.insert(
@@ -324,5 +339,77 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "(a panic without a message)".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::routing::get;
+    use axum::{Extension, Router};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// Reads from `socket` until `needle` has arrived, for up to 10 s.
+    async fn read_until(socket: &mut TcpStream, seen: &mut Vec<u8>, needle: &[u8]) {
+        let wait = tokio::time::timeout(Duration::from_secs(10), async {
+            while !seen.windows(needle.len()).any(|w| w == needle) {
+                let mut chunk = [0u8; 1024];
+                let n = socket.read(&mut chunk).await.unwrap();
+                assert!(
+                    n > 0,
+                    "the server closed: {:?}",
+                    String::from_utf8_lossy(seen)
+                );
+                seen.extend_from_slice(&chunk[..n]);
+            }
+        });
+        wait.await
+            .unwrap_or_else(|_| panic!("no {needle:?} in {:?}", String::from_utf8_lossy(seen)));
+    }
+
+    /// The response head goes out after `first_packet_wait` even with no
+    /// keep-alive: the two settings are independent.
+    #[tokio::test]
+    async fn the_head_goes_out_after_the_first_packet_wait_without_keep_alive() {
+        let gate = Arc::new(Notify::new());
+        let released = gate.clone();
+        let app = Router::new()
+            .route(
+                "/",
+                get(move |stream: Stream| async move {
+                    stream
+                        .run(move |tx| async move {
+                            released.notified().await;
+                            tx.send("first").await?;
+                            Ok(())
+                        })
+                        .await
+                }),
+            )
+            .layer(Extension(
+                Config::default()
+                    .keep_alive(None)
+                    .first_packet_wait(Some(Duration::from_millis(50))),
+            ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let mut socket = TcpStream::connect(addr).await.unwrap();
+        socket
+            .write_all(b"GET / HTTP/1.1\r\nhost: test\r\naccept: text/event-stream\r\n\r\n")
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        // The handler is held until the head has arrived.
+        read_until(&mut socket, &mut seen, b"\r\n\r\n").await;
+        assert!(seen.starts_with(b"HTTP/1.1 200 OK\r\n"), "{seen:?}");
+        gate.notify_one();
+        read_until(&mut socket, &mut seen, b"data: \"first\"\n\n").await;
     }
 }

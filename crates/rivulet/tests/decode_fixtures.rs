@@ -166,7 +166,6 @@ fn malformed_input_is_an_error() {
         (Format::Legacy, b"3\0xabc"),
         (Format::Legacy, b"\0q{}"),
         (Format::Legacy, b"\0e{\"no\":\"error\"}"),
-        (Format::Sse, b"event: done\ndata: 1\n\ndata: 2\n\n"),
     ];
     for (format, bytes) in cases {
         assert!(
@@ -174,6 +173,69 @@ fn malformed_input_is_an_error() {
             "{format}: {:?} decoded",
             String::from_utf8_lossy(bytes)
         );
+    }
+}
+
+/// One stream of `fixtures/invalid/`, with what decoding it must give.
+#[derive(serde::Deserialize)]
+struct Expected {
+    /// `ok`, or the kind of error: `truncated`, `json`, `malformed`, `too_large`.
+    outcome: String,
+    /// The packets delivered before the outcome.
+    events: Vec<Event>,
+    max_packet_bytes: Option<usize>,
+}
+
+/// The outcome's name for a decoder's result, as `fixtures/invalid/expected.json`
+/// and the JavaScript `ParseError.kind` write it.
+fn outcome(result: &Result<(), DecodeError>) -> &'static str {
+    match result {
+        Ok(()) => "ok",
+        Err(DecodeError::Truncated) => "truncated",
+        Err(DecodeError::Json(_)) => "json",
+        Err(DecodeError::Malformed(_)) => "malformed",
+        Err(DecodeError::TooLarge { .. }) => "too_large",
+        Err(other) => panic!("a decode error without a fixture name: {other:?}"),
+    }
+}
+
+/// Decodes `bytes` fed in two pieces cut at `cut`: the packets delivered and
+/// how the stream ended.
+fn decode_two(
+    format: Format,
+    limit: usize,
+    bytes: &[u8],
+    cut: usize,
+) -> (Vec<Event>, &'static str) {
+    let mut decoder = Decoder::with_max_packet_bytes(format, limit);
+    let mut out = Vec::new();
+    let result = decoder
+        .feed(&bytes[..cut], &mut out)
+        .and_then(|()| decoder.feed(&bytes[cut..], &mut out))
+        .and_then(|()| decoder.finish(&mut out));
+    (out, outcome(&result))
+}
+
+/// The streams of `fixtures/invalid/` (and valid ones with CR or CRLF line
+/// ends), which `js/test/parser.test.js` replays too: split at every offset,
+/// each gives the packets and the outcome `expected.json` names.
+#[test]
+fn invalid_fixtures_decode_as_expected_at_every_split() {
+    let dir = fixtures_dir().join("invalid");
+    let expected: std::collections::BTreeMap<String, Expected> =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    assert!(expected.len() >= 20, "invalid fixtures are missing");
+    for (name, want) in &expected {
+        let format: Format = name.rsplit('.').next().unwrap().parse().unwrap();
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let limit = want
+            .max_packet_bytes
+            .unwrap_or(rivulet::DEFAULT_MAX_PACKET_BYTES);
+        for cut in 0..=bytes.len() {
+            let (events, got) = decode_two(format, limit, &bytes, cut);
+            assert_eq!(got, want.outcome, "{name} split at {cut}");
+            assert_eq!(events, want.events, "{name} split at {cut}");
+        }
     }
 }
 

@@ -19,8 +19,14 @@ use resume_support::{
 };
 use rivulet::Format;
 use rivulet::decode::Event;
+use rivulet::protocol::PacketKind;
 use rivulet::resume::{Packet, RedisStore, Resume, Store, StoreError, StreamId};
 use serde_json::json;
+use serde_json::value::RawValue;
+
+fn raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).unwrap()
+}
 
 /// A server instance whose resumable streams live in the Redis at `url`.
 async fn instance(url: &str, configure: impl FnOnce(Resume) -> Resume) -> SocketAddr {
@@ -153,14 +159,10 @@ async fn redis_keys_expire_and_a_bounded_stream_reports_eviction() {
         .await
         .unwrap();
     for seq in 1..=10 {
-        let packet = Packet {
-            seq,
-            record: if seq == 10 {
-                "{\"done\":null}".into()
-            } else {
-                format!("{{\"progress\":{seq}}}")
-            },
-            last: seq == 10,
+        let packet = if seq == 10 {
+            Packet::new(seq, PacketKind::Done, raw("null"))
+        } else {
+            Packet::new(seq, PacketKind::Progress, raw(&seq.to_string()))
         };
         store.append(id, packet.clone()).await.unwrap();
         // A retried append is stored once.
@@ -168,7 +170,13 @@ async fn redis_keys_expire_and_a_bounded_stream_reports_eviction() {
     }
     let kept = store.read(id, 7, 100, Duration::ZERO).await.unwrap();
     assert_eq!(kept.iter().map(|p| p.seq).collect::<Vec<_>>(), [8, 9, 10]);
-    assert!(kept[2].last && !kept[1].last);
+    assert!(kept[2].is_final() && !kept[1].is_final());
+    assert_eq!(kept[1].kind, PacketKind::Progress);
+    assert_eq!(kept[1].data.get(), "9");
+    assert_eq!(
+        (kept[2].kind, kept[2].data.get()),
+        (PacketKind::Done, "null")
+    );
     match store.read(id, 2, 100, Duration::ZERO).await {
         Err(StoreError::Evicted { first_kept: 8 }) => {}
         other => panic!("expected eviction, got {other:?}"),
@@ -223,18 +231,8 @@ async fn a_reader_wakes_on_appends_from_another_instance() {
             }
             let status = producer.status(id).await.unwrap().unwrap();
             let seq = status.last + 1;
-            let record = format!("{{\"progress\":{seq}}}");
-            producer
-                .append(
-                    id,
-                    Packet {
-                        seq,
-                        record,
-                        last: false,
-                    },
-                )
-                .await
-                .unwrap();
+            let packet = Packet::new(seq, PacketKind::Progress, raw(&seq.to_string()));
+            producer.append(id, packet).await.unwrap();
             tokio::time::sleep(Duration::from_millis(50)).await;
             None
         }

@@ -74,7 +74,8 @@ parser.feed(new Uint8Array([1]));
 parser.feed('text');
 parser.end();
 parserOnly({ onPacket() {} });
-const parseError: Error = new ParseError('x');
+const parseError: Error = new ParseError('json', 'x');
+const parseErrorKind: 'json' | 'malformed' | 'too_large' = new ParseError('malformed', 'x').kind;
 
 declare const jq: { Deferred: unknown };
 const $ = install(jq);
@@ -102,4 +103,4 @@ createStream('/stream/durable', { reconnect: false });
 // @ts-expect-error reconnect takes a boolean or its options
 createStream('/stream/durable', { reconnect: 3 });
 
-export { modern, state, parseError, resumeAt };
+export { modern, state, parseError, parseErrorKind, resumeAt };

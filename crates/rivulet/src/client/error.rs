@@ -115,7 +115,7 @@ impl fmt::Display for Error {
             ),
             Error::Server(packet) => write!(f, "the stream failed: {packet}"),
             Error::Transport(e) => write!(f, "{}", error_chain(e)),
-            Error::Truncated => f.write_str("the stream ended without a final packet"),
+            Error::Truncated => f.write_str(crate::protocol::TRUNCATED_MESSAGE),
             Error::Decode(e) => write!(f, "{e}"),
             Error::IdleTimeout(after) => {
                 write!(f, "nothing received for {} s", after.as_secs_f64())

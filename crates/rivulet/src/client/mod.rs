@@ -93,11 +93,11 @@ use std::time::Duration;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use reqwest::IntoUrl;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::DEFAULT_MAX_PACKET_BYTES;
-use crate::error::ErrorPacket;
 use crate::format::Format;
+use crate::protocol::{ErrorBody, LAST_EVENT_ID};
 
 pub use error::Error;
 pub use events::EventStream;
@@ -254,7 +254,7 @@ impl RequestBuilder {
     /// resumed fails with [`Error::NotAStream`] (status 204).
     pub fn resume_from(mut self, point: impl Into<String>) -> Self {
         let point = point.into();
-        self.inner = self.inner.header("last-event-id", point.as_str());
+        self.inner = self.inner.header(LAST_EVENT_ID, point.as_str());
         self.resume_from = Some(point);
         self
     }
@@ -276,7 +276,14 @@ impl RequestBuilder {
         }
         let resume = self.reconnect.and_then(|policy| {
             let from = self.resume_from.as_deref();
-            reconnect::Resumer::new(http.clone(), &request, policy, self.idle_timeout, from)
+            reconnect::Resumer::new(
+                http.clone(),
+                &request,
+                self.format,
+                policy,
+                self.idle_timeout,
+                from,
+            )
         });
         let response = within(self.idle_timeout, http.execute(request))
             .await?
@@ -285,7 +292,7 @@ impl RequestBuilder {
         if !status.is_success() {
             return Err(status_error(response, self.idle_timeout).await);
         }
-        let Some(format) = Format::from_response_headers(response.headers()) else {
+        let Some(format) = response_format(&response, self.format) else {
             return Err(Error::NotAStream {
                 status,
                 content_type: response
@@ -304,6 +311,20 @@ impl RequestBuilder {
     }
 }
 
+/// The format of a successful response: the one its `Content-Type` names, or
+/// the one asked for when it has no `Content-Type` (`docs/protocol.md`,
+/// "Choosing a format"). `None` for `204 No Content`, which holds no stream,
+/// and for a `Content-Type` that is none of the formats.
+fn response_format(response: &reqwest::Response, asked: Format) -> Option<Format> {
+    if response.status() == StatusCode::NO_CONTENT {
+        return None;
+    }
+    match response.headers().get(http::header::CONTENT_TYPE) {
+        None => Some(asked),
+        Some(_) => Format::from_response_headers(response.headers()),
+    }
+}
+
 async fn within<F: Future>(limit: Option<Duration>, future: F) -> Result<F::Output, Error> {
     match limit {
         Some(after) => tokio::time::timeout(after, future)
@@ -316,10 +337,6 @@ async fn within<F: Future>(limit: Option<Duration>, future: F) -> Result<F::Outp
 /// Reads an HTTP error's body (its first 64 KiB) for the protocol's
 /// `{"error": <error object>}`.
 async fn status_error(mut response: reqwest::Response, idle: Option<Duration>) -> Error {
-    #[derive(Deserialize)]
-    struct Body {
-        error: ErrorPacket,
-    }
     let status: StatusCode = response.status();
     let mut bytes = Vec::new();
     while bytes.len() < ERROR_BODY_LIMIT {
@@ -330,7 +347,7 @@ async fn status_error(mut response: reqwest::Response, idle: Option<Duration>) -
         }
     }
     bytes.truncate(ERROR_BODY_LIMIT);
-    match serde_json::from_slice::<Body>(&bytes) {
+    match serde_json::from_slice::<ErrorBody>(&bytes) {
         Ok(body) => Error::Status {
             status,
             error: Some(body.error),

@@ -9,14 +9,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use http::HeaderMap;
 use http::header::HeaderValue;
-use http::{HeaderMap, StatusCode};
 
-use super::{Error, status_error, within};
+use super::{Error, response_format, status_error, within};
 use crate::format::Format;
-
-/// The response header that names a resumable stream.
-const STREAM_ID_HEADER: &str = "rivulet-stream-id";
+use crate::protocol::{LAST_EVENT_ID, ResumePoint, STREAM_ID_HEADER, StreamId};
 
 /// How a resumable stream reconnects: up to `retries` attempts in a row
 /// without a packet, the wait before attempt `n` random between half and all
@@ -84,10 +82,12 @@ pub(super) struct Resumer {
     http: reqwest::Client,
     /// The request as first sent; every attempt sends a copy.
     request: reqwest::Request,
+    /// The format it asked for.
+    format: Format,
     policy: Reconnect,
     idle_timeout: Option<Duration>,
     /// The stream's id, once a response named it.
-    stream: Option<String>,
+    stream: Option<StreamId>,
     /// Packets received over every connection of the stream.
     received: u64,
     attempt: u32,
@@ -99,21 +99,22 @@ impl Resumer {
     pub(super) fn new(
         http: reqwest::Client,
         request: &reqwest::Request,
+        format: Format,
         policy: Reconnect,
         idle_timeout: Option<Duration>,
         from: Option<&str>,
     ) -> Option<Resumer> {
         // The point is sent as a header: one that is not a valid header
         // value already failed the first request.
-        let from = from.filter(|point| HeaderValue::from_str(point).is_ok());
-        let (stream, received) =
-            match from.map(|point| point.split_once('.').unwrap_or((point, "0"))) {
-                Some((stream, count)) => (Some(stream.to_owned()), count.parse().unwrap_or(0)),
-                None => (None, 0),
-            };
+        let point = from.and_then(|point| point.parse::<ResumePoint>().ok());
+        let (stream, received) = match point {
+            Some(point) => (Some(point.stream), point.received),
+            None => (None, 0),
+        };
         Some(Resumer {
             http,
             request: request.try_clone()?,
+            format,
             policy,
             idle_timeout,
             stream,
@@ -125,10 +126,12 @@ impl Resumer {
 
     /// Learns the stream's id from a response.
     pub(super) fn response(&mut self, headers: &HeaderMap) {
-        if let Some(id) = headers.get(STREAM_ID_HEADER).and_then(|v| v.to_str().ok())
-            && !id.contains(['.', ' '])
+        if let Some(id) = headers
+            .get(STREAM_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<StreamId>().ok())
         {
-            self.stream = Some(id.to_owned());
+            self.stream = Some(id);
         }
     }
 
@@ -142,8 +145,14 @@ impl Resumer {
 
     /// Where the stream would resume: `<stream id>.<packets received>`.
     pub(super) fn point(&self) -> Option<String> {
-        let stream = self.stream.as_ref()?;
-        Some(format!("{stream}.{}", self.received))
+        let stream = self.stream?;
+        Some(
+            ResumePoint {
+                stream,
+                received: self.received,
+            }
+            .to_string(),
+        )
     }
 
     /// True while a reconnection is under way.
@@ -166,9 +175,10 @@ impl Resumer {
         let http = self.http.clone();
         let mut request = self.request.try_clone()?;
         let idle = self.idle_timeout;
+        let format = self.format;
         self.pending = Some(Box::pin(async move {
             tokio::time::sleep(wait).await;
-            request.headers_mut().insert("last-event-id", point);
+            request.headers_mut().insert(LAST_EVENT_ID, point);
             let response = within(idle, http.execute(request))
                 .await?
                 .map_err(Error::Transport)?;
@@ -177,9 +187,7 @@ impl Resumer {
                 return Err(status_error(response, idle).await);
             }
             // `204 No Content`: the stream can no longer be resumed.
-            if status == StatusCode::NO_CONTENT
-                || Format::from_response_headers(response.headers()).is_none()
-            {
+            if response_format(&response, format).is_none() {
                 let content_type = response
                     .headers()
                     .get(http::header::CONTENT_TYPE)

@@ -1,11 +1,13 @@
 //! The legacy framing of the jQuery `$.stream` plugin:
 //! `<hex length>\0<type><payload>` per packet, `\0<type><payload>` at the end.
 
-use serde::Deserialize;
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::{DecodeError, Event};
 use crate::error::ErrorPacket;
+use crate::protocol::LegacyErrorEnvelope;
 
 #[derive(Debug)]
 pub(crate) struct Legacy {
@@ -34,7 +36,9 @@ enum State {
     },
 }
 
-const MAX_DIGITS: u8 = 15;
+/// Lengths have at most 8 hex digits (`docs/protocol.md`), leading zeros
+/// included: up to 4 GiB, far above any packet limit.
+const MAX_DIGITS: u8 = 8;
 
 impl Legacy {
     pub(crate) fn new(limit: usize) -> Self {
@@ -146,41 +150,26 @@ impl Legacy {
 }
 
 fn value(kind: u8, payload: &[u8]) -> Result<Value, DecodeError> {
+    let text = text(payload);
     if kind == b's' {
-        // Rivulet sends only ASCII; older servers may send UTF-8 or Latin-1.
-        let text = match std::str::from_utf8(payload) {
-            Ok(text) => text.to_owned(),
-            Err(_) => payload.iter().map(|&b| b as char).collect(),
-        };
-        Ok(Value::String(text))
+        Ok(Value::String(text.into_owned()))
     } else {
-        Ok(serde_json::from_slice(payload)?)
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+/// A payload's text. Rivulet sends only ASCII; older servers may send UTF-8,
+/// or Latin-1, which is not valid UTF-8 once it holds a byte above 0x7f: such
+/// a payload is read as Latin-1, every byte one character (`docs/protocol.md`).
+fn text(payload: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(payload) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => Cow::Owned(payload.iter().map(|&b| char::from(b)).collect()),
     }
 }
 
 fn legacy_error(payload: &[u8]) -> Result<ErrorPacket, DecodeError> {
-    #[derive(Deserialize)]
-    struct Envelope {
-        error: Inner,
-    }
-    #[derive(Deserialize)]
-    struct Inner {
-        #[serde(rename = "type", default = "internal")]
-        code: u16,
-        #[serde(default)]
-        str: String,
-        #[serde(default)]
-        error_id: Option<String>,
-    }
-    fn internal() -> u16 {
-        500
-    }
-    let envelope: Envelope = serde_json::from_slice(payload)?;
-    Ok(ErrorPacket {
-        message: envelope.error.str,
-        status: envelope.error.code,
-        error_id: envelope.error.error_id,
-    })
+    Ok(LegacyErrorEnvelope::decode(&text(payload))?)
 }
 
 fn malformed(why: &str) -> DecodeError {

@@ -31,6 +31,7 @@ use serde_json::Value;
 use crate::config::DEFAULT_MAX_PACKET_BYTES;
 use crate::error::ErrorPacket;
 use crate::format::Format;
+use crate::protocol::TRUNCATED_MESSAGE;
 
 /// One packet of a stream, as a client sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,20 +67,17 @@ pub enum DecodeError {
         /// The configured maximum, in bytes.
         limit: usize,
     },
-    /// Bytes other than whitespace arrived after the final packet.
-    AfterFinal,
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecodeError::Truncated => f.write_str("the stream ended without a final packet"),
+            DecodeError::Truncated => f.write_str(TRUNCATED_MESSAGE),
             DecodeError::Json(e) => write!(f, "a packet is not valid JSON: {e}"),
             DecodeError::Malformed(why) => write!(f, "malformed stream: {why}"),
             DecodeError::TooLarge { limit } => {
                 write!(f, "a packet exceeds the limit of {limit} bytes")
             }
-            DecodeError::AfterFinal => f.write_str("data after the final packet"),
         }
     }
 }
@@ -137,16 +135,12 @@ impl Decoder {
     /// Decodes `chunk`, pushing every packet it completes onto `out`.
     ///
     /// After an error the decoder stays failed: later calls return
-    /// [`DecodeError::Malformed`].
+    /// [`DecodeError::Malformed`]. After the final packet, input is ignored
+    /// (`docs/protocol.md`: nothing follows the final packet).
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
         self.guard()?;
         if self.finished {
-            // The rest of a line end (the LF of a CRLF split from its CR) may follow.
-            if chunk.iter().all(u8::is_ascii_whitespace) {
-                return Ok(());
-            }
-            self.failed = true;
-            return Err(DecodeError::AfterFinal);
+            return Ok(());
         }
         let start = out.len();
         let result = match &mut self.state {
@@ -212,8 +206,10 @@ impl Decoder {
         }
     }
 
-    /// Marks the decoder finished after a final packet, failed after an error,
-    /// and refuses packets that follow a final packet within the same chunk.
+    /// Marks the decoder finished after a final packet, failed after an error.
+    /// Whatever followed a final packet within the same chunk (more packets,
+    /// or an error found in bytes after it) is dropped: the final packet ends
+    /// the stream.
     fn check(
         &mut self,
         start: usize,
@@ -222,11 +218,8 @@ impl Decoder {
     ) -> Result<(), DecodeError> {
         if let Some(pos) = out[start..].iter().position(Event::is_final) {
             self.finished = true;
-            if out.len() > start + pos + 1 {
-                out.truncate(start + pos + 1);
-                self.failed = true;
-                return Err(DecodeError::AfterFinal);
-            }
+            out.truncate(start + pos + 1);
+            return Ok(());
         }
         if result.is_err() {
             self.failed = true;

@@ -1,23 +1,12 @@
 //! `application/x-ndjson`: one `{"progress"|"done"|"error": …}` object per line.
 
-use serde::Deserialize;
-use serde_json::Value;
-
 use super::lines::Lines;
 use super::{DecodeError, Event};
-use crate::error::ErrorPacket;
+use crate::protocol::NdjsonLine as Line;
 
 #[derive(Debug)]
 pub(crate) struct Ndjson {
     lines: Lines,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Line {
-    Progress(Value),
-    Done(Value),
-    Error(ErrorPacket),
 }
 
 impl Ndjson {

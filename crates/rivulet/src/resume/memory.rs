@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::id::StreamId;
 use super::store::{Packet, Status, Store, StoreError};
+use crate::protocol::StreamId;
 
 /// The default [`MemoryStore::max_packets_per_stream`].
 pub const DEFAULT_MAX_PACKETS_PER_STREAM: usize = 10_000;
@@ -48,6 +48,12 @@ const PACKET_OVERHEAD: usize = 64;
 pub struct MemoryStore {
     inner: Arc<Mutex<Inner>>,
     bounds: Bounds,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -98,7 +104,7 @@ impl Entry {
     }
 
     fn bytes(packet: &Packet) -> usize {
-        packet.record.len() + PACKET_OVERHEAD
+        packet.data.get().len() + PACKET_OVERHEAD
     }
 }
 
@@ -270,7 +276,7 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         inner.sweep(now);
         if inner.streams.contains_key(&stream) {
-            return Err(StoreError::Backend("a stream with this id exists".into()));
+            return Err(StoreError::Exists);
         }
         while inner.streams.len() >= self.bounds.streams {
             let Some(oldest) = inner.created.pop_front() else {
@@ -308,17 +314,11 @@ impl Store for MemoryStore {
             return Ok(());
         }
         if packet.seq != entry.last + 1 || entry.finished {
-            return Err(StoreError::Backend(
-                format!(
-                    "packet {} appended after {} (finished: {})",
-                    packet.seq, entry.last, entry.finished
-                )
-                .into(),
-            ));
+            return Err(StoreError::OutOfOrder { seq: packet.seq });
         }
         let bytes = Entry::bytes(&packet);
         entry.last = packet.seq;
-        if packet.last {
+        if packet.is_final() {
             entry.finished = true;
             entry.finished_at = Some(now);
         }
@@ -412,17 +412,40 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::PacketKind;
+    use serde_json::value::RawValue;
 
     fn packet(seq: u64, last: bool) -> Packet {
-        Packet {
-            seq,
-            record: format!("{{\"progress\":{seq}}}"),
-            last,
-        }
+        let kind = if last {
+            PacketKind::Done
+        } else {
+            PacketKind::Progress
+        };
+        Packet::new(seq, kind, RawValue::from_string(seq.to_string()).unwrap())
     }
 
     const LEASE: Duration = Duration::from_secs(60);
     const TTL: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn logic_errors_are_typed() {
+        let store = MemoryStore::new();
+        let id = StreamId::random();
+        store.create(id, None, LEASE, TTL).await.unwrap();
+        assert!(matches!(
+            store.create(id, None, LEASE, TTL).await,
+            Err(StoreError::Exists)
+        ));
+        assert!(matches!(
+            store.append(id, packet(2, false)).await,
+            Err(StoreError::OutOfOrder { seq: 2 })
+        ));
+        store.append(id, packet(1, true)).await.unwrap();
+        assert!(matches!(
+            store.append(id, packet(2, false)).await,
+            Err(StoreError::OutOfOrder { seq: 2 })
+        ));
+    }
 
     #[tokio::test]
     async fn reads_follow_appends_in_order() {
@@ -442,7 +465,7 @@ mod tests {
                     for p in packets {
                         after = p.seq;
                         got.push(p.seq);
-                        if p.last {
+                        if p.is_final() {
                             return got;
                         }
                     }

@@ -10,13 +10,12 @@ use serde_json::value::RawValue;
 use tokio::time::{Instant, interval_at};
 
 use super::Settings;
-use super::id::StreamId;
 use super::store::{Packet, StoreError};
-use crate::body::HandlerTask;
 use crate::buffer::{End, Taken};
-use crate::encode;
 use crate::error::{Error, ErrorPacket};
-use crate::format::Format;
+use crate::handler_task::HandlerTask;
+use crate::protocol::StreamId;
+use crate::protocol::{ENDED_UNEXPECTEDLY_MESSAGE, NdjsonLine, PacketKind};
 use crate::stream::Job;
 
 /// Registers the stream and spawns its producer. On failure the job is stopped.
@@ -83,8 +82,8 @@ async fn produce(settings: Arc<Settings>, id: StreamId, job: Job, stop: HandlerT
                     );
                     let packet = Error::new(StatusCode::GONE, message).into_packet(false);
                     seq += 1;
-                    let record = error_record(packet);
-                    let _ = append(&settings, id, Packet { seq, record, last: true }).await;
+                    let (kind, data) = error_record(&packet);
+                    let _ = append(&settings, id, Packet::new(seq, kind, data)).await;
                     return;
                 }
                 Ok(None) | Err(StoreError::Unknown | StoreError::Evicted { .. }) => {
@@ -123,57 +122,53 @@ async fn keep(
     let (records, end) = match records(&taken.frames) {
         Ok(records) => (records, taken.end.map(end_record)),
         // serde_json writes valid JSON; this is only a guard.
-        Err(_) => (Vec::new(), Some(error_record(ended_packet()))),
+        Err(_) => (Vec::new(), Some(error_record(&ended_packet()))),
     };
     let ended = end.is_some();
-    let batch = records.into_iter().map(|record| (record, false));
-    for (record, last) in batch.chain(end.map(|record| (record, true))) {
+    for (kind, data) in records.into_iter().chain(end) {
         *seq += 1;
-        let packet = Packet {
-            seq: *seq,
-            record,
-            last,
-        };
-        append(settings, id, packet).await?;
+        append(settings, id, Packet::new(*seq, kind, data)).await?;
     }
     Ok(ended)
 }
 
-/// The stored forms of a batch of packets: their NDJSON lines without the
-/// line ends. A line is one JSON value, so reading the batch as a sequence of
-/// JSON values splits it, even where a packet holds raw JSON that spans lines.
-fn records(frames: &[u8]) -> Result<Vec<String>, serde_json::Error> {
+/// A stored packet's kind and JSON.
+type Record = (PacketKind, Box<RawValue>);
+
+/// The records of a batch of packets, which the job's [`Sender`](crate::Sender)
+/// wrote as NDJSON lines. A line is one JSON value, so reading the batch as a
+/// sequence of JSON values splits it, even where a packet holds raw JSON that
+/// spans lines.
+fn records(frames: &[u8]) -> Result<Vec<Record>, serde_json::Error> {
     serde_json::Deserializer::from_slice(frames)
-        .into_iter::<&RawValue>()
-        .map(|value| value.map(|value| value.get().to_owned()))
+        .into_iter::<NdjsonLine<Box<RawValue>, Box<RawValue>>>()
+        .map(|line| line.map(NdjsonLine::into_parts))
         .collect()
 }
 
-/// The stored form of a stream's end.
-fn end_record(end: End) -> String {
+/// The record of a stream's end.
+fn end_record(end: End) -> Record {
     let (frame, packet) = match end {
         End::Done(frame) => (frame, None),
         End::Failed { packet, frame } => (frame, Some(packet)),
         // The job's task was stopped from outside (the runtime is shutting
         // down) before its final packet.
-        End::Dropped => return error_record(ended_packet()),
+        End::Dropped => return error_record(&ended_packet()),
     };
-    let line = frame.strip_suffix(b"\n").unwrap_or(&frame);
-    match String::from_utf8(line.to_vec()) {
-        Ok(record) => record,
-        // serde_json writes UTF-8; this is only a guard.
-        Err(_) => error_record(packet.unwrap_or_else(ended_packet)),
+    match serde_json::from_slice::<NdjsonLine<Box<RawValue>, Box<RawValue>>>(&frame) {
+        Ok(line) => line.into_parts(),
+        // serde_json writes valid JSON; this is only a guard.
+        Err(_) => error_record(&packet.unwrap_or_else(ended_packet)),
     }
 }
 
-fn error_record(packet: ErrorPacket) -> String {
-    let frame = encode::error(Format::Ndjson, 0, &packet);
-    let line = frame.strip_suffix(b"\n").unwrap_or(&frame);
-    String::from_utf8_lossy(line).into_owned()
+fn error_record(packet: &ErrorPacket) -> Record {
+    let data = serde_json::value::to_raw_value(packet).expect("the error object always serializes");
+    (PacketKind::Error, data)
 }
 
 fn ended_packet() -> ErrorPacket {
-    Error::message("the stream ended unexpectedly").into_packet(false)
+    Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false)
 }
 
 #[cfg(test)]
@@ -181,23 +176,37 @@ mod tests {
     use super::*;
     use bytes::Bytes;
 
+    fn text((kind, data): Record) -> (PacketKind, String) {
+        (kind, data.get().to_owned())
+    }
+
     #[test]
-    fn records_are_ndjson_lines() {
+    fn records_are_kind_and_raw_json() {
         let frames = b"{\"progress\":\"hi\"}\n{\"progress\":{\"a\":\n1}}\n";
+        let got: Vec<_> = records(frames).unwrap().into_iter().map(text).collect();
         assert_eq!(
-            records(frames).unwrap(),
-            ["{\"progress\":\"hi\"}", "{\"progress\":{\"a\":\n1}}"]
+            got,
+            [
+                (PacketKind::Progress, "\"hi\"".to_owned()),
+                (PacketKind::Progress, "{\"a\":\n1}".to_owned())
+            ]
         );
         let done = End::Done(Bytes::from_static(b"{\"done\":null}\n"));
-        assert_eq!(end_record(done), "{\"done\":null}");
+        assert_eq!(
+            text(end_record(done)),
+            (PacketKind::Done, "null".to_owned())
+        );
         let packet = ErrorPacket {
             message: "no".into(),
             status: 422,
             error_id: None,
         };
         assert_eq!(
-            error_record(packet),
-            "{\"error\":{\"message\":\"no\",\"status\":422}}"
+            text(error_record(&packet)),
+            (
+                PacketKind::Error,
+                "{\"message\":\"no\",\"status\":422}".to_owned()
+            )
         );
     }
 }

@@ -6,7 +6,7 @@
 //! | key | type | holds |
 //! |-----|------|-------|
 //! | `<prefix>:{<id>}:meta` | hash | `owner`, `last` (packets appended), `finished`, `ttl` and `lease` (ms) |
-//! | `<prefix>:{<id>}:packets` | stream | one entry per packet, entry id `0-<seq>`, field `r` = the record |
+//! | `<prefix>:{<id>}:packets` | stream | one entry per packet, entry id `0-<seq>`, fields `k` = its kind (`progress`, `done`, `error`), `d` = its JSON |
 //! | `<prefix>:{<id>}:lease` | string | exists while the producer renews it |
 //! | `<prefix>:{<id>}:seen` | string | exists while a client is connected (grace period) |
 //!
@@ -27,15 +27,17 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::id::StreamId;
 use super::store::{Packet, Status, Store, StoreError};
+use serde_json::value::RawValue;
+
+use crate::protocol::{PacketKind, StreamId};
 
 /// The default [`RedisStore::max_packets_per_stream`].
-pub const DEFAULT_REDIS_MAX_PACKETS_PER_STREAM: usize = 10_000;
+pub(crate) const DEFAULT_REDIS_MAX_PACKETS_PER_STREAM: usize = 10_000;
 /// The default key prefix.
-pub const DEFAULT_REDIS_PREFIX: &str = "rivulet";
+pub(crate) const DEFAULT_REDIS_PREFIX: &str = "rivulet";
 
-/// Appends one packet. KEYS: meta, packets. ARGV: seq, record, last (0|1),
+/// Appends one packet. KEYS: meta, packets. ARGV: seq, kind, data, last (0|1),
 /// max packets, notification channel, stream id.
 /// Returns 1 when appended, 0 when it was already there, -1 for an unknown
 /// stream, -2 for a packet out of order.
@@ -46,17 +48,17 @@ last = tonumber(last)
 local seq = tonumber(ARGV[1])
 if seq <= last then return 0 end
 if seq ~= last + 1 or redis.call('HGET', KEYS[1], 'finished') == '1' then return -2 end
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], '0-' .. seq, 'r', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'k', ARGV[2], 'd', ARGV[3])
 redis.call('HSET', KEYS[1], 'last', seq)
 local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl'))
-if ARGV[3] == '1' then
+if ARGV[4] == '1' then
   redis.call('HSET', KEYS[1], 'finished', '1')
 else
   ttl = ttl + tonumber(redis.call('HGET', KEYS[1], 'lease'))
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
 return 1
 ";
 
@@ -98,6 +100,14 @@ pub struct RedisStore {
     keys: Arc<Keys>,
     max_packets: usize,
     listener: Arc<Listener>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("max_packets", &self.max_packets)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Keys {
@@ -264,16 +274,18 @@ impl RedisStore {
                 .strip_prefix("0-")
                 .and_then(|seq| seq.parse::<u64>().ok())
                 .ok_or_else(|| backend(format!("unexpected stream entry id {id}")))?;
-            let record = fields
-                .into_iter()
-                .find(|(field, _)| field == "r")
-                .map(|(_, record)| record)
-                .ok_or_else(|| backend(format!("stream entry {id} has no record")))?;
-            packets.push(Packet {
-                seq,
-                last: is_final(&record),
-                record,
-            });
+            let (mut kind, mut data) = (None, None);
+            for (field, value) in fields {
+                match field.as_str() {
+                    "k" => kind = PacketKind::from_name(&value),
+                    "d" => data = RawValue::from_string(value).ok(),
+                    _ => {}
+                }
+            }
+            let (Some(kind), Some(data)) = (kind, data) else {
+                return Err(backend(format!("stream entry {id} is not a packet")));
+            };
+            packets.push(Packet::new(seq, kind, data));
         }
         if let Some(first) = packets.first()
             && first.seq > after + 1
@@ -284,12 +296,6 @@ impl RedisStore {
         }
         Ok(packets)
     }
-}
-
-/// True for a `done` or `error` record: records are NDJSON lines, whose one
-/// key names the packet's kind.
-fn is_final(record: &str) -> bool {
-    !record.starts_with("{\"progress\":")
 }
 
 fn backend(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
@@ -345,8 +351,9 @@ impl Store for RedisStore {
             .key(self.keys.of(stream, "meta"))
             .key(self.keys.of(stream, "packets"))
             .arg(packet.seq)
-            .arg(&packet.record)
-            .arg(if packet.last { "1" } else { "0" })
+            .arg(packet.kind.name())
+            .arg(packet.data.get())
+            .arg(if packet.is_final() { "1" } else { "0" })
             .arg(self.max_packets)
             .arg(&self.keys.channel)
             .arg(stream.to_string())
@@ -356,10 +363,7 @@ impl Store for RedisStore {
         match outcome {
             0 | 1 => Ok(()),
             -1 => Err(StoreError::Unknown),
-            _ => Err(backend(format!(
-                "packet {} of stream {stream} is out of order",
-                packet.seq
-            ))),
+            _ => Err(StoreError::OutOfOrder { seq: packet.seq }),
         }
     }
 

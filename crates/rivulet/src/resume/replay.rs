@@ -6,27 +6,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
-use super::id::StreamId;
 use super::store::{Packet, StoreError};
 use super::{STREAM_ID_HEADER, Settings};
-use crate::body::HandlerTask;
 use crate::buffer::{self, End, Writer};
-use crate::encode::{self, Kind};
+use crate::encode::{self, EventId};
 use crate::error::{Error, ErrorPacket};
 use crate::format::Format;
-use crate::stream;
-
-/// What a client is told when the packets it missed were evicted.
-pub(super) const EVICTED_MESSAGE: &str =
-    "the packets this client missed are no longer kept: the stream cannot be resumed";
-const EXPIRED_MESSAGE: &str = "the stream has expired";
-const PRODUCER_GONE_MESSAGE: &str = "the server running this stream stopped";
-const STORE_FAILED_MESSAGE: &str = "the stream store failed";
+use crate::handler_task::HandlerTask;
+use crate::protocol::StreamId;
+use crate::protocol::{
+    EVICTED_MESSAGE, EXPIRED_MESSAGE, PRODUCER_GONE_MESSAGE, PacketKind as Kind,
+    STORE_FAILED_MESSAGE,
+};
+use crate::stream::{self, Timing};
 
 /// Packets read from the store at once.
 const BATCH: usize = 64;
@@ -39,18 +34,12 @@ pub(super) async fn respond(
     id: StreamId,
     after: u64,
     format: Format,
-    keep_alive: Option<Duration>,
+    timing: Timing,
 ) -> Response {
     let (tx, rx) = buffer::channel(BATCH);
     let task = tokio::spawn(follow(settings.clone(), id, after, format, tx));
-    let mut response = stream::respond(
-        rx,
-        format,
-        keep_alive,
-        HandlerTask(task.abort_handle()),
-        None,
-    )
-    .await;
+    let mut response =
+        stream::respond(rx, format, timing, HandlerTask(task.abort_handle()), None).await;
     if response.status() == StatusCode::OK {
         let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
         response.headers_mut().insert(STREAM_ID_HEADER, value);
@@ -151,7 +140,7 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                 Item::End(end) => tx.finish(end),
             }
             after = packet.seq;
-            if packet.last {
+            if packet.is_final() {
                 return;
             }
         }
@@ -169,24 +158,10 @@ async fn fail(
 ) {
     tracing::info!(stream = %id, message, "ending a connection of a resumable stream");
     let packet = Error::new(status, message).into_packet(false);
-    let frame = encode::error(format, 0, &packet);
-    let frame = if format == Format::Sse {
-        // An SSE `id: 0` would reset the client's last event id; an event
-        // without an `id` field keeps it.
-        Bytes::from(frame.strip_prefix(b"id: 0\n").unwrap_or(&frame).to_vec())
-    } else {
-        frame
-    };
+    // No SSE `id` field: the client's last event id stays that of the last
+    // real packet.
+    let frame = encode::error(format, EventId::None, &packet);
     tx.finish(End::Failed { packet, frame });
-}
-
-/// A stored record: `{"progress"|"done"|"error": …}`.
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Record {
-    Progress(Box<RawValue>),
-    Done(Box<RawValue>),
-    Error(ErrorPacket),
 }
 
 /// A stored packet encoded for a connection.
@@ -197,48 +172,36 @@ enum Item {
 
 /// Encodes a stored packet for a connection in `format`.
 fn encode_packet(packet: &Packet, format: Format, id: StreamId) -> Result<Item, serde_json::Error> {
-    let record: Record = serde_json::from_str(&packet.record)?;
-    let seq = packet.seq;
-    Ok(match record {
-        Record::Progress(value) => {
-            let frame = encode::packet(format, Kind::Progress, seq, &*value)?;
-            Item::Packet(with_stream_id(format, id, frame))
-        }
-        Record::Done(value) => {
-            let frame = encode::packet(format, Kind::Done, seq, &*value)?;
-            Item::End(End::Done(with_stream_id(format, id, frame)))
-        }
-        Record::Error(packet) => {
-            let frame = encode::error(format, seq, &packet);
+    // The SSE id is the packet's resume point, which an `EventSource` sends
+    // back as `Last-Event-ID`.
+    let event_id = EventId::Resume(id, packet.seq);
+    let data = &*packet.data;
+    Ok(match packet.kind {
+        Kind::Progress => Item::Packet(encode::packet(format, Kind::Progress, event_id, data)?),
+        Kind::Done => Item::End(End::Done(encode::packet(
+            format,
+            Kind::Done,
+            event_id,
+            data,
+        )?)),
+        Kind::Error => {
+            // The error object is read for the legacy envelope and for the
+            // stream's end.
+            let error: ErrorPacket = serde_json::from_str(data.get())?;
+            let frame = encode::error(format, event_id, &error);
             Item::End(End::Failed {
-                packet,
-                frame: with_stream_id(format, id, frame),
+                packet: error,
+                frame,
             })
         }
     })
 }
 
-/// Turns an SSE frame's `id: <seq>` into `id: <stream id>.<seq>`: the resume
-/// point of the packet, which an `EventSource` sends back as `Last-Event-ID`.
-fn with_stream_id(format: Format, id: StreamId, frame: Bytes) -> Bytes {
-    if format != Format::Sse {
-        return frame;
-    }
-    let Some(rest) = frame.strip_prefix(b"id: ") else {
-        debug_assert!(false, "SSE frames start with their id");
-        return frame;
-    };
-    let mut out = BytesMut::with_capacity(frame.len() + 33);
-    out.extend_from_slice(b"id: ");
-    out.extend_from_slice(id.to_string().as_bytes());
-    out.extend_from_slice(b".");
-    out.extend_from_slice(rest);
-    out.freeze()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::NdjsonLine;
+    use serde_json::value::RawValue;
 
     fn text(item: Item) -> String {
         let frame = match item {
@@ -252,10 +215,11 @@ mod tests {
     #[test]
     fn stored_packets_encode_in_every_format() {
         let id: StreamId = "000000000000000000000000000000ff".parse().unwrap();
-        let packet = |record: &str, seq| Packet {
-            seq,
-            record: record.into(),
-            last: false,
+        let packet = |record: &str, seq| {
+            let line: NdjsonLine<Box<RawValue>, Box<RawValue>> =
+                serde_json::from_str(record).unwrap();
+            let (kind, data) = line.into_parts();
+            Packet::new(seq, kind, data)
         };
         let progress = packet(
             r#"{"progress":{"k":"café 🌊","n":18446744073709551616}}"#,

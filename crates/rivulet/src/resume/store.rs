@@ -6,23 +6,54 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use super::id::StreamId;
+use serde_json::value::RawValue;
 
-/// One stored packet of a resumable stream.
+use crate::protocol::{PacketKind, StreamId};
+
+/// One stored packet of a resumable stream: its number, its kind and its
+/// JSON. Every store keeps this record as it is (the kind and the JSON text
+/// side by side), so that reading it back needs no sniffing of text, and a
+/// stream is independent of the format it was first read in: each connection
+/// encodes it in its own.
 ///
-/// `record` is the packet as a JSON object with one key, the same text as the
-/// packet's NDJSON line without its line end: `{"progress": …}`, `{"done": …}`
-/// or `{"error": <error object>}`. Stored that way, a stream is independent of
-/// the format it was first read in; each connection encodes it in its own.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// ```
+/// use rivulet::protocol::PacketKind;
+/// use rivulet::resume::Packet;
+/// use serde_json::value::RawValue;
+///
+/// let packet = Packet::new(1, PacketKind::Progress, RawValue::from_string("[1,2]".into()).unwrap());
+/// assert!(!packet.is_final());
+/// assert_eq!(packet.data.get(), "[1,2]");
+/// ```
+#[derive(Clone, Debug)]
 pub struct Packet {
     /// The packet's number in its stream: 1, 2, 3, … with no gaps.
     pub seq: u64,
-    /// `{"progress"|"done"|"error": …}`.
-    pub record: String,
-    /// True for the final packet (`done` or `error`).
-    pub last: bool,
+    /// Progress, done or error.
+    pub kind: PacketKind,
+    /// The packet's JSON: the value sent, or for an error the error object.
+    pub data: Box<RawValue>,
 }
+
+impl Packet {
+    /// Packet number `seq` of a stream.
+    pub fn new(seq: u64, kind: PacketKind, data: Box<RawValue>) -> Self {
+        Packet { seq, kind, data }
+    }
+
+    /// True for the final packet (`done` or `error`).
+    pub fn is_final(&self) -> bool {
+        self.kind.is_final()
+    }
+}
+
+impl PartialEq for Packet {
+    fn eq(&self, other: &Self) -> bool {
+        self.seq == other.seq && self.kind == other.kind && self.data.get() == other.data.get()
+    }
+}
+
+impl Eq for Packet {}
 
 /// What a store knows about a stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +83,14 @@ pub enum StoreError {
     },
     /// The stream is not in the store (never created, expired, or evicted).
     Unknown,
+    /// [`Store::create`] with the id of a stream the store already has.
+    Exists,
+    /// [`Store::append`] of a packet that is not the next one: a gap after
+    /// the last packet stored, or a packet after the final one.
+    OutOfOrder {
+        /// The number of the packet appended.
+        seq: u64,
+    },
     /// The backend failed (a lost Redis connection, say).
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -67,6 +106,10 @@ impl fmt::Display for StoreError {
                 "packets before {first_kept} of this stream are no longer kept"
             ),
             StoreError::Unknown => f.write_str("no such stream"),
+            StoreError::Exists => f.write_str("a stream with this id exists"),
+            StoreError::OutOfOrder { seq } => {
+                write!(f, "packet {seq} is not the next one of its stream")
+            }
             StoreError::Backend(e) => write!(f, "the stream store failed: {e}"),
         }
     }

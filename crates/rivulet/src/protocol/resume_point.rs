@@ -1,4 +1,5 @@
-//! Stream ids and resume points: what `Last-Event-ID` carries.
+//! Stream ids and resume points (`<stream id>.<count>`): what `Last-Event-ID`
+//! carries, and the one parser of it.
 
 use std::fmt;
 use std::str::FromStr;

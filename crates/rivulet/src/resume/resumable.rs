@@ -1,0 +1,243 @@
+//! [`Resumable`]: the extractor of a resumable streaming handler, which starts
+//! a detached job or continues the stream a request's resume point names.
+
+use std::convert::Infallible;
+use std::future::Future;
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::Serialize;
+
+use super::request::ResumeRequest;
+use super::settings::Resume;
+use super::store::StoreError;
+use super::{producer, replay};
+use crate::error::Error;
+use crate::format::Format;
+use crate::protocol::{
+    EVICTED_MESSAGE, LAST_EVENT_ID, LAST_EVENT_ID_PARAM, ResumePoint, STORE_UNAVAILABLE_MESSAGE,
+    StreamId,
+};
+use crate::sender::Sender;
+use crate::stream::{Stream, Timing};
+
+/// Extractor for a resumable streaming handler: like [`Stream`], but the
+/// handler's job survives its connection, and a request carrying a resume point
+/// (`Last-Event-ID`, or the `lastEventId` query parameter) continues the stream
+/// it names instead of starting a new job. See the [module docs](crate::resume).
+#[derive(Debug)]
+pub struct Resumable {
+    stream: Stream,
+    resume: Resume,
+    /// The resume point the request carries, unparsed.
+    from: Option<String>,
+    /// Kept for the authorization hook when the request resumes.
+    headers: HeaderMap,
+    owner: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Resumable {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        let stream = Stream::from_request_parts(parts, state).await?;
+        let header = parts
+            .headers
+            .get(LAST_EVENT_ID)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let from = header.or_else(|| {
+            form_urlencoded_value(parts.uri.query().unwrap_or(""), LAST_EVENT_ID_PARAM)
+        });
+        Ok(Resumable {
+            stream,
+            resume: parts
+                .extensions
+                .get::<Resume>()
+                .cloned()
+                .unwrap_or_default(),
+            headers: if from.is_some() {
+                parts.headers.clone()
+            } else {
+                HeaderMap::new()
+            },
+            from,
+            owner: None,
+        })
+    }
+}
+
+/// The value of `name` in a query string, percent-decoded.
+fn form_urlencoded_value(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+impl Resumable {
+    /// The wire format the client asked for.
+    pub fn format(&self) -> Format {
+        self.stream.format()
+    }
+
+    /// True when the request resumes a stream rather than starting one.
+    pub fn is_resume(&self) -> bool {
+        self.from.is_some()
+    }
+
+    /// Ties the stream to `owner` (a user id, a session): a new stream is
+    /// created with it, and a resume is allowed only with the same owner
+    /// (unless a [`Resume::authorize`] hook decides otherwise).
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    /// Starts `handler` as a detached job, or, for a request carrying a resume
+    /// point, continues the stream it names without running `handler` at all.
+    ///
+    /// The handler gets a [`Sender`] as with [`Stream::run`]; its `Ok` value is
+    /// the final `done` packet, its `Err` (or a panic) the final `error` packet.
+    /// Its future is dropped, and its `Sender` starts failing, when no client
+    /// has been connected for the grace period.
+    ///
+    /// A resume is answered `204 No Content` when the stream is unknown, has
+    /// expired, or the client already has its final packet; `410 Gone` when
+    /// the packets it missed are no longer kept; the hook's error when it is
+    /// not allowed.
+    pub async fn run<F, Fut, T>(self, handler: F) -> Response
+    where
+        F: FnOnce(Sender) -> Fut,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+        T: Serialize + Send + 'static,
+    {
+        let Resumable {
+            stream,
+            resume,
+            from,
+            headers,
+            owner,
+        } = self;
+        let settings = resume.inner;
+        let format = stream.format();
+        let timing = Timing::of(stream.config());
+        let Some(from) = from else {
+            // Packets are stored as their NDJSON line: JSON, whatever the format
+            // of the connections that read them.
+            let job = match stream.spawn(handler, Format::Ndjson) {
+                Ok(job) => job,
+                Err(refused) => return *refused,
+            };
+            let id = StreamId::random();
+            if let Err(e) = producer::start(&settings, id, owner.as_deref(), job).await {
+                tracing::error!(stream = %id, error = %e, "could not start a resumable stream");
+                return store_unavailable();
+            }
+            return replay::respond(&settings, id, 0, format, timing).await;
+        };
+        let Ok(point) = from.parse::<ResumePoint>() else {
+            // Not ours (an id of a stream that was not resumable): nothing to resume.
+            return StatusCode::NO_CONTENT.into_response();
+        };
+        let status = match settings.store.status(point.stream).await {
+            Ok(Some(status)) => status,
+            Ok(None) | Err(StoreError::Unknown) => return StatusCode::NO_CONTENT.into_response(),
+            Err(StoreError::Evicted { .. }) => {
+                return Error::new(StatusCode::GONE, EVICTED_MESSAGE).into_response();
+            }
+            Err(e) => {
+                tracing::error!(stream = %point.stream, error = %e, "could not look up a stream to resume");
+                return store_unavailable();
+            }
+        };
+        let request = ResumeRequest {
+            stream: point.stream,
+            owner: status.owner.as_deref(),
+            presented: owner.as_deref(),
+            headers: &headers,
+        };
+        let allowed = match &settings.authorize {
+            Some(hook) => hook(&request),
+            None if request.owner == request.presented => Ok(()),
+            None => Err(Error::new(
+                StatusCode::FORBIDDEN,
+                "not allowed to resume this stream",
+            )),
+        };
+        if let Err(denied) = allowed {
+            return denied.into_response();
+        }
+        if point.received >= status.last && (status.finished || point.received > status.last) {
+            // The client has the final packet already, or claims packets that
+            // do not exist: there is nothing to send.
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        replay::respond(&settings, point.stream, point.received, format, timing).await
+    }
+}
+
+/// The answer when the store cannot be reached.
+fn store_unavailable() -> Response {
+    let mut response =
+        Error::new(StatusCode::SERVICE_UNAVAILABLE, STORE_UNAVAILABLE_MESSAGE).into_response();
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::resume::MemoryStore;
+
+    /// A resumable stream's packets are kept as NDJSON, but its Sender
+    /// reports the format the client asked for.
+    #[tokio::test]
+    async fn the_sender_reports_the_format_the_client_asked_for() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let app = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(|stream: Resumable| async move {
+                    stream
+                        .run(|tx| async move {
+                            let name = tx.format().name();
+                            tx.send(name).await?;
+                            Ok(name)
+                        })
+                        .await
+                }),
+            )
+            .layer(axum::Extension(Resume::new(MemoryStore::new())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket
+            .write_all(b"GET / HTTP/1.1\r\nhost: test\r\naccept: text/event-stream\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut response))
+            .await
+            .expect("the stream ends")
+            .unwrap();
+        let text = String::from_utf8_lossy(&response);
+        assert!(text.contains("data: \"sse\"\n\n"), "{text}");
+        assert!(text.contains("event: done\ndata: \"sse\"\n\n"), "{text}");
+    }
+
+    #[test]
+    fn query_values_are_decoded() {
+        assert_eq!(
+            form_urlencoded_value("a=1&lastEventId=ab%2Ecd.3&b", "lastEventId").as_deref(),
+            Some("ab.cd.3")
+        );
+        assert_eq!(form_urlencoded_value("a=1", "lastEventId"), None);
+    }
+}
