@@ -13,6 +13,7 @@
 //! different cores. See docs/benchmarks.md.
 
 mod cancel;
+mod h2_client;
 mod js;
 mod latency;
 mod memory;
