@@ -130,12 +130,16 @@ async fn main() -> std::process::ExitCode {
                 },
                 _ => None,
             };
-            if let Some(url) = redis
-                && let Err(e) = rivulet_cli::demo::use_redis(&url).await
-            {
-                eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
-                return std::process::ExitCode::from(2);
-            }
+            let durable = match redis {
+                None => rivulet_cli::demo::memory_store(),
+                Some(url) => match rivulet_cli::demo::redis_store(&url).await {
+                    Ok(store) => store,
+                    Err(e) => {
+                        eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
+                        return std::process::ExitCode::from(2);
+                    }
+                },
+            };
             let options = rivulet_cli::demo::Options {
                 header_read_timeout: Duration::from_secs_f64(header_timeout),
                 max_streams,
@@ -144,6 +148,7 @@ async fn main() -> std::process::ExitCode {
                 max_connections,
                 max_header_bytes,
                 tls,
+                durable,
             };
             match rivulet_cli::demo::serve(addr, backlog, options).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,

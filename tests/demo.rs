@@ -1,21 +1,15 @@
 //! The demo server, started for real on loopback, read by a real HTTP client.
 
-#[path = "../crates/rivulet/tests/common/mod.rs"]
-mod common;
-
 use std::net::SocketAddr;
 
-use common::{Reader, events, get};
 use rivulet::decode::{DecodeError, Event};
 use rivulet::{ErrorPacket, Format};
+use rivulet_testkit::{Reader, events, get, serve_with};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 async fn demo() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(rivulet_cli::demo::serve_on(listener));
-    addr
+    serve_with(rivulet_cli::demo::serve_on).await
 }
 
 fn progress(v: Value) -> Event {
@@ -192,7 +186,7 @@ async fn upload_streams_its_hashing_and_the_digest() {
             "file",
             reqwest::multipart::Part::bytes(data.clone()).file_name("data.bin"),
         );
-    let response = common::client()
+    let response = rivulet_testkit::client()
         .post(format!("http://{addr}/stream/upload"))
         .header("accept", "application/x-ndjson")
         .multipart(form)
@@ -218,7 +212,7 @@ async fn upload_streams_its_hashing_and_the_digest() {
     );
 
     // Not multipart at all: a 4xx with a JSON reason, before any packet.
-    let response = common::client()
+    let response = rivulet_testkit::client()
         .post(format!("http://{addr}/stream/upload"))
         .body("plain")
         .send()
@@ -248,7 +242,7 @@ async fn a_truncated_stream_is_an_error_for_the_decoder() {
 #[tokio::test]
 async fn the_client_files_are_served_with_etags() {
     let addr = demo().await;
-    let client = common::client();
+    let client = rivulet_testkit::client();
     for name in ["stream.js", "parser.js", "jquery.stream.js", "stream.d.ts"] {
         let url = format!("http://{addr}/rivulet/{name}");
         let response = client.get(&url).send().await.unwrap();

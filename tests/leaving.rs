@@ -3,19 +3,22 @@
 //! handler and counts it. One test in a binary of its own, so that no other
 //! test's streams move the metrics it reads.
 
-#[path = "../crates/rivulet/tests/common/mod.rs"]
-mod common;
-mod watch_support;
-
 use std::net::SocketAddr;
 
-use common::metric;
 use rivulet::Format;
 use rivulet::client::Client;
 use rivulet::metrics::{STREAMS_ACTIVE, STREAMS_CANCELLED_TOTAL};
+use rivulet_testkit::{
+    PATIENCE, finish, interrupt, metric, next_line, scrape, serve_with, spawn_watch, stdout_lines,
+    url,
+};
 use serde_json::Value;
 use tokio::time::{Instant, sleep, timeout};
-use watch_support::{PATIENCE, demo, finish, interrupt, next_line, spawn, stdout_lines, url};
+
+/// The demo server, in this process, on a free loopback port.
+async fn demo() -> SocketAddr {
+    serve_with(rivulet_cli::demo::serve_on).await
+}
 
 fn client() -> Client {
     Client::from(reqwest::Client::builder().no_proxy().build().unwrap())
@@ -23,21 +26,7 @@ fn client() -> Client {
 
 /// The demo's running and cancelled stream counts.
 async fn streams(addr: SocketAddr) -> (f64, f64) {
-    let text = timeout(PATIENCE, async {
-        reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
-            .get(url(addr, "/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    })
-    .await
-    .expect("metrics in time");
+    let text = scrape(addr).await;
     (
         metric(&text, STREAMS_ACTIVE),
         metric(&text, STREAMS_CANCELLED_TOTAL),
@@ -86,7 +75,7 @@ async fn the_server_sees_the_client_leave() {
     }
 
     for format in ["sse", "ndjson", "legacy"] {
-        let mut child = spawn(&["--format", format, &feed]);
+        let mut child = spawn_watch(&["--format", format, &feed]);
         let mut stdout = stdout_lines(&mut child);
         next_line(&mut stdout).await.expect("a first packet");
         assert_eq!(streams(addr).await.0, 1.0, "{format}: the feed runs");

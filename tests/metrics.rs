@@ -1,32 +1,17 @@
 //! The demo's Prometheus metrics, in a test binary of its own so that no other
 //! test's streams move the gauges.
 
-#[path = "../crates/rivulet/tests/common/mod.rs"]
-mod common;
-
-use common::{Reader, get, metric};
 use rivulet::Format;
+use rivulet_testkit::{Reader, get, metric, scrape, serve_with};
 
 #[tokio::test]
 async fn metrics_count_streams_packets_and_cancellations() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(rivulet_cli::demo::serve_on(listener));
-    let scrape = || async move {
-        common::client()
-            .get(format!("http://{addr}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let addr = serve_with(rivulet_cli::demo::serve_on).await;
 
     Reader::new(get(addr, "/stream?interval_ms=0", Format::Sse).await)
         .rest()
         .await;
-    let before = scrape().await;
+    let before = scrape(addr).await;
     for name in [
         rivulet::metrics::STREAMS_ACTIVE,
         rivulet::metrics::STREAMS_TOTAL,
@@ -40,12 +25,12 @@ async fn metrics_count_streams_packets_and_cancellations() {
     let mut reader = Reader::new(get(addr, "/stream/feed?interval_ms=5", Format::Sse).await);
     reader.next().await.unwrap().unwrap();
     reader.next().await.unwrap().unwrap();
-    let during = scrape().await;
+    let during = scrape(addr).await;
     assert_eq!(metric(&during, rivulet::metrics::STREAMS_ACTIVE), 1.0);
     drop(reader);
-    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    let deadline = tokio::time::Instant::now() + rivulet_testkit::PATIENCE;
     let after = loop {
-        let text = scrape().await;
+        let text = scrape(addr).await;
         if metric(&text, rivulet::metrics::STREAMS_ACTIVE) == 0.0
             && metric(&text, rivulet::metrics::STREAMS_CANCELLED_TOTAL) >= 1.0
         {

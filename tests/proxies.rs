@@ -6,19 +6,14 @@
 //! The proxies must be installed (`scripts/setup` does): these tests fail
 //! rather than skip without them.
 
-#[path = "../crates/rivulet/tests/common/mod.rs"]
-mod common;
-#[path = "../crates/rivulet/tests/resume_support/mod.rs"]
-mod resume_support;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use resume_support::{End, PATIENCE, Reading};
 use rivulet::Format;
 use rivulet::decode::Event;
+use rivulet_testkit::{End, PATIENCE, Reader, Reading, free_port};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -42,11 +37,6 @@ impl Drop for Proxy {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap().port()
 }
 
 /// A demo server in this process, on an ephemeral loopback port.
@@ -188,7 +178,7 @@ async fn packets_pass_one_by_one(kind: Kind) {
             .get("/stream/feed?interval_ms=60000", format, None)
             .await;
         assert_eq!(response.status(), 200);
-        match common::Reader::new(response).next().await {
+        match Reader::new(response).next().await {
             Some(Ok(Event::Progress(value))) => assert_eq!(value["seq"], 1, "{kind:?} {format}"),
             other => panic!("{kind:?} {format}: {other:?}"),
         }
@@ -223,7 +213,7 @@ async fn a_64_mib_upload_completes(kind: Kind) {
     assert_eq!(response.status(), 200);
     // Keep-alives would keep a stalled upload's stream open for ever: the whole
     // stream has a deadline.
-    let events = tokio::time::timeout(PATIENCE * 3, common::Reader::new(response).rest())
+    let events = tokio::time::timeout(PATIENCE * 3, Reader::new(response).rest())
         .await
         .expect("the upload's stream ends in time");
     assert_eq!(

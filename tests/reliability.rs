@@ -1,15 +1,12 @@
 //! The demo server under faults, bad input and limits, on loopback.
 
-#[path = "../crates/rivulet/tests/common/mod.rs"]
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{PATIENCE, Reader, events, get};
 use rivulet::decode::Event;
 use rivulet::{Format, SHUTDOWN_MESSAGE};
 use rivulet_cli::demo::Options;
+use rivulet_testkit::{PATIENCE, Reader, events, get, listen};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -21,8 +18,7 @@ struct Demo {
 }
 
 async fn demo(options: Options) -> Demo {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, addr) = listen().await;
     let (stop, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(rivulet_cli::demo::serve_with(listener, options, async {
         let _ = stopped.await;

@@ -3,56 +3,17 @@
 //! started on one server resumes on the other, and `rivulet watch` rides out a
 //! connection cut by a proxy.
 
-#[path = "../crates/rivulet/tests/resume_support/mod.rs"]
-mod resume_support;
-
-use std::process::{Child, Command, Stdio};
-
-use resume_support::{End, PATIENCE, Proxy, Reading, RedisServer, open};
 use rivulet::Format;
 use rivulet::decode::Event;
+use rivulet_testkit::{
+    Demo, End, PATIENCE, Proxy, Reading, RedisServer, binary_command, free_port, next_line, open,
+    stdout_lines,
+};
 use serde_json::json;
-use tokio::io::AsyncBufReadExt;
 
-/// A `rivulet demo` child process, killed when dropped.
-struct Demo {
-    addr: String,
-    child: Child,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap().port()
-}
-
+/// `rivulet demo` keeping its durable streams in the Redis at `redis`.
 async fn demo(redis: &str) -> Demo {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_rivulet"))
-        .args(["demo", "--addr", &addr, "--redis", redis])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut demo = Demo { addr, child };
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while tokio::net::TcpStream::connect(&demo.addr).await.is_err() {
-        if let Ok(Some(status)) = demo.child.try_wait() {
-            panic!("rivulet demo exited: {status}");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "demo never listened"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    demo
+    Demo::start(&["--redis", redis]).await
 }
 
 #[tokio::test]
@@ -94,11 +55,15 @@ async fn a_durable_stream_started_on_one_demo_server_resumes_on_another() {
 #[tokio::test]
 async fn the_demo_refuses_to_start_without_its_redis() {
     let port = free_port(); // nothing listens there
-    let output = Command::new(env!("CARGO_BIN_EXE_rivulet"))
-        .args(["demo", "--addr", "127.0.0.1:0"])
-        .args(["--redis", &format!("redis://127.0.0.1:{port}")])
-        .output()
-        .unwrap();
+    let output = tokio::time::timeout(
+        PATIENCE,
+        binary_command(&["demo", "--addr", "127.0.0.1:0"])
+            .args(["--redis", &format!("redis://127.0.0.1:{port}")])
+            .output(),
+    )
+    .await
+    .expect("the demo exits in time")
+    .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot use Redis"), "{stderr}");
@@ -115,22 +80,15 @@ async fn watch_through_a_cut(flags: &[&str]) -> (Option<i32>, Vec<serde_json::Va
         "http://{}/stream/durable?items=30&every=1&interval_ms=20",
         proxy.addr
     );
-    let mut watch = tokio::process::Command::new(env!("CARGO_BIN_EXE_rivulet"))
-        .args(["watch", "--json"])
+    let mut watch = binary_command(&["watch", "--json"])
         .args(flags)
         .arg(&url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = tokio::io::BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut lines = stdout_lines(&mut watch);
     let mut events = Vec::new();
-    while let Some(line) = tokio::time::timeout(PATIENCE, lines.next_line())
-        .await
-        .expect("a line in time")
-        .unwrap()
-    {
+    while let Some(line) = next_line(&mut lines).await {
         events.push(serde_json::from_str(&line).expect("a JSON object per line"));
         if events.len() == 3 {
             proxy.cut();

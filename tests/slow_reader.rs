@@ -48,9 +48,7 @@ async fn a_slow_reader_holds_the_handler_back_and_memory_stays_flat() {
     let app = Router::new()
         .route("/", get(firehose))
         .with_state(sent.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = rivulet_testkit::serve(app).await;
 
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nAccept: application/x-ndjson\r\n\r\n")

@@ -1,16 +1,20 @@
 //! `rivulet watch`, the real binary run as a subprocess, against the demo server
 //! on loopback: every route, every format, every exit status.
 
-mod watch_support;
-
 use std::net::SocketAddr;
 
 use rivulet::decode::Event;
 use rivulet::{ErrorPacket, Format};
-use serde_json::{Value, json};
-use watch_support::{
-    demo, finish, interrupt, next_line, spawn, spawn_with, stdout_lines, url, watch,
+use rivulet_testkit::{
+    finish, interrupt, next_line, serve_with, spawn_watch, spawn_watch_with_stdin, stdout_lines,
+    url, watch, watch_command,
 };
+use serde_json::{Value, json};
+
+/// The demo server, in this process, on a free loopback port.
+async fn demo() -> SocketAddr {
+    serve_with(rivulet_cli::demo::serve_on).await
+}
 
 /// A packet as `rivulet watch` prints it for people.
 fn human(value: &Value) -> String {
@@ -283,10 +287,8 @@ async fn method_headers_and_body_are_sent_as_given() {
             })
             .await
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route("/", axum::routing::any(echo));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr =
+        rivulet_testkit::serve(axum::Router::new().route("/", axum::routing::any(echo))).await;
 
     let run = watch(&["-H", "X-Job: 7", "-d", r#"{"items":30}"#, &url(addr, "/")]).await;
     assert_eq!(
@@ -314,7 +316,7 @@ async fn method_headers_and_body_are_sent_as_given() {
     assert_eq!(run.lines(), ["GET", "null", "null", ""], "{run:?}");
 
     // `--data-file -` reads standard input.
-    let mut child = spawn_with(&["--data-file", "-", &url(addr, "/")], true);
+    let mut child = spawn_watch_with_stdin(&["--data-file", "-", &url(addr, "/")]);
     let mut stdin = child.stdin.take().unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut stdin, b"[1,2]")
         .await
@@ -426,7 +428,7 @@ async fn a_quiet_server_trips_the_idle_timeout() {
 async fn ctrl_c_aborts_and_exits_130() {
     let addr = demo().await;
     for format in ["sse", "ndjson", "legacy"] {
-        let mut child = spawn(&[
+        let mut child = spawn_watch(&[
             "--json",
             "--format",
             format,
@@ -470,8 +472,7 @@ async fn responses_that_are_not_streams_exit_2() {
 
 #[tokio::test]
 async fn an_unreachable_server_exits_2() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, addr) = rivulet_testkit::listen().await;
     drop(listener);
     let run = watch(&["--json", &url(addr, "/stream")]).await;
     assert_eq!(run.code, Some(2), "{run:?}");
@@ -580,7 +581,7 @@ async fn a_proxy_error_page_and_a_wrong_content_type_exit_2() {
 #[tokio::test]
 async fn logs_stay_off_stdout() {
     let addr = demo().await;
-    let child = watch_support::command(&["--json", &url(addr, "/stream/status")])
+    let child = watch_command(&["--json", &url(addr, "/stream/status")])
         .env("RUST_LOG", "trace")
         .spawn()
         .unwrap();

@@ -1,12 +1,12 @@
 //! The demo app: the streams of the seed examples, a page to try them, and
 //! Prometheus metrics.
 
+mod faults;
 mod params;
 mod routes;
 mod server;
 mod tls;
 
-pub use routes::use_redis;
 pub use server::{Options, serve, serve_on, serve_with};
 pub use tls::{CertificateError, SELF_SIGNED_NAMES, self_signed};
 
@@ -18,6 +18,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use rivulet::resume::{MemoryStore, RedisStore, Resume, StoreError};
 
 /// Where `cargo run --release` serves the demo.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -25,8 +26,9 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 /// The largest upload `/stream/upload` takes.
 pub const UPLOAD_LIMIT: u64 = 256 * 1024 * 1024;
 
-/// The demo's routes, their streams bounded by `config`.
-pub fn router(config: rivulet::Config) -> Router {
+/// The demo's routes, their streams bounded by `config`; `/stream/durable`
+/// keeps its streams in `durable` ([`memory_store`] or [`redis_store`]).
+pub fn router(config: rivulet::Config, durable: Resume) -> Router {
     let metrics = metrics_handle();
     Router::new()
         .route(
@@ -56,28 +58,35 @@ pub fn router(config: rivulet::Config) -> Router {
         .route("/stream/process", get(routes::process))
         .route(
             "/stream/durable",
-            get(routes::durable).layer(routes::durable_store()),
+            get(routes::durable).layer(Extension(durable)),
         )
         .route("/stream/riskyProcess", get(routes::risky_process))
         .route("/stream/types", get(routes::types))
         .route("/stream/feed", get(routes::feed))
-        .route("/stream/panic", get(routes::panic))
         .route(
             "/stream/upload",
             post(routes::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT as usize)),
         )
         .route("/stream/render", get(routes::render))
-        .route("/stream/silent", get(routes::silent))
-        .route("/stream/truncated", get(routes::truncated))
-        .route("/stream/garbage", get(routes::garbage))
-        .route("/stream/html-error", get(routes::html_error))
-        .route("/stream/wrong-type", get(routes::wrong_type))
+        .merge(faults::router())
         .route(
             "/metrics",
             get(move || async move { metrics.render().into_response() }),
         )
         .merge(rivulet::assets::router(rivulet::assets::DEFAULT_BASE))
         .layer(Extension(config))
+}
+
+/// Resumable streams kept in this process's memory: a stream resumes on this
+/// server only.
+pub fn memory_store() -> Resume {
+    Resume::new(MemoryStore::new())
+}
+
+/// Resumable streams kept in the Redis at `url`, so that demo servers sharing
+/// it resume each other's streams.
+pub async fn redis_store(url: &str) -> Result<Resume, StoreError> {
+    Ok(Resume::new(RedisStore::connect(url).await?))
 }
 
 /// The process-wide Prometheus recorder, installed on first use.

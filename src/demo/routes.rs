@@ -3,12 +3,11 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::Body;
 use axum::extract::Multipart;
 use axum::extract::multipart::MultipartRejection;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use rivulet::{Error, Format, Stream};
+use axum::http::StatusCode;
+use axum::response::Response;
+use rivulet::{Error, Stream};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::time::sleep;
@@ -132,19 +131,6 @@ pub async fn feed(stream: Stream, params: Params) -> Response {
         .await
 }
 
-/// `/stream/panic`: one packet, then the handler panics.
-pub async fn panic(stream: Stream, params: Params) -> Response {
-    stream
-        .run(|tx| async move {
-            tx.send("About to panic").await?;
-            sleep(params.interval(100)?).await;
-            panic!("the demo handler panicked on purpose");
-            #[allow(unreachable_code)]
-            Ok(())
-        })
-        .await
-}
-
 /// `/stream/upload`: hashes an uploaded file (multipart field `file`), reporting
 /// the bytes hashed so far.
 pub async fn upload(stream: Stream, multipart: Result<Multipart, MultipartRejection>) -> Response {
@@ -211,91 +197,6 @@ pub async fn render(stream: Stream, params: Params) -> Response {
             Ok(json!({ "rows": rows }))
         })
         .await
-}
-
-/// `/stream/silent?after_ms=N`: nothing for a while, then one packet; for idle
-/// timeouts and keep-alives.
-pub async fn silent(stream: Stream, params: Params) -> Response {
-    stream
-        .run(|tx| async move {
-            let after: u64 = params.get("after_ms", 5000, 0..=600_000)?;
-            sleep(Duration::from_millis(after)).await;
-            tx.send("finally").await?;
-            Ok(())
-        })
-        .await
-}
-
-/// `/stream/truncated`: a response that ends without a final packet, as a
-/// crashed proxy or server would leave it; every client must call it an error.
-pub async fn truncated(headers: HeaderMap) -> Response {
-    let format = Format::negotiate(&headers);
-    let bytes: &'static [u8] = match format {
-        Format::Sse => b"id: 1\ndata: \"partial\"\n\nid: 2\ndata: {\"cut\":",
-        Format::Ndjson => b"{\"progress\":\"partial\"}\n{\"progress\":{\"cut\":",
-        Format::Legacy => b"7\0spartialc\0a{\"cut\":",
-    };
-    (
-        [(header::CONTENT_TYPE, format.content_type())],
-        Body::from(bytes),
-    )
-        .into_response()
-}
-
-/// `/stream/garbage`: a 200 stream response whose packets are not JSON, for
-/// testing that clients report bad framing cleanly.
-pub async fn garbage(headers: HeaderMap) -> Response {
-    let format = Format::negotiate(&headers);
-    let bytes: &'static [u8] = match format {
-        Format::Sse => b"id: 1\ndata: \"fine\"\n\nid: 2\ndata: {not json at all\n\n",
-        Format::Ndjson => b"{\"progress\":\"fine\"}\n<<garbage>>\n",
-        Format::Legacy => b"4\0sfinezz\0q!!",
-    };
-    (
-        [(header::CONTENT_TYPE, format.content_type())],
-        Body::from(bytes),
-    )
-        .into_response()
-}
-
-/// `/stream/html-error`: what a proxy in front of a stream may answer instead.
-pub async fn html_error() -> Response {
-    (
-        StatusCode::BAD_GATEWAY,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!doctype html><title>502 Bad Gateway</title><h1>Bad Gateway</h1>",
-    )
-        .into_response()
-}
-
-/// `/stream/wrong-type`: a 200 whose content type is not a stream format.
-pub async fn wrong_type() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "this is not a stream\n",
-    )
-        .into_response()
-}
-
-/// Where `/stream/durable` keeps its streams: memory, unless `rivulet demo
-/// --redis URL` chose Redis (see [`use_redis`]).
-static DURABLE_STORE: std::sync::OnceLock<rivulet::resume::Resume> = std::sync::OnceLock::new();
-
-/// Keeps the streams of `/stream/durable` in the Redis at `url`, so that demo
-/// servers sharing it can resume each other's streams. Call it before serving.
-pub async fn use_redis(url: &str) -> Result<(), rivulet::resume::StoreError> {
-    let store = rivulet::resume::RedisStore::connect(url).await?;
-    let _ = DURABLE_STORE.set(rivulet::resume::Resume::new(store));
-    Ok(())
-}
-
-/// The store settings of `/stream/durable`, for its route's `Extension` layer.
-pub fn durable_store() -> axum::Extension<rivulet::resume::Resume> {
-    axum::Extension(
-        DURABLE_STORE
-            .get_or_init(|| rivulet::resume::Resume::new(rivulet::resume::MemoryStore::new()))
-            .clone(),
-    )
 }
 
 /// `/stream/durable?items=N&every=K`: `/stream/process` as a resumable stream.

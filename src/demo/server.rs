@@ -9,13 +9,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rivulet::Shutdown;
+use rivulet::resume::Resume;
 use rivulet::serve::Tls;
 use tokio::net::TcpListener;
 
-use super::{UPLOAD_LIMIT, router};
+use super::{UPLOAD_LIMIT, memory_store, router};
 
-/// How the demo server protects itself, and whether it serves HTTPS.
-#[derive(Clone, Debug)]
+/// How the demo server protects itself, whether it serves HTTPS, and where it
+/// keeps resumable streams.
+#[derive(Clone)]
 pub struct Options {
     /// A client must send a request's whole head within this time, also when it
     /// keeps a connection open between requests.
@@ -33,6 +35,22 @@ pub struct Options {
     pub max_stream_duration: Option<Duration>,
     /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate.
     pub tls: Option<Tls>,
+    /// Where `/stream/durable` keeps its streams.
+    pub durable: Resume,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("max_streams", &self.max_streams)
+            .field("grace", &self.grace)
+            .field("max_stream_duration", &self.max_stream_duration)
+            .field("max_connections", &self.max_connections)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Options {
@@ -45,6 +63,7 @@ impl Default for Options {
             grace: rivulet::serve::DEFAULT_GRACE,
             max_stream_duration: None,
             tls: None,
+            durable: memory_store(),
         }
     }
 }
@@ -91,7 +110,7 @@ pub async fn serve_with(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let shutdown = Shutdown::new();
-    let app = router(options.stream_config(&shutdown));
+    let app = router(options.stream_config(&shutdown), options.durable.clone());
     let server = rivulet::serve(listener, app)
         .header_read_timeout(options.header_read_timeout)
         .max_connections(options.max_connections)

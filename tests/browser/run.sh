@@ -24,6 +24,8 @@ if [[ ! -d js/node_modules/playwright-core || ! -d js/node_modules/jquery ]]; th
 fi
 
 cargo build --release
+# The example apps, for examples.test.js.
+cargo build --release -p rivulet-http --examples
 
 port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 url="http://127.0.0.1:$port"

@@ -2,9 +2,6 @@
 
 #![cfg(feature = "client")]
 
-mod common;
-
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -13,21 +10,17 @@ use axum::Router;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use common::{PATIENCE, eventually, serve};
 use futures::StreamExt;
 use rivulet::client::{Client, Error, EventStream};
 use rivulet::decode::{DecodeError, Event};
 use rivulet::{ErrorPacket, Format, Stream};
+use rivulet_testkit::{PATIENCE, eventually, serve, url};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::timeout;
 
 fn client() -> Client {
-    Client::from(common::client())
-}
-
-fn url(addr: SocketAddr, path: &str) -> String {
-    format!("http://{addr}{path}")
+    Client::from(rivulet_testkit::client())
 }
 
 /// Every event of a stream, each wait bounded.

@@ -3,8 +3,6 @@
 //! job running on without a client, finished streams, authorization, and the
 //! store's bounds under many streams.
 
-mod resume_support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,10 +11,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
-use resume_support::{End, Proxy, Reading, counting, eventually, expected, open, serve};
 use rivulet::decode::Event;
 use rivulet::resume::{MemoryStore, Resumable, Resume, StreamId};
 use rivulet::{Error, Format, Stream};
+use rivulet_testkit::{End, Proxy, Reading, counting, expected, open, serve, wait_for};
 use serde_json::json;
 
 fn app(resume: Resume) -> Router {
@@ -182,7 +180,7 @@ async fn the_job_runs_on_without_a_client_then_stops_after_the_grace_period() {
 
     // No client: the job still sends.
     remote.go.notify_one();
-    eventually("the job to send while no client is connected", || async {
+    wait_for("the job to send while no client is connected", || async {
         (remote.sent.load(Ordering::SeqCst) == 2).then_some(())
     })
     .await;
@@ -190,7 +188,7 @@ async fn the_job_runs_on_without_a_client_then_stops_after_the_grace_period() {
 
     // After the grace period it is stopped, and the stream ends with an error
     // that a client coming back later still gets, after what it missed.
-    eventually("the job to be stopped", || async {
+    wait_for("the job to be stopped", || async {
         remote.dropped.load(Ordering::SeqCst).then_some(())
     })
     .await;
@@ -220,7 +218,7 @@ async fn a_finished_stream_can_be_fetched_for_its_ttl_then_204() {
         drop(reading.response);
         let id: StreamId = reading.stream_id.parse().unwrap();
         // The job finishes while nobody watches.
-        eventually("the stream to finish", || {
+        wait_for("the stream to finish", || {
             let store = store.clone();
             async move {
                 match store.status(id).await.unwrap() {
@@ -266,7 +264,7 @@ async fn resuming_checks_the_owner_or_the_apps_hook() {
     )
     .await;
     let url = format!("http://{addr}/owned");
-    let client = resume_support::client();
+    let client = rivulet_testkit::client();
     let start = client
         .get(&url)
         .header("x-user", "alice")

@@ -5,18 +5,16 @@
 
 #![cfg(feature = "client")]
 
-mod resume_support;
-
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Extension, Router};
 use futures::StreamExt;
-use resume_support::{PATIENCE, Proxy, counting, expected, serve};
 use rivulet::Format;
 use rivulet::client::{Client, Error, EventStream, Reconnect};
 use rivulet::decode::Event;
 use rivulet::resume::{MemoryStore, Resume, StreamId};
+use rivulet_testkit::{PATIENCE, Proxy, counting, expected, serve};
 
 async fn server() -> std::net::SocketAddr {
     serve(

@@ -6,21 +6,19 @@
 
 #![cfg(feature = "redis")]
 
-mod resume_support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Router};
-use resume_support::{
-    End, Proxy, Reading, RedisServer, counting, eventually, expected, open, serve,
-};
 use rivulet::Format;
 use rivulet::decode::Event;
 use rivulet::protocol::PacketKind;
 use rivulet::resume::{Packet, RedisStore, Resume, Store, StoreError, StreamId};
+use rivulet_testkit::{
+    End, Proxy, Reading, RedisServer, counting, expected, open, serve, wait_for,
+};
 use serde_json::json;
 use serde_json::value::RawValue;
 
@@ -222,7 +220,7 @@ async fn a_reader_wakes_on_appends_from_another_instance() {
     });
     // Appends until the reader has what it waited for (the subscription may
     // not be up for the first ones; a later one wakes it).
-    let got = eventually("the waiting reader to wake", || {
+    let got = wait_for("the waiting reader to wake", || {
         let producer = producer.clone();
         let waiting = &waiting;
         async move {

@@ -2,8 +2,6 @@
 //! HTTP/1.1 on loopback: packets, cancellation, flow control, limits and the
 //! graceful shutdown.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,9 +10,9 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::routing::get;
 use axum::{Extension, Router};
-use common::{PATIENCE, Reader, eventually};
 use rivulet::decode::Event;
 use rivulet::{Config, Format, SHUTDOWN_MESSAGE, Shutdown, Stream};
+use rivulet_testkit::{PATIENCE, Reader, eventually};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;

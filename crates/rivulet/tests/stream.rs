@@ -1,7 +1,5 @@
 //! The library against a real server on loopback, read by a real HTTP client.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
-use common::{PATIENCE, Reader, events, eventually, get as get_stream, serve};
 use rivulet::decode::Event;
 use rivulet::{Config, Error, Format, Stream};
+use rivulet_testkit::{PATIENCE, Reader, events, eventually, get as get_stream, serve};
 use serde_json::json;
 use tokio::sync::Notify;
 
@@ -121,7 +119,7 @@ async fn compression_middleware_leaves_streams_alone() {
         .layer(tower_http::compression::CompressionLayer::new());
     let addr = serve(app).await;
     for format in Format::ALL {
-        let mut request = common::client()
+        let mut request = rivulet_testkit::client()
             .get(format!("http://{addr}/"))
             .header("accept-encoding", "gzip");
         for (name, value) in format.request_headers() {
@@ -451,7 +449,7 @@ async fn a_reconnecting_event_source_gets_204_and_the_handler_does_not_run() {
     }
     let life = Lifecycle::default();
     let addr = serve(Router::new().route("/", get(once)).with_state(life.clone())).await;
-    let response = common::client()
+    let response = rivulet_testkit::client()
         .get(format!("http://{addr}/"))
         .header("accept", "text/event-stream")
         .header("last-event-id", "2")

@@ -1,42 +1,12 @@
-//! Test support: a real server on loopback and a real HTTP client reading it
-//! through the crate's own decoder.
+//! A stream response read packet by packet through the library's decoder.
 
-#![allow(dead_code)]
-
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use axum::Router;
 use rivulet::Format;
 use rivulet::decode::{DecodeError, Decoder, Event};
 
-/// Every wait in these tests is bounded by this, so a bug fails instead of hanging.
-pub const PATIENCE: Duration = Duration::from_secs(20);
-
-/// Serves `app` on an ephemeral loopback port, TCP_NODELAY on, as the demo does.
-pub async fn serve(app: Router) -> SocketAddr {
-    use axum::serve::ListenerExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let listener = listener.tap_io(|tcp| tcp.set_nodelay(true).unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
-
-/// One client for every test: building one loads TLS roots, which is slow.
-/// Without idle pooling, so that no connection outlives its test's runtime.
-pub fn client() -> reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .no_proxy()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap()
-        })
-        .clone()
-}
+use crate::{PATIENCE, client};
 
 /// Sends a GET asking for `format`.
 pub async fn get(addr: SocketAddr, path: &str, format: Format) -> reqwest::Response {
@@ -50,13 +20,21 @@ pub async fn get(addr: SocketAddr, path: &str, format: Format) -> reqwest::Respo
         .unwrap()
 }
 
+/// GETs `path` in `format` and decodes the whole stream.
+pub async fn events(addr: SocketAddr, path: &str, format: Format) -> Vec<Event> {
+    let response = get(addr, path, format).await;
+    assert_eq!(response.status(), 200, "{path} in {format}");
+    Reader::new(response).rest().await
+}
+
 /// Reads a stream response packet by packet.
 pub struct Reader {
     pub response: reqwest::Response,
     decoder: Decoder,
-    ready: std::collections::VecDeque<Event>,
+    ready: VecDeque<Event>,
     /// A decode error, reported after the packets decoded before it.
     failed: Option<DecodeError>,
+    /// Every byte received so far.
     pub raw: Vec<u8>,
     ended: bool,
 }
@@ -68,7 +46,7 @@ impl Reader {
         Reader {
             response,
             decoder: Decoder::new(format),
-            ready: Default::default(),
+            ready: VecDeque::new(),
             failed: None,
             raw: Vec::new(),
             ended: false,
@@ -117,33 +95,5 @@ impl Reader {
             events.push(event.expect("a well-formed stream"));
         }
         events
-    }
-}
-
-/// GETs `path` in `format` and decodes the whole stream.
-pub async fn events(addr: SocketAddr, path: &str, format: Format) -> Vec<Event> {
-    let response = get(addr, path, format).await;
-    assert_eq!(response.status(), 200, "{path} in {format}");
-    Reader::new(response).rest().await
-}
-
-/// The value of metric `name` (without labels) in Prometheus text; 0 when absent.
-pub fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|line| line.starts_with(name) && line[name.len()..].starts_with([' ', '{']))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
-/// Waits until `check` holds, polling; panics after [`PATIENCE`].
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
