@@ -82,6 +82,27 @@ export interface StreamOptions {
    * `'the stream can no longer be resumed'`.
    */
   lastEventId?: string;
+  /**
+   * Milliseconds until the response head must arrive, for each connection
+   * (reconnects of a resumable stream too); default
+   * {@link DEFAULT_CONNECT_TIMEOUT} (10 s) for a request without a body, none
+   * for one with a body (its upload may take long; upload progress stops the
+   * clock); `0` waits for ever. A stream that gets no head in time fails with
+   * `'timeout'` and a message naming the likely cause: over HTTP/1.1 a browser
+   * opens at most 6 connections per origin and queues the other requests
+   * without a word.
+   */
+  connectTimeout?: number;
+  /**
+   * For GET streams without a body: the tabs of this origin that open the same
+   * stream (same URL, headers and credentials) share one connection. One tab
+   * holds it and relays its packets to the others (Web Locks API and
+   * BroadcastChannel); when that tab closes or aborts, another takes over,
+   * resuming after the last packet if the stream is resumable and opening it
+   * anew otherwise. The callbacks behave as for an own connection. Where the
+   * APIs are missing (Node, say) the stream has its own connection.
+   */
+  shareAcrossTabs?: boolean;
 }
 
 /** How a resumable stream reconnects. */
@@ -93,6 +114,12 @@ export interface ReconnectOptions {
   /** The longest wait in milliseconds (default 15000). */
   maxDelay?: number;
 }
+
+/** Milliseconds until a response head must arrive unless `options.connectTimeout` changes it: 10000. */
+export const DEFAULT_CONNECT_TIMEOUT: number;
+
+/** The message of a stream that got no response head within `ms` milliseconds. */
+export function connectTimeoutMessage(ms: number): string;
 
 /** The reconnect settings used unless `options.reconnect` changes them. */
 export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>>;

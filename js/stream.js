@@ -16,6 +16,12 @@
 // resumes after the last packet it got (options.reconnect). `lastEventId()`
 // gives the point to resume from, which a page can keep to resume after a
 // reload (options.lastEventId).
+//
+// A browser opens at most 6 HTTP/1.1 connections per origin and queues the
+// rest silently, so a stream whose response head does not come within
+// options.connectTimeout fails with 'timeout' and says why. With
+// options.shareAcrossTabs the tabs of one origin share one connection for a
+// GET stream (./share.js, loaded only then).
 
 import { CONTENT_TYPES, createParser, formatFromContentType, ParseError } from './parser.js';
 
@@ -36,6 +42,14 @@ export class StreamError extends Error {
   }
 }
 
+/** Milliseconds until a response head must arrive unless options.connectTimeout says otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT = 10_000;
+
+/** What a stream that got no response head within `ms` reports. */
+export const connectTimeoutMessage = (ms) =>
+  `no response within ${ms} ms: over HTTP/1.1 a browser opens at most 6 connections per origin ` +
+  'and queues the other requests; serve HTTP/2, share the stream across tabs (shareAcrossTabs) or open fewer streams';
+
 /** How a resumable stream reconnects unless options.reconnect says otherwise. */
 export const DEFAULT_RECONNECT = Object.freeze({ retries: 8, delay: 500, maxDelay: 15_000 });
 
@@ -46,14 +60,20 @@ export const DEFAULT_RECONNECT = Object.freeze({ retries: 8, delay: 500, maxDela
 export function createStream(url, options = {}) {
   const request = prepareRequest(url, options);
   const reconnect = reconnectOptions(options.reconnect);
+  // An upload may take long before its response: a request with a body gets
+  // a deadline only when asked for, and its upload progress stops the clock.
+  const connectTimeout = options.connectTimeout ?? (request.body === null ? DEFAULT_CONNECT_TIMEOUT : 0);
+  if (!(connectTimeout >= 0)) throw new TypeError('createStream: connectTimeout must be a number >= 0');
+  const share = options.shareAcrossTabs && shareable(request);
   // A resumable stream: its id (from Rivulet-Stream-Id, or options.lastEventId)
   // and the packets received over all its connections.
   const resume = { id: undefined, received: 0, attempt: 0, timer: undefined };
-  if (options.lastEventId) {
-    const [id, count] = String(options.lastEventId).split('.');
+  const resumeFrom = (point) => {
+    const [id, count] = String(point).split('.');
     resume.id = id;
     resume.received = Number(count) || 0;
-  }
+  };
+  if (options.lastEventId) resumeFrom(options.lastEventId);
   let connection = 0; // numbers the transports; only the latest one reports
   const lists = { progress: [], done: [], error: [], uploadProgress: [], always: [] };
   const iterators = new Set();
@@ -76,7 +96,12 @@ export function createStream(url, options = {}) {
   let parser;
   let stopTransport;
   let idleTimer;
+  let connectTimer;
   let promise;
+  // While shared across tabs: ./share.js's side of it. This client reports
+  // what its own connection receives to `shared` (relayed when this tab holds
+  // the connection), and is fed what another tab's connection received.
+  let shared;
 
   const call = (fn, args) => {
     try {
@@ -115,9 +140,11 @@ export function createStream(url, options = {}) {
     result = args;
     xhr.readyState = 4;
     clearTimeout(idleTimer);
+    clearTimeout(connectTimer);
     clearTimeout(resume.timer);
     options.signal?.removeEventListener('abort', onSignal);
     stopTransport?.();
+    shared?.settled(newState, args);
     fire(newState === 'resolved' ? 'done' : 'error', args);
     fire('always', args);
     for (const it of iterators) it.wake();
@@ -140,6 +167,7 @@ export function createStream(url, options = {}) {
     resume.attempt = 0;
     if (packet.type === 'progress') {
       lastProgress = [packet.data];
+      shared?.progress(packet.data, lastEventId());
       fire('progress', lastProgress);
       for (const it of iterators) it.push(packet.data);
     } else if (packet.type === 'done') {
@@ -156,6 +184,7 @@ export function createStream(url, options = {}) {
     if (!resume.id || !reconnect || settled() || resume.attempt >= reconnect.retries) return false;
     resume.attempt += 1;
     connection += 1; // what the dropped transport still reports is ignored
+    clearTimeout(connectTimer);
     stopTransport?.();
     const ceiling = Math.min(reconnect.maxDelay, reconnect.delay * 2 ** (resume.attempt - 1));
     const wait = ceiling / 2 + (Math.random() * ceiling) / 2;
@@ -174,6 +203,7 @@ export function createStream(url, options = {}) {
     // is an HTTP error to read whole and pass to httpError().
     response(status, statusText, getHeader, getAllHeaders) {
       if (settled()) return false;
+      clearTimeout(connectTimer);
       armIdleTimer();
       Object.assign(xhr, {
         readyState: 2,
@@ -196,6 +226,7 @@ export function createStream(url, options = {}) {
       }
       parser = createParser({ format, onPacket, maxPacketSize: options.maxPacketSize });
       xhr.readyState = 3;
+      shared?.response(status, statusText, getAllHeaders());
       return true;
     },
     chunk(data) {
@@ -235,6 +266,7 @@ export function createStream(url, options = {}) {
     },
     upload(event) {
       if (settled()) return;
+      clearTimeout(connectTimer); // it has a connection
       armIdleTimer();
       lastUpload = [event];
       fire('uploadProgress', lastUpload);
@@ -272,7 +304,32 @@ export function createStream(url, options = {}) {
       headers.set('Last-Event-ID', lastEventId());
       sent = { ...request, headers };
     }
+    clearTimeout(connectTimer);
+    if (connectTimeout > 0) {
+      connectTimer = setTimeout(() => live() && reject('timeout', connectTimeoutMessage(connectTimeout)), connectTimeout);
+    }
     stopTransport = transport(sent, view);
+  };
+
+  // What ./share.js calls: connect() once this tab holds the connection, the
+  // others to replay what the holding tab's connection received.
+  const follow = {
+    connect,
+    response: sink.response,
+    progress(data, point) {
+      if (settled()) return;
+      armIdleTimer();
+      if (point) {
+        resumeFrom(point); // where the holder's stream is, so lastEventId() in callbacks is right
+        resume.received -= 1; // onPacket counts this packet
+      }
+      onPacket({ type: 'progress', data });
+    },
+    settle(newState, args) {
+      if (newState === 'resolved') return resolve(args[0]);
+      Object.assign(xhr, args[0]);
+      reject(args[1], args[2]);
+    },
   };
 
   const client = {
@@ -303,7 +360,13 @@ export function createStream(url, options = {}) {
       // someone listens for it.
       const xhrAvailable = typeof XMLHttpRequest === 'function'; // not in Node, Deno or workers
       transport = lists.uploadProgress.length && xhrAvailable ? xhrTransport : fetchTransport;
-      connect();
+      if (!share) connect();
+      else {
+        import('./share.js').then(
+          (module) => settled() || (shared = module.shareAcrossTabs(request, follow)),
+          (err) => sink.fail(err),
+        );
+      }
       return client;
     },
 
@@ -369,6 +432,15 @@ function reconnectOptions(option) {
     if (!(chosen[key] >= 0)) throw new TypeError(`createStream: reconnect.${key} must be a number >= 0`);
   }
   return chosen;
+}
+
+// Sharing needs the Web Locks API and BroadcastChannel (not in Node, say);
+// without them a stream has its own connection.
+function shareable(request) {
+  if (request.method !== 'GET' || request.body !== null) {
+    throw new TypeError('createStream: shareAcrossTabs is for GET streams without a body');
+  }
+  return typeof navigator !== 'undefined' && !!navigator.locks && typeof BroadcastChannel === 'function';
 }
 
 function prepareRequest(url, options) {

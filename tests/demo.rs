@@ -243,7 +243,13 @@ async fn a_truncated_stream_is_an_error_for_the_decoder() {
 async fn the_client_files_are_served_with_etags() {
     let addr = demo().await;
     let client = rivulet_testkit::client();
-    for name in ["stream.js", "parser.js", "jquery.stream.js", "stream.d.ts"] {
+    for name in [
+        "stream.js",
+        "parser.js",
+        "share.js",
+        "jquery.stream.js",
+        "stream.d.ts",
+    ] {
         let url = format!("http://{addr}/rivulet/{name}");
         let response = client.get(&url).send().await.unwrap();
         assert_eq!(response.status(), 200, "{name}");

@@ -4,6 +4,8 @@
 // hand-written examples of docs/protocol.md in parser.test.js).
 
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
 import { createParser, ParseError } from '../parser.js';
 
 export const encoder = new TextEncoder();
@@ -142,4 +144,21 @@ export function recordedFixtures() {
 /** The events a fixture's .events.json promises, in the parser's shape. */
 export function expectedPackets(events) {
   return events.map(({ type, data }) => ({ type, data }));
+}
+
+/**
+ * Serves `handler` over HTTP on a free loopback port: resolves to the base URL
+ * and a close() that ends the open connections too.
+ */
+export async function serveOnLoopback(handler) {
+  const server = createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    base: `http://127.0.0.1:${server.address().port}`,
+    close() {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
 }

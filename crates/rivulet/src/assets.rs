@@ -3,7 +3,8 @@
 //! ```
 //! use axum::Router;
 //! let app: Router = Router::new().merge(rivulet::assets::router(rivulet::assets::DEFAULT_BASE));
-//! // GET /rivulet/stream.js, /rivulet/jquery.stream.js, /rivulet/stream.d.ts, /rivulet/parser.js
+//! // GET /rivulet/stream.js, /rivulet/jquery.stream.js, /rivulet/stream.d.ts, /rivulet/parser.js,
+//! // /rivulet/share.js
 //! ```
 //!
 //! Each file is answered with its content type, a strong `ETag` (a hash of its
@@ -32,7 +33,8 @@ pub struct Asset {
     pub contents: &'static str,
 }
 
-/// The client files: the ES module, its parser, the jQuery plugin and the types.
+/// The client files: the ES module, its parser, its tab sharing (loaded only
+/// by streams shared across tabs), the jQuery plugin and the types.
 pub const FILES: &[Asset] = &[
     Asset {
         name: "stream.js",
@@ -43,6 +45,11 @@ pub const FILES: &[Asset] = &[
         name: "parser.js",
         content_type: "text/javascript; charset=utf-8",
         contents: include_str!("../assets/parser.js"),
+    },
+    Asset {
+        name: "share.js",
+        content_type: "text/javascript; charset=utf-8",
+        contents: include_str!("../assets/share.js"),
     },
     Asset {
         name: "jquery.stream.js",

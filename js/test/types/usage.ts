@@ -1,6 +1,14 @@
 // Compiled (never run) by test/types.test.js: the declarations in stream.d.ts
 // must accept the documented uses and refuse the wrong ones.
-import { createStream, StreamError, createParser, type StreamXHR, type ErrorType } from 'rivulet-client';
+import {
+  createStream,
+  StreamError,
+  createParser,
+  DEFAULT_CONNECT_TIMEOUT,
+  connectTimeoutMessage,
+  type StreamXHR,
+  type ErrorType,
+} from 'rivulet-client';
 import { createParser as parserOnly, ParseError } from 'rivulet-client/parser';
 import { install } from 'rivulet-client/jquery';
 
@@ -103,4 +111,13 @@ createStream('/stream/durable', { reconnect: false });
 // @ts-expect-error reconnect takes a boolean or its options
 createStream('/stream/durable', { reconnect: 3 });
 
-export { modern, state, parseError, parseErrorKind, resumeAt };
+// The connection: a deadline for the response head, one connection for every tab.
+createStream('/stream/feed', { connectTimeout: 3000, shareAcrossTabs: true });
+const defaultConnectTimeout: number = DEFAULT_CONNECT_TIMEOUT;
+const timeoutMessage: string = connectTimeoutMessage(3000);
+// @ts-expect-error: connectTimeout is a number of milliseconds
+createStream('/x', { connectTimeout: '3s' });
+// @ts-expect-error: shareAcrossTabs is on or off
+createStream('/x', { shareAcrossTabs: 'yes' });
+
+export { modern, state, parseError, parseErrorKind, resumeAt, defaultConnectTimeout, timeoutMessage };
