@@ -39,6 +39,36 @@ enum Command {
         /// End any stream that runs longer than this many seconds.
         #[arg(long, value_name = "SECS", value_parser = args::positive_seconds)]
         max_duration: Option<Duration>,
+        /// Connections served at once; more wait in the listen backlog.
+        #[arg(long, default_value_t = rivulet::serve::DEFAULT_MAX_CONNECTIONS, value_name = "N",
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+        max_connections: usize,
+        /// The listen backlog: connections the kernel queues before they are
+        /// accepted (capped by net.core.somaxconn).
+        #[arg(long, default_value_t = rivulet::serve::DEFAULT_BACKLOG, value_name = "N",
+              value_parser = clap::value_parser!(u32).range(1..=65_535))]
+        backlog: u32,
+        /// Request heads larger than this many bytes are answered 431.
+        #[arg(long, default_value_t = rivulet::serve::DEFAULT_MAX_HEADER_BYTES, value_name = "BYTES",
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(8192..=16 * 1024 * 1024))]
+        max_header_bytes: usize,
+        /// Serve HTTPS (HTTP/2 and HTTP/1.1) with the certificate chain of
+        /// this PEM file; needs --tls-key.
+        #[arg(
+            long,
+            value_name = "CERT.pem",
+            requires = "tls_key",
+            conflicts_with = "tls_self_signed"
+        )]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The private key (PEM) of --tls-cert.
+        #[arg(long, value_name = "KEY.pem", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
+        /// Serve HTTPS with a certificate for localhost, 127.0.0.1 and ::1 made
+        /// at start: for trying HTTP/2 in a browser, which warns that it does
+        /// not trust the certificate.
+        #[arg(long)]
+        tls_self_signed: bool,
         /// Keep the resumable streams of /stream/durable in this Redis
         /// (redis://HOST:PORT), so that demo servers sharing it resume each
         /// other's streams, and share the live ticker of /stream/ticker.
@@ -82,8 +112,28 @@ async fn main() -> std::process::ExitCode {
             max_streams,
             grace,
             max_duration,
+            max_connections,
+            backlog,
+            max_header_bytes,
+            tls_cert,
+            tls_key,
+            tls_self_signed,
             redis,
         } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => match rivulet::serve::Tls::from_pem_files(cert, key) {
+                    Ok(tls) => Some(tls),
+                    Err(e) => return usage_error(&format!("--tls-cert/--tls-key: {e}")),
+                },
+                _ if tls_self_signed => match rivulet_cli::demo::self_signed() {
+                    Ok(tls) => Some(tls),
+                    Err(e) => {
+                        eprintln!("rivulet demo: cannot make a certificate: {e}");
+                        return std::process::ExitCode::FAILURE;
+                    }
+                },
+                _ => None,
+            };
             let (durable, ticker) = match redis {
                 None => (
                     rivulet_cli::demo::memory_store(),
@@ -109,10 +159,13 @@ async fn main() -> std::process::ExitCode {
                 max_streams,
                 grace,
                 max_stream_duration: max_duration,
+                max_connections,
+                max_header_bytes,
+                tls,
                 durable,
                 ticker,
             };
-            match rivulet_cli::demo::serve(addr, options).await {
+            match rivulet_cli::demo::serve(addr, backlog, options).await {
                 Ok(()) => std::process::ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("rivulet demo: {e}");
@@ -133,4 +186,10 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Watch(args) => rivulet_cli::watch::run(args).await,
     }
+}
+
+/// Reports bad operator input as clap does: on stderr, exit status 2.
+fn usage_error(message: &str) -> std::process::ExitCode {
+    eprintln!("error: {message}");
+    std::process::ExitCode::from(2)
 }

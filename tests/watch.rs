@@ -259,7 +259,12 @@ async fn an_upload_from_a_data_file() {
             .collect();
         assert!(!counts.is_empty(), "{format}: {run:?}");
         assert!(counts.windows(2).all(|w| w[0] < w[1]), "{counts:?}");
-        assert!(*counts.last().unwrap() < content.len() as u64);
+        // The server holds its packets until the body is read, so the handler
+        // reads at its own pace: its last report may come at the very end.
+        assert!(
+            *counts.last().unwrap() <= content.len() as u64,
+            "{format}: {counts:?}"
+        );
     }
     std::fs::remove_file(&file).unwrap();
 }

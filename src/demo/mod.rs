@@ -6,9 +6,11 @@ mod params;
 mod routes;
 mod server;
 mod ticker;
+mod tls;
 
 pub use server::{Options, serve, serve_on, serve_with};
 pub use ticker::{TICKER_BODY_LIMIT, TICKER_FEED, memory_ticker, redis_ticker};
+pub use tls::{CertificateError, SELF_SIGNED_NAMES, self_signed};
 
 use std::convert::Infallible;
 use std::sync::OnceLock;

@@ -1,23 +1,23 @@
-//! The demo's HTTP server: hyper with the protections a long-lived streaming
-//! server needs — a header-read timeout (slowloris), a cap on running streams,
-//! a request size limit, and a graceful shutdown that ends the streams still
-//! running after a grace period with an error packet saying why.
+//! The demo's HTTP server: [`rivulet::serve`] with the demo's routes, and the
+//! limits a long-lived streaming server needs — a header-read timeout
+//! (slowloris), caps on connections, head size and running streams, a request
+//! size limit, and a graceful shutdown that ends the streams still running
+//! after a grace period with an error packet saying why.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rivulet::Shutdown;
 use rivulet::feed::Feed;
 use rivulet::resume::Resume;
+use rivulet::serve::Tls;
 use tokio::net::TcpListener;
 
 use super::{UPLOAD_LIMIT, memory_store, memory_ticker, router};
 
-/// How the demo server protects itself, and where it keeps resumable streams.
+/// How the demo server protects itself, whether it serves HTTPS, and where it
+/// keeps resumable streams.
 #[derive(Clone)]
 pub struct Options {
     /// A client must send a request's whole head within this time, also when it
@@ -25,10 +25,17 @@ pub struct Options {
     pub header_read_timeout: Duration,
     /// At most this many streams run at once; more are answered 503.
     pub max_streams: usize,
+    /// At most this many connections are served at once; more wait in the
+    /// listen backlog.
+    pub max_connections: usize,
+    /// Request heads larger than this are answered 431.
+    pub max_header_bytes: usize,
     /// At shutdown, running streams get this long to finish on their own.
     pub grace: Duration,
     /// Streams longer than this are ended with an error packet, if set.
     pub max_stream_duration: Option<Duration>,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate.
+    pub tls: Option<Tls>,
     /// Where `/stream/durable` keeps its streams.
     pub durable: Resume,
     /// The live feed of `/stream/ticker`.
@@ -42,6 +49,9 @@ impl std::fmt::Debug for Options {
             .field("max_streams", &self.max_streams)
             .field("grace", &self.grace)
             .field("max_stream_duration", &self.max_stream_duration)
+            .field("max_connections", &self.max_connections)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -49,10 +59,13 @@ impl std::fmt::Debug for Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            header_read_timeout: Duration::from_secs(10),
+            header_read_timeout: rivulet::serve::DEFAULT_HEADER_READ_TIMEOUT,
             max_streams: 10_000,
-            grace: Duration::from_secs(10),
+            max_connections: rivulet::serve::DEFAULT_MAX_CONNECTIONS,
+            max_header_bytes: rivulet::serve::DEFAULT_MAX_HEADER_BYTES,
+            grace: rivulet::serve::DEFAULT_GRACE,
             max_stream_duration: None,
+            tls: None,
             durable: memory_store(),
             ticker: memory_ticker(),
         }
@@ -72,12 +85,17 @@ impl Options {
     }
 }
 
-/// Binds `addr` and serves the demo until Ctrl-C or SIGTERM.
-pub async fn serve(addr: SocketAddr, options: Options) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr)
-        .await
+/// Binds `addr` with a listen backlog of `backlog` and serves the demo until
+/// Ctrl-C or SIGTERM.
+pub async fn serve(addr: SocketAddr, backlog: u32, options: Options) -> std::io::Result<()> {
+    let listener = rivulet::serve::bind_with_backlog(addr, backlog)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
-    tracing::info!("rivulet demo on http://{}", listener.local_addr()?);
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!("rivulet demo on {scheme}://{}", listener.local_addr()?);
     serve_with(listener, options, stop_signal()).await
 }
 
@@ -88,67 +106,30 @@ pub async fn serve_on(listener: TcpListener) -> std::io::Result<()> {
 }
 
 /// Serves the demo until `stop` completes, then shuts down gracefully: no new
-/// connections, running streams get [`Options::grace`] to finish, the rest end
-/// with an error packet, and the server returns once every connection closed.
+/// connections or streams, running streams get [`Options::grace`] to finish,
+/// the rest end with an error packet, and the server returns once every
+/// connection closed.
 pub async fn serve_with(
     listener: TcpListener,
     options: Options,
-    stop: impl Future<Output = ()>,
+    stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let shutdown = Shutdown::new();
-    let service = TowerToHyperService::new(router(
+    let app = router(
         options.stream_config(&shutdown),
         options.durable.clone(),
         options.ticker.clone(),
-    ));
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(stop);
-    loop {
-        let (tcp, _peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait, don't spin.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut stop => break,
-        };
-        // Packets leave as soon as they are written: no Nagle delay.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("could not set TCP_NODELAY: {e}");
-        }
-        let connection = http.serve_connection(TokioIo::new(tcp), service.clone());
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("connection ended: {e}");
-            }
-        });
-    }
-    drop(listener);
-    tracing::info!(grace = ?options.grace, "shutting down: letting running streams finish");
-    let closed = graceful.shutdown();
-    tokio::pin!(closed);
-    if tokio::time::timeout(options.grace, &mut closed)
-        .await
-        .is_err()
-    {
-        tracing::info!("grace period over: ending the streams still running");
-        shutdown.end_streams();
-        if tokio::time::timeout(Duration::from_secs(5), &mut closed)
-            .await
-            .is_err()
-        {
-            tracing::warn!("some connections did not close; exiting anyway");
-        }
-    }
-    Ok(())
+    );
+    let server = rivulet::serve(listener, app)
+        .header_read_timeout(options.header_read_timeout)
+        .max_connections(options.max_connections)
+        .max_header_bytes(options.max_header_bytes)
+        .grace(options.grace);
+    let server = match options.tls {
+        Some(tls) => server.tls(tls),
+        None => server,
+    };
+    server.with_graceful_shutdown(&shutdown, stop).await
 }
 
 /// Completes on Ctrl-C or SIGTERM.

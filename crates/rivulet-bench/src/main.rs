@@ -14,6 +14,7 @@
 
 mod cancel;
 mod fanout;
+mod h2_client;
 mod js;
 mod latency;
 mod memory;

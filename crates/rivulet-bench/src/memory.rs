@@ -16,14 +16,45 @@ use crate::stats::{Table, median, ratio};
 use crate::sys::rss_bytes;
 use crate::wire::open_idle;
 
+/// What is measured: a peer on its server, or Rivulet on its own serving path
+/// (`rivulet::serve`) over HTTP/1.1 (a connection per stream) or HTTP/2
+/// (streams sharing [`H2_CONNECTIONS`] connections, as behind a proxy).
+#[derive(Clone, Copy)]
+enum Row {
+    Peer(Peer),
+    ServeH1,
+    ServeH2,
+}
+
+impl Row {
+    fn name(self) -> &'static str {
+        match self {
+            Row::Peer(peer) => peer.name(),
+            Row::ServeH1 => "rivulet on rivulet::serve, h1",
+            Row::ServeH2 => "rivulet on rivulet::serve, h2 shared",
+        }
+    }
+}
+
 /// Raw hyper with a body that stays open is the floor: what the HTTP server
-/// itself keeps per connection, whatever runs on top of it.
-const PEERS: [Peer; 3] = [Peer::Rivulet, Peer::SseChannel, Peer::Hyper];
+/// itself keeps per connection, whatever runs on top of it. Rivulet on axum's
+/// server comes first: the ratios are against it.
+const ROWS: [Row; 5] = [
+    Row::Peer(Peer::Rivulet),
+    Row::Peer(Peer::SseChannel),
+    Row::Peer(Peer::Hyper),
+    Row::ServeH1,
+    Row::ServeH2,
+];
+
+/// The HTTP/2 connections the shared-h2 row opens its streams on.
+const H2_CONNECTIONS: usize = 10;
 
 struct ChildServer {
     child: Child,
     axum: SocketAddr,
     hyper: SocketAddr,
+    serve: SocketAddr,
 }
 
 impl ChildServer {
@@ -56,11 +87,12 @@ impl ChildServer {
             .strip_prefix("ports ")
             .map(|p| p.split(' ').filter_map(|p| p.parse().ok()).collect())
             .unwrap_or_default();
-        assert_eq!(ports.len(), 2, "the child prints its ports: {line}");
+        assert_eq!(ports.len(), 3, "the child prints its ports: {line}");
         ChildServer {
             child,
             axum: SocketAddr::from(([127, 0, 0, 1], ports[0])),
             hyper: SocketAddr::from(([127, 0, 0, 1], ports[1])),
+            serve: SocketAddr::from(([127, 0, 0, 1], ports[2])),
         }
     }
 
@@ -85,27 +117,45 @@ impl Drop for ChildServer {
     }
 }
 
-async fn open_many(server: &ChildServer, peer: Peer, count: usize) -> Vec<TcpStream> {
-    let (addr, path) = match peer {
-        Peer::Rivulet => (server.axum, "/rivulet-idle"),
-        Peer::SseChannel => (server.axum, "/sse-channel-idle"),
-        _ => (server.hyper, "/idle"),
+/// Open streams, kept open while this lives.
+enum Open {
+    Connections {
+        _held: Vec<TcpStream>,
+    },
+    H2 {
+        _held: Vec<crate::h2_client::Stream>,
+    },
+}
+
+async fn open_many(server: &ChildServer, row: Row, count: usize) -> Open {
+    let (addr, path) = match row {
+        Row::Peer(Peer::Rivulet) => (server.axum, "/rivulet-idle"),
+        Row::Peer(Peer::SseChannel) => (server.axum, "/sse-channel-idle"),
+        Row::Peer(_) => (server.hyper, "/idle"),
+        Row::ServeH1 => (server.serve, "/rivulet-idle"),
+        Row::ServeH2 => {
+            let held =
+                crate::h2_client::open_idle(server.serve, "/rivulet-idle", count, H2_CONNECTIONS)
+                    .await;
+            return Open::H2 { _held: held };
+        }
     };
-    futures::stream::iter(0..count)
+    let held = futures::stream::iter(0..count)
         .map(|i| open_idle(addr, path, i))
         .buffer_unordered(256)
         .collect()
-        .await
+        .await;
+    Open::Connections { _held: held }
 }
 
 /// Bytes per stream for `count` streams on a fresh server.
-async fn measure(peer: Peer, count: usize) -> f64 {
+async fn measure(row: Row, count: usize) -> f64 {
     let server = ChildServer::start();
     // Warm up: the first connections grow the runtime's and allocator's pools.
-    drop(open_many(&server, peer, 100).await);
+    drop(open_many(&server, row, 100).await);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = server.rss();
-    let streams = open_many(&server, peer, count).await;
+    let streams = open_many(&server, row, count).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = server.rss();
     drop(streams);
@@ -133,15 +183,15 @@ pub async fn run(quick: bool) {
             println!("  skipping {count} streams: open-file limit {limit}");
             continue;
         }
-        let mut results: Vec<Vec<f64>> = PEERS.iter().map(|_| Vec::new()).collect();
+        let mut results: Vec<Vec<f64>> = ROWS.iter().map(|_| Vec::new()).collect();
         for round in 0..rounds {
-            for k in 0..PEERS.len() {
-                let i = (k + round) % PEERS.len();
-                results[i].push(measure(PEERS[i], count).await);
+            for k in 0..ROWS.len() {
+                let i = (k + round) % ROWS.len();
+                results[i].push(measure(ROWS[i], count).await);
             }
         }
         let rivulet = median(&results[0]);
-        for (i, peer) in PEERS.iter().enumerate() {
+        for (i, peer) in ROWS.iter().enumerate() {
             let bytes = median(&results[i]);
             table.row(vec![
                 format!("{count}, {}", peer.name()),
@@ -156,5 +206,7 @@ pub async fn run(quick: bool) {
         }
     }
     table.print();
-    println!("  target: rivulet ≤ 8 KiB per stream at 10k streams");
+    println!(
+        "  targets: rivulet ≤ 8 KiB per stream at 10k streams; on rivulet::serve ≤ 12 KiB per h1 stream, ≤ 4 KiB per stream on shared h2 connections"
+    );
 }

@@ -14,6 +14,7 @@
 //! `-idle` routes send one packet and then wait, for memory and cancellation.
 
 use std::convert::Infallible;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -496,10 +497,13 @@ pub fn serve_child() {
     runtime.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let hyper_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let serve_listener =
+            rivulet::serve::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
         println!(
-            "ports {} {}",
+            "ports {} {} {}",
             listener.local_addr().expect("addr").port(),
-            hyper_listener.local_addr().expect("addr").port()
+            hyper_listener.local_addr().expect("addr").port(),
+            serve_listener.local_addr().expect("addr").port()
         );
         tokio::spawn(serve_hyper(hyper_listener));
         // Only the idle routes: axum copies the route table for every
@@ -507,6 +511,13 @@ pub fn serve_child() {
         let idle = Router::new()
             .route("/rivulet-idle", get(rivulet_idle))
             .route("/sse-channel-idle", get(sse_channel_idle));
+        // Rivulet on its own serving path, HTTP/1.1 and HTTP/2 on one port;
+        // no connection cap below the streams measured.
+        tokio::spawn(
+            rivulet::serve(serve_listener, idle.clone())
+                .max_connections(1_000_000)
+                .into_future(),
+        );
         let _ = axum::serve(nodelay(listener), idle).await;
     });
 }

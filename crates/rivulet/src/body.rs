@@ -10,7 +10,8 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::buffer::{End, Reader};
+use crate::body_read::Held;
+use crate::buffer::{End, Reader, Taken};
 use crate::encode::{self, EventId};
 use crate::error::Error;
 use crate::format::Format;
@@ -37,6 +38,8 @@ pub(crate) struct StreamBody {
     /// [`StreamBody::poll_frame`].
     held: BytesMut,
     held_packets: usize,
+    /// The end, taken while the head was held: written after `held`.
+    held_end: Option<End>,
     /// Polls in a row that held frames without taking new ones.
     idle_turns: u8,
     finished: bool,
@@ -78,6 +81,7 @@ impl StreamBody {
             packets: metrics::packets(),
             held: BytesMut::new(),
             held_packets: 0,
+            held_end: None,
             idle_turns: 0,
             finished: false,
             counts_cancel: true,
@@ -87,6 +91,14 @@ impl StreamBody {
     /// A connection of a resumable stream: leaving early cancels nothing.
     pub(crate) fn resumable(mut self) -> Self {
         self.counts_cancel = false;
+        self
+    }
+
+    /// Starts with what the stream sent while its head was held.
+    pub(crate) fn with_held(mut self, held: Held) -> Self {
+        self.held = held.frames;
+        self.held_packets = held.packets;
+        self.held_end = held.end;
         self
     }
 
@@ -133,7 +145,14 @@ impl Body for StreamBody {
         if this.finished {
             return Poll::Ready(None);
         }
-        let taken = if this.held.is_empty() {
+        let taken = if let Some(end) = this.held_end.take() {
+            Taken {
+                frames: BytesMut::new(),
+                packets: 0,
+                end: Some(end),
+                refilling: false,
+            }
+        } else if this.held.is_empty() {
             match this.rx.poll_take(cx) {
                 Poll::Ready(taken) => taken,
                 Poll::Pending => {

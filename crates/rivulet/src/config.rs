@@ -38,6 +38,7 @@ pub struct Config {
     pub(crate) max_request_bytes: Option<u64>,
     pub(crate) request_body_timeout: Option<Duration>,
     pub(crate) shutdown: Option<Shutdown>,
+    pub(crate) full_duplex: bool,
 }
 
 /// The default number of packets a stream buffers before `send` waits.
@@ -64,6 +65,7 @@ impl Default for Config {
             max_request_bytes: None,
             request_body_timeout: Some(DEFAULT_REQUEST_BODY_TIMEOUT),
             shutdown: None,
+            full_duplex: false,
         }
     }
 }
@@ -141,6 +143,17 @@ impl Config {
     /// is a 408 with a JSON reason; after it, an error packet with status 408.
     pub fn request_body_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.request_body_timeout = timeout;
+        self
+    }
+
+    /// Sends a stream's head and packets while its request body is still
+    /// being read. Off by default: under [`serve`](crate::serve()) a stream
+    /// whose request body is unread holds its head and packets (up to 1 MiB)
+    /// until the body has been read to its end or dropped, because HTTP/1.1
+    /// proxies such as nginx stop sending a body once the response has begun.
+    /// Turn it on for clients that read the response while they send.
+    pub fn full_duplex(mut self, full_duplex: bool) -> Self {
+        self.full_duplex = full_duplex;
         self
     }
 

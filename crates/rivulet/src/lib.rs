@@ -44,6 +44,7 @@
 
 pub mod assets;
 mod body;
+mod body_read;
 mod buffer;
 #[cfg(feature = "client")]
 pub mod client;
@@ -62,6 +63,8 @@ pub mod rejection;
 mod request_body;
 pub mod resume;
 mod sender;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod shutdown;
 mod stream;
 
@@ -75,6 +78,8 @@ pub use protocol::{LAST_EVENT_ID, LEGACY_REQUEST_HEADER};
 pub use request_body::{MAX_MULTIPART_HEAD, RequestGuard};
 pub use resume::Resumable;
 pub use sender::Sender;
+#[cfg(feature = "serve")]
+pub use serve::serve;
 pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 pub use stream::Stream;
 

@@ -6,18 +6,27 @@ use tokio_util::sync::CancellationToken;
 /// an error packet saying the server is shutting down (status 503), and answers
 /// new streams with `503 Service Unavailable`.
 ///
-/// A server stops accepting, gives running streams a grace period to finish on
-/// their own, then calls [`Shutdown::end_streams`] for the rest:
+/// A server stops accepting and calls [`Shutdown::stop`], so that requests on
+/// connections it had already accepted get no new stream, gives running
+/// streams a grace period to finish on their own, then calls
+/// [`Shutdown::end_streams`] for the rest ([`serve`](crate::serve()) does all
+/// this):
 ///
 /// ```
 /// let shutdown = rivulet::Shutdown::new();
 /// let config = rivulet::Config::default().shutdown(&shutdown);
-/// // … serve with `Extension(config)`; on SIGTERM, after the grace period:
+/// // … serve with `Extension(config)`; on SIGTERM:
+/// shutdown.stop();
+/// assert!(shutdown.is_stopping() && !shutdown.is_ended());
+/// // … after the grace period:
 /// shutdown.end_streams();
 /// assert!(shutdown.is_ended());
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Shutdown {
+    /// Given by [`Shutdown::stop`]: new streams are refused.
+    stopping: CancellationToken,
+    /// Given by [`Shutdown::end_streams`]: running streams end too.
     token: CancellationToken,
 }
 
@@ -30,8 +39,20 @@ impl Shutdown {
         Shutdown::default()
     }
 
+    /// Refuses new streams (`503` with `Retry-After`); running ones go on.
+    pub fn stop(&self) {
+        self.stopping.cancel();
+    }
+
+    /// True once [`stop`](Shutdown::stop) or
+    /// [`end_streams`](Shutdown::end_streams) was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.is_cancelled()
+    }
+
     /// Ends every running stream, and refuses new ones.
     pub fn end_streams(&self) {
+        self.stopping.cancel();
         self.token.cancel();
     }
 

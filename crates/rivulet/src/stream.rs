@@ -18,6 +18,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::AbortHandle;
 
 use crate::body::StreamBody;
+use crate::body_read::{self, BodyRead, Held};
 use crate::buffer::{self, End, Frames, Queue, Reader, Writer};
 use crate::config::Config;
 use crate::error::{Error, error_response};
@@ -60,6 +61,8 @@ use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
 pub struct Stream {
     format: Format,
     content_length: Option<u64>,
+    /// Tells when the request body is read, if the server tracks it.
+    body_read: Option<BodyRead>,
     config: Config,
     /// The request's headers: the `Last-Event-ID` a reconnecting client sends,
     /// and what a feed's authorization hook looks at.
@@ -77,6 +80,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Stream {
                 .get(CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok()),
+            body_read: parts.extensions.get::<BodyRead>().cloned(),
             config: parts
                 .extensions
                 .get::<Config>()
@@ -93,6 +97,7 @@ impl Stream {
         Stream {
             format,
             content_length: None,
+            body_read: None,
             config,
             headers: HeaderMap::new(),
         }
@@ -136,8 +141,15 @@ impl Stream {
         }
         let format = self.format;
         let timing = Timing::of(&self.config);
+        let body_read = match self.config.full_duplex {
+            true => None,
+            false => self.body_read.clone(),
+        };
         match self.spawn(handler) {
-            Ok(job) => respond(job.rx, format, timing, HandlerTask(job.task), false).await,
+            Ok(job) => {
+                let task = HandlerTask(job.task);
+                respond(job.rx, format, timing, task, false, body_read).await
+            }
             Err(refused) => *refused,
         }
     }
@@ -213,13 +225,15 @@ impl Timing {
 }
 
 /// Answers with the packets of `rx`, encoded in `format`. `task` is stopped
-/// when the response (or its body) is dropped.
+/// when the response (or its body) is dropped. While `body_read` is not
+/// given, the head and packets are held (see [`body_read`](crate::body_read)).
 pub(crate) async fn respond(
     mut rx: Reader,
     format: Format,
     timing: Timing,
     task: HandlerTask,
     resumable: bool,
+    body_read: Option<BodyRead>,
 ) -> Response {
     // Hold the response head until the first packet, so that a failure before
     // any packet can still be answered with its own status.
@@ -236,20 +250,38 @@ pub(crate) async fn respond(
         }
         None => {}
     }
-    response(rx, format, timing.keep_alive, task, resumable)
+    let mut held = Held::default();
+    if let Some(read) = body_read.filter(|read| !read.is_read()) {
+        held = body_read::hold(&mut rx, &read).await;
+        // Failed before its first packet: still an HTTP error.
+        if held.packets == 0 {
+            match held.end.take() {
+                Some(End::Failed { packet, .. }) => return error_response(packet),
+                Some(End::Dropped) => {
+                    return error_response(
+                        Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false),
+                    );
+                }
+                end => held.end = end,
+            }
+        }
+    }
+    response(rx, format, timing.keep_alive, task, resumable, held)
 }
 
 /// The streaming response for the packets of `rx`, sent at once: a live feed
 /// has no first packet to wait for. The body of a `resumable` stream does not
-/// count a dropped connection as cancelled: its job runs on.
+/// count a dropped connection as cancelled: its job runs on. `held` is what
+/// the stream sent while its head waited for the request body.
 pub(crate) fn response(
     rx: Reader,
     format: Format,
     keep_alive: Option<Duration>,
     task: HandlerTask,
     resumable: bool,
+    held: Held,
 ) -> Response {
-    let mut body = StreamBody::new(rx, format, keep_alive, task);
+    let mut body = StreamBody::new(rx, format, keep_alive, task).with_held(held);
     if resumable {
         body = body.resumable();
     }
@@ -309,7 +341,7 @@ impl Config {
     /// or a connection reading a resumable stream), or the answer that
     /// refuses it: also while the server is shutting down.
     pub(crate) fn slot(&self) -> Result<Option<OwnedSemaphorePermit>, Box<Response>> {
-        if self.shutdown.as_ref().is_some_and(Shutdown::is_ended) {
+        if self.shutdown.as_ref().is_some_and(Shutdown::is_stopping) {
             let message = SHUTDOWN_MESSAGE.into();
             return Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)));
         }

@@ -8,6 +8,7 @@ use http::{HeaderMap, StatusCode};
 use super::lag::Subscriber;
 use super::window::Beyond;
 use super::{Feed, Shared, done_frame, frame};
+use crate::body_read::Held;
 use crate::buffer::{self, End, Reader, Writer};
 use crate::error::Error;
 use crate::format::Format;
@@ -64,7 +65,14 @@ impl Stream {
         let Some(id) = joined.id else {
             // A closed feed: everything is queued already.
             let task = tokio::spawn(async {}).abort_handle();
-            return stream::response(joined.rx, format, keep_alive, HandlerTask(task), false);
+            return stream::response(
+                joined.rx,
+                format,
+                keep_alive,
+                HandlerTask(task),
+                false,
+                Held::default(),
+            );
         };
         let leave = Leave {
             feed: Arc::downgrade(&feed.shared),
@@ -88,6 +96,7 @@ impl Stream {
             keep_alive,
             HandlerTask(task.abort_handle()),
             false,
+            Held::default(),
         )
     }
 }

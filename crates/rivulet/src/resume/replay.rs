@@ -66,7 +66,7 @@ pub(super) async fn respond(
         held,
     ));
     let task = HandlerTask(task.abort_handle());
-    let mut response = stream::respond(rx, format, timing, task, true).await;
+    let mut response = stream::respond(rx, format, timing, task, true, None).await;
     if response.status() == StatusCode::OK {
         let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
         response.headers_mut().insert(STREAM_ID_HEADER, value);

@@ -1,0 +1,60 @@
+//! Idle streams over HTTP/2 with prior knowledge: many streams sharing a few
+//! connections, as a proxy in front of the server multiplexes them.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use crate::wire::connect;
+
+/// An open stream whose first packet has arrived, with its connection's
+/// handle (the connection lives while a handle or stream does).
+pub struct Stream {
+    _body: Incoming,
+    _connection: hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
+}
+
+/// Opens `count` streams of `path` on `connections` HTTP/2 connections to
+/// `addr`, each returned once its first packet is in.
+pub async fn open_idle(
+    addr: SocketAddr,
+    path: &str,
+    count: usize,
+    connections: usize,
+) -> Vec<Stream> {
+    let mut senders = Vec::with_capacity(connections);
+    for i in 0..connections {
+        let tcp = connect(addr, i).await.expect("connect");
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+                .await
+                .expect("HTTP/2 handshake");
+        tokio::spawn(connection);
+        senders.push(sender);
+    }
+    let opening = (0..count).map(|i| {
+        let mut sender = senders[i % connections].clone();
+        let uri = format!("http://{addr}{path}");
+        async move {
+            let request = http::Request::get(uri)
+                .header("accept", "text/event-stream")
+                .body(Empty::<Bytes>::new())
+                .expect("a request");
+            sender.ready().await.expect("the connection is open");
+            let mut response = sender.send_request(request).await.expect("a response");
+            let frame = response.body_mut().frame().await;
+            assert!(
+                matches!(frame, Some(Ok(_))),
+                "stream closed before its first packet"
+            );
+            Stream {
+                _body: response.into_body(),
+                _connection: sender,
+            }
+        }
+    });
+    futures::future::join_all(opening).await
+}
