@@ -18,12 +18,12 @@
 //! - `DefaultBodyLimit` and `Config::max_request_bytes` bound what a client can
 //!   send.
 
+use axum::Router;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::http::StatusCode;
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use rivulet::{Config, Error, Stream};
 use serde_json::json;
 
