@@ -24,10 +24,11 @@ export const JQUERY_PATH = requireFromJs.resolve('jquery'); // dist/jquery.js, t
 /** Longest any single wait may take; nothing in these tests waits unbounded. */
 export const WAIT_MS = 20_000;
 
-export async function launchBrowser() {
+/** Headless Chromium with the usual flags and `extraArgs`. */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', ...extraArgs],
     timeout: WAIT_MS,
   });
 }
