@@ -36,6 +36,14 @@ async fn a_post_reaches_every_follower_in_its_own_format() {
         assert_eq!(response.status(), 200, "{format}");
         readers.push(Reader::new(response));
     }
+    // Followers are streams like any other in the metrics (this is the only
+    // in-process demo of this test binary).
+    let text = rivulet_testkit::scrape(addr).await;
+    assert_eq!(
+        rivulet_testkit::metric(&text, "rivulet_streams_active"),
+        Format::ALL.len() as f64,
+        "{text}"
+    );
     // A follower is registered by the time its response head arrives.
     let accepted = publish(&addr.to_string(), r#"{"price": 101.25}"#).await;
     assert_eq!(accepted.status(), 202);

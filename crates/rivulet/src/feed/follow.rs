@@ -13,6 +13,7 @@ use crate::buffer::{self, End, Reader, Writer};
 use crate::error::Error;
 use crate::format::Format;
 use crate::handler_task::HandlerTask;
+use crate::metrics::ActiveStream;
 use crate::protocol::{LAST_EVENT_ID, ResumePoint, WINDOW_PASSED_MESSAGE};
 use crate::stream::{self, Stream};
 
@@ -77,6 +78,7 @@ impl Stream {
         let leave = Leave {
             feed: Arc::downgrade(&feed.shared),
             id,
+            _active: ActiveStream::start(),
         };
         let subscriber = Subscriber {
             writer: joined.writer,
@@ -102,9 +104,12 @@ impl Stream {
 }
 
 /// Removes a subscriber from its feed when its connection's watcher ends.
+/// Until then the subscriber counts as a running stream, as every other
+/// stream does (`rivulet_streams_active`, `rivulet_streams_total`).
 struct Leave {
     feed: Weak<Shared>,
     id: u64,
+    _active: ActiveStream,
 }
 
 impl Drop for Leave {
