@@ -61,24 +61,32 @@ pub async fn open_idle(
     futures::future::join_all(opening).await
 }
 
+/// The receive window per stream of [`read_to_end`].
+const STREAM_WINDOW: u32 = 512 * 1024;
+
 /// Opens one HTTP/2 connection to `addr`, sends `GET path` on it and passes
 /// every DATA frame's bytes to `sink` until the stream ends. Fails on a status
 /// other than 200 or a broken stream.
 ///
-/// The client keeps hyper's default receive windows (2 MiB per stream, 5 MiB
-/// per connection), in the range browsers advertise; it returns flow-control
-/// credit as each frame is taken, so the window is what bounds the bytes in
-/// flight.
+/// The receive windows are 512 KiB per stream and hyper's 5 MiB per
+/// connection; credit goes back as each frame is taken. The stream window is
+/// below hyper's 2 MiB default because the h2 crate's client hangs up
+/// (GOAWAY `ENHANCE_YOUR_CALM`, "too_many_data_frames") once the framing
+/// overhead of the small DATA frames it holds unread passes half its
+/// connection window: a server that writes one ~60-byte frame per packet, as
+/// axum `Sse` does, fills a 2 MiB window with 35k of them, past that budget.
+/// At 512 KiB the frames a window holds stay inside it.
 pub async fn read_to_end(
     addr: SocketAddr,
     path: &str,
     sink: &mut impl FnMut(&[u8]),
 ) -> io::Result<()> {
     let tcp = connect(addr, 0).await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-            .await
-            .map_err(io::Error::other)?;
+    let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(STREAM_WINDOW)
+        .handshake(TokioIo::new(tcp))
+        .await
+        .map_err(io::Error::other)?;
     tokio::spawn(connection);
     let request = http::Request::get(format!("http://{addr}{path}"))
         .header("accept", "text/event-stream")
