@@ -56,7 +56,7 @@ async fn measure(servers: &Servers, (peer, protocol): (Peer, Protocol), n: u64) 
         Protocol::H2 => {
             crate::h2_client::read_to_end(addr, &path, &mut |bytes| counter.feed(bytes))
                 .await
-                .expect("HTTP/2 stream")
+                .unwrap_or_else(|e| panic!("{}: {e}", row_name(peer, protocol)))
         }
     }
     let elapsed = start.elapsed();
