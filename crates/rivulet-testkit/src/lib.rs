@@ -2,7 +2,8 @@
 //! free loopback port, one HTTP client, one [`PATIENCE`] that bounds every wait,
 //! a reader that decodes streams with the library's own decoder, a TCP proxy
 //! that cuts connections, a real `redis-server`, the Prometheus scraper, and
-//! the starter of the `rivulet` binary.
+//! the starter of the `rivulet` binary, and the route and requests of the
+//! live-feed tests ([`feed`]).
 //!
 //! ```no_run
 //! # async fn run() {
@@ -19,6 +20,7 @@
 //! ```
 
 mod binary;
+pub mod feed;
 mod metrics;
 mod proxy;
 mod reader;

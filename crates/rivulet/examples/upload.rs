@@ -23,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, Multipart};
 use axum::http::StatusCode;
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use rivulet::{Config, Error, Stream};
 use serde_json::json;
 
@@ -80,7 +80,9 @@ fn app() -> Router {
         )
         .route("/upload", post(upload).layer(DefaultBodyLimit::max(LIMIT)))
         .merge(rivulet::assets::router(rivulet::assets::DEFAULT_BASE))
-        .layer(Extension(Config::default().max_request_bytes(LIMIT as u64)))
+        // As a layer, the config also guards the upload's body: a body that
+        // stalls for 30 s fails with 408, multipart heads are bounded.
+        .layer(Config::default().max_request_bytes(LIMIT as u64))
 }
 
 #[tokio::main]

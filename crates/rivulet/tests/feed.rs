@@ -2,13 +2,11 @@
 //! stops reading, resume within and beyond the window, closing, authorization.
 //! Real servers on loopback, real HTTP clients.
 
-mod feed_support;
-
-use feed_support::{app, follow, last_id, take};
 use http::StatusCode;
 use rivulet::decode::Event;
 use rivulet::feed::{Feed, OnLag, WINDOW_PASSED_MESSAGE};
 use rivulet::{Error, Format};
+use rivulet_testkit::feed::{app, follow, last_id, take};
 use rivulet_testkit::{PATIENCE, Reader, client, eventually, serve};
 use serde_json::{Value, json};
 

@@ -3,12 +3,10 @@
 //! buffer. A test binary of its own, so that the resident memory it measures
 //! is not moved by other tests.
 
-mod feed_support;
-
-use feed_support::app;
 use rivulet::Format;
 use rivulet::decode::Event;
 use rivulet::feed::{FELL_BEHIND_MESSAGE, Feed};
+use rivulet_testkit::feed::app;
 use rivulet_testkit::{PATIENCE, Reader, client, eventually, serve};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -6,16 +6,14 @@
 
 #![cfg(feature = "redis")]
 
-mod feed_support;
-
 use std::net::SocketAddr;
 
-use feed_support::{app, follow, last_id, take};
 use http::StatusCode;
 use rivulet::Format;
 use rivulet::decode::Event;
 use rivulet::feed::{FEED_STORE_FAILED_MESSAGE, Feed};
 use rivulet::resume::RedisStore;
+use rivulet_testkit::feed::{app, follow, last_id, take};
 use rivulet_testkit::{Reader, RedisServer, client, serve, wait_for};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

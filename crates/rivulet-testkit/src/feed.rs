@@ -1,8 +1,5 @@
-//! Support for the feed tests: the route that follows a feed, a request that
-//! follows it (resuming when asked), and reading its packets and SSE ids.
-//! Builds on `rivulet_testkit` (a real server on loopback, a real HTTP client).
-
-#![allow(dead_code)]
+//! Live feeds: the route that follows a feed, a request that follows it
+//! (resuming when asked), and reading its packets and SSE ids.
 
 use std::net::SocketAddr;
 
@@ -14,7 +11,7 @@ use rivulet::decode::Event;
 use rivulet::feed::Feed;
 use rivulet::{Format, Stream};
 
-use rivulet_testkit::{PATIENCE, Reader, client};
+use crate::{Reader, open};
 
 /// `GET /feed`: follows the feed in the state.
 pub async fn watch(stream: Stream, State(feed): State<Feed>) -> Response {
@@ -28,23 +25,14 @@ pub fn app(feed: &Feed) -> Router {
         .with_state(feed.clone())
 }
 
-/// GETs `/feed` in `format`, resuming from `last_event_id` when given.
+/// GETs `/feed` of the server at `addr` in `format`, resuming from
+/// `last_event_id` when given.
 pub async fn follow(
     addr: SocketAddr,
     format: Format,
     last_event_id: Option<&str>,
 ) -> reqwest::Response {
-    let mut request = client().get(format!("http://{addr}/feed"));
-    for (name, value) in format.request_headers() {
-        request = request.header(*name, *value);
-    }
-    if let Some(id) = last_event_id {
-        request = request.header("last-event-id", id);
-    }
-    tokio::time::timeout(PATIENCE, request.send())
-        .await
-        .expect("a response head in time")
-        .expect("a response")
+    open(&format!("http://{addr}/feed"), format, last_event_id).await
 }
 
 /// The `id` of the last SSE event in `raw`.
