@@ -5,9 +5,9 @@
 //! cargo run --release -p rivulet-bench -- <scenario> [--quick]
 //! ```
 //!
-//! Scenarios: `throughput`, `latency`, `memory`, `cancel`, `fanout`, `js-parser`,
-//! `js-heap`, `redis-notify`, or `all`. Every scenario measures all its peers in the same run,
-//! in alternation, over several rounds, and prints medians and ratios: absolute
+//! Scenarios: `throughput`, `throughput-h2`, `latency`, `memory`, `cancel`,
+//! `fanout`, `js-parser`, `js-heap`, `redis-notify`, or `all`. Every scenario
+//! measures all its peers in the same run, in alternation, over several rounds, and prints medians and ratios: absolute
 //! figures drift on a shared machine, ratios taken together hold. The server
 //! and the client run on current-thread runtimes on threads pinned to
 //! different cores. See docs/benchmarks.md.
@@ -23,12 +23,14 @@ mod redis_notify;
 mod stats;
 mod sys;
 mod throughput;
+mod throughput_h2;
 mod wire;
 
 use std::time::Instant;
 
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "throughput",
+    "throughput-h2",
     "latency",
     "memory",
     "cancel",
@@ -38,7 +40,7 @@ const SCENARIOS: [&str; 8] = [
     "redis-notify",
 ];
 
-const USAGE: &str = "usage: rivulet-bench <throughput|latency|memory|cancel|fanout|js-parser|js-heap|redis-notify|all> [--quick]";
+const USAGE: &str = "usage: rivulet-bench <throughput|throughput-h2|latency|memory|cancel|fanout|js-parser|js-heap|redis-notify|all> [--quick]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -94,6 +96,7 @@ fn main() {
                     Some(peer) => throughput::profile(&servers, peer).await,
                     None => throughput::run(&servers, quick).await,
                 },
+                "throughput-h2" => throughput_h2::run(&servers, quick).await,
                 "latency" => latency::run(&servers, quick).await,
                 "memory" => memory::run(quick).await,
                 "cancel" => cancel::run(&servers, quick).await,

@@ -418,6 +418,9 @@ pub struct Servers {
     axum: SocketAddr,
     hyper: SocketAddr,
     tcp: SocketAddr,
+    /// The same routes on `rivulet::serve`: HTTP/1.1 and HTTP/2 (h2c with
+    /// prior knowledge) on one port.
+    serve: SocketAddr,
     /// The CPU clock of the server thread: all server work runs on it.
     pub clock: ThreadClock,
     /// The server thread's id, for changing its scheduling.
@@ -447,8 +450,11 @@ impl Servers {
                         hyper_l.expect("bind"),
                         tcp_l.expect("bind"),
                     );
+                    let serve_l =
+                        rivulet::serve::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
                     let servers = Servers {
                         axum: axum_l.local_addr().expect("addr"),
+                        serve: serve_l.local_addr().expect("addr"),
                         hyper: hyper_l.local_addr().expect("addr"),
                         tcp: tcp_l.local_addr().expect("addr"),
                         clock: ThreadClock::current(),
@@ -458,6 +464,7 @@ impl Servers {
                     ready_tx.send(servers).expect("harness waits");
                     tokio::spawn(serve_hyper(hyper_l));
                     tokio::spawn(serve_tcp(tcp_l));
+                    tokio::spawn(rivulet::serve(serve_l, app()).into_future());
                     let _ = axum::serve(nodelay(axum_l), app()).await;
                 });
             })
@@ -475,6 +482,17 @@ impl Servers {
             _ => self.axum,
         };
         (addr, format!("{}{suffix}?{query}", peer.route()))
+    }
+
+    /// Where to connect for an axum-routed `peer` on `rivulet::serve`, and the
+    /// request target for `query`.
+    pub fn serve_target(&self, peer: Peer, query: &str) -> (SocketAddr, String) {
+        assert!(
+            !matches!(peer, Peer::Hyper | Peer::Tcp),
+            "{} is not an axum route",
+            peer.name()
+        );
+        (self.serve, format!("{}?{query}", peer.route()))
     }
 }
 
