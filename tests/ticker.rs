@@ -3,12 +3,10 @@
 //! `rivulet demo --redis URL` processes sharing one `redis-server`.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use rivulet::Format;
 use rivulet::decode::Event;
-use rivulet_testkit::{PATIENCE, Reader, RedisServer, client, get};
+use rivulet_testkit::{Demo, Reader, RedisServer, client, get};
 use serde_json::{Value, json};
 
 async fn publish(addr: &str, body: &str) -> reqwest::Response {
@@ -69,51 +67,11 @@ async fn a_post_reaches_every_follower_in_its_own_format() {
     }
 }
 
-/// A `rivulet demo` child process, killed when dropped.
-struct Demo {
-    addr: String,
-    child: Child,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn demo(redis: &str) -> Demo {
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_rivulet"))
-        .args(["demo", "--addr", &addr, "--redis", redis])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut demo = Demo { addr, child };
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while tokio::net::TcpStream::connect(&demo.addr).await.is_err() {
-        if let Ok(Some(status)) = demo.child.try_wait() {
-            panic!("rivulet demo exited: {status}");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "demo never listened"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    demo
-}
-
 #[tokio::test]
 async fn demo_servers_on_one_redis_share_the_ticker() {
     let redis = RedisServer::start();
-    let a = demo(&redis.url()).await;
-    let b = demo(&redis.url()).await;
+    let a = Demo::start(&["--redis", &redis.url()]).await;
+    let b = Demo::start(&["--redis", &redis.url()]).await;
     let b_addr: SocketAddr = b.addr.parse().unwrap();
     let mut on_b = Reader::new(get(b_addr, "/stream/ticker", Format::Sse).await);
     for n in 1..=3 {

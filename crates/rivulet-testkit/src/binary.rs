@@ -153,6 +153,13 @@ impl Demo {
     }
 }
 
+impl Drop for Demo {
+    fn drop(&mut self) {
+        // tokio reaps the killed child in the background.
+        let _ = self.child.start_kill();
+    }
+}
+
 /// `rivulet watch ARGS...`, see [`binary_command`].
 pub fn watch_command(args: &[&str]) -> Command {
     let mut command = binary_command(&["watch"]);
