@@ -59,6 +59,8 @@ mod limits;
 pub mod metrics;
 pub mod protocol;
 mod record;
+#[cfg(feature = "redis")]
+pub mod redis_conn;
 pub mod rejection;
 mod request_body;
 pub mod resume;

@@ -21,8 +21,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use http::StatusCode;
-use redis::aio::{ConnectionManager, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client, Script};
+use redis::Script;
 use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
 
@@ -31,6 +30,7 @@ use super::window::{DEFAULT_WINDOW_PACKETS, now_millis};
 use super::{Feed, FeedError, Shared, State};
 use crate::error::Error;
 use crate::protocol::{FEED_GAP_MESSAGE, FEED_STORE_FAILED_MESSAGE, PacketKind, StreamId};
+use crate::redis_conn::{RedisConnection, RedisLink};
 use crate::resume::RedisStore;
 
 /// How long one `XREAD` waits for packets.
@@ -55,7 +55,7 @@ static APPEND_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(APPEND));
 
 /// A feed's link to Redis.
 pub(super) struct Backend {
-    connection: ConnectionManager,
+    connection: RedisConnection,
     keys: Arc<Keys>,
     reader: Mutex<Option<AbortHandle>>,
 }
@@ -162,7 +162,7 @@ impl Feed {
         });
         if !closed {
             let reader = tokio::spawn(read(
-                store.client().clone(),
+                store.link().clone(),
                 keys,
                 Arc::downgrade(&shared),
                 from,
@@ -228,16 +228,10 @@ fn parse((id, fields): Entry) -> Result<Record, FeedError> {
 /// closed. Reconnects after a failure; after [`MAX_FAILURES`] in a row the
 /// subscribers are ended with an error and new ones refused until Redis is
 /// back.
-async fn read(client: Client, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u64) {
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(BLOCK + Duration::from_secs(2)));
+async fn read(link: RedisLink, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u64) {
     let mut failures = 0u32;
     loop {
-        let outcome = match client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-        {
+        let outcome = match link.dedicated(BLOCK + Duration::from_secs(2)).await {
             Ok(mut connection) => {
                 follow(&mut connection, &keys, &feed, &mut last, &mut failures).await
             }
@@ -251,7 +245,7 @@ async fn read(client: Client, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u64
             return;
         };
         failures += 1;
-        tracing::warn!(feed = %keys.packets, error = %error, "reading a feed from Redis failed");
+        tracing::warn!(redis = %link, feed = %keys.packets, error = %error, "reading a feed from Redis failed");
         if failures >= MAX_FAILURES {
             let mut state = shared.lock();
             if state.unavailable.is_none() {
@@ -269,7 +263,7 @@ async fn read(client: Client, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u64
 
 /// Reads packets until the feed is gone or closed (`Ok`) or Redis fails.
 async fn follow(
-    connection: &mut MultiplexedConnection,
+    connection: &mut RedisConnection,
     keys: &Keys,
     feed: &Weak<Shared>,
     last: &mut u64,

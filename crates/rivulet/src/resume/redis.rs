@@ -11,13 +11,13 @@
 //! | `<prefix>:{<id>}:seen` | string | exists while a client is connected (grace period) |
 //!
 //! Appends run as one Lua script (check the number, `XADD`, update `meta`,
-//! refresh expiries, `PUBLISH`), so a packet is stored exactly once even when
+//! refresh expiries, `PUBLISH`, or `SPUBLISH` on a cluster), so a packet is stored exactly once even when
 //! an append is retried. Readers use `XRANGE` and wait for the notification
 //! every append publishes on its stream's channel, `<prefix>:{<id>}:appended`
 //! (payload: the stream id). A server subscribes to the channels of the
 //! streams it reads, only those, so notifications reach only the servers that
-//! need them; the hash tag would let Redis Cluster's sharded pub/sub keep each
-//! channel on its stream's node. A lost notification only delays a reader
+//! need them; on a Redis Cluster the notification is sharded (`SPUBLISH`,
+//! `SSUBSCRIBE`), so the hash tag keeps each channel on its stream's node. A lost notification only delays a reader
 //! until its next look.
 
 use std::collections::HashMap;
@@ -27,8 +27,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Client, Script};
+use redis::{AsyncCommands, Script};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -37,6 +36,7 @@ use super::store::{Packet, Status, Store, StoreError};
 use serde_json::value::RawValue;
 
 use crate::protocol::{PacketKind, StreamId};
+use crate::redis_conn::{RedisConfig, RedisConnection, RedisLink};
 
 /// The default [`RedisStore::max_packets_per_stream`].
 pub(crate) const DEFAULT_REDIS_MAX_PACKETS_PER_STREAM: usize = 10_000;
@@ -44,7 +44,8 @@ pub(crate) const DEFAULT_REDIS_MAX_PACKETS_PER_STREAM: usize = 10_000;
 pub(crate) const DEFAULT_REDIS_PREFIX: &str = "rivulet";
 
 /// Appends one packet. KEYS: meta, packets. ARGV: seq, kind, data, last (0|1),
-/// max packets, notification channel, stream id.
+/// max packets, notification channel, stream id, notification command
+/// (`PUBLISH` or `SPUBLISH`).
 /// Returns 1 when appended, 0 when it was already there, -1 for an unknown
 /// stream, -2 for a packet out of order.
 const APPEND: &str = r"
@@ -64,7 +65,7 @@ else
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call('PUBLISH', ARGV[6], ARGV[7])
+redis.call(ARGV[8], ARGV[6], ARGV[7])
 return 1
 ";
 
@@ -102,8 +103,8 @@ static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RENEW));
 /// one subscription.
 #[derive(Clone)]
 pub struct RedisStore {
-    client: Client,
-    connection: ConnectionManager,
+    link: RedisLink,
+    connection: RedisConnection,
     keys: Arc<Keys>,
     max_packets: usize,
     listener: Arc<Listener>,
@@ -112,6 +113,7 @@ pub struct RedisStore {
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
+            .field("redis", &format_args!("{}", self.link))
             .field("max_packets", &self.max_packets)
             .finish_non_exhaustive()
     }
@@ -232,7 +234,7 @@ impl Listener {
 /// their readers on each notification, until the store is dropped; after a
 /// lost connection it subscribes again to every channel.
 async fn listen(
-    client: Client,
+    link: RedisLink,
     keys: Arc<Keys>,
     listener: Weak<Listener>,
     mut requests: mpsc::UnboundedReceiver<(StreamId, oneshot::Sender<()>)>,
@@ -242,9 +244,8 @@ async fn listen(
         streams.iter().map(|s| keys.of(*s, "appended")).collect()
     };
     loop {
-        match client.get_async_pubsub().await {
-            Ok(pubsub) => {
-                let (mut sink, mut messages) = pubsub.split();
+        match link.subscriber().await {
+            Ok((mut sink, mut messages)) => {
                 let Some(current) = listener.upgrade().map(|l| l.streams()) else {
                     return;
                 };
@@ -253,7 +254,7 @@ async fn listen(
                     false => sink.subscribe(channels(&current)).await,
                 };
                 if let Err(e) = resubscribed {
-                    tracing::warn!(error = %e, "could not subscribe to Redis");
+                    tracing::warn!(redis = %link, error = %e, "could not subscribe to Redis");
                 } else {
                     delay = Duration::from_millis(50);
                     // Notifications may have been missed: every reader looks again.
@@ -267,7 +268,7 @@ async fn listen(
                                 let Some(message) = message else { break };
                                 let Some(listener) = listener.upgrade() else { return };
                                 listener.received.fetch_add(1, Ordering::Relaxed);
-                                let stream = std::str::from_utf8(message.get_payload_bytes())
+                                let stream = std::str::from_utf8(&message)
                                     .ok()
                                     .and_then(|id| id.parse().ok());
                                 if stream.is_some() {
@@ -276,8 +277,8 @@ async fn listen(
                             }
                             request = requests.recv() => {
                                 let Some((stream, done)) = request else { return };
-                                if let Err(e) = sink.subscribe(keys.of(stream, "appended")).await {
-                                    tracing::warn!(error = %e, "could not subscribe to Redis");
+                                if let Err(e) = sink.subscribe(vec![keys.of(stream, "appended")]).await {
+                                    tracing::warn!(redis = %link, error = %e, "could not subscribe to Redis");
                                     break;
                                 }
                                 let _ = done.send(());
@@ -289,7 +290,7 @@ async fn listen(
                                 if !stale.is_empty()
                                     && let Err(e) = sink.unsubscribe(channels(&stale)).await
                                 {
-                                    tracing::warn!(error = %e, "could not unsubscribe in Redis");
+                                    tracing::warn!(redis = %link, error = %e, "could not unsubscribe in Redis");
                                     break;
                                 }
                             }
@@ -297,7 +298,9 @@ async fn listen(
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "could not connect to Redis for pub/sub"),
+            Err(e) => {
+                tracing::warn!(redis = %link, error = %e, "could not connect to Redis for pub/sub")
+            }
         }
         let Some(listener) = listener.upgrade() else {
             return;
@@ -311,8 +314,9 @@ async fn listen(
 }
 
 impl RedisStore {
-    /// Connects to the Redis at `url` (`redis://host:port/db`), with keys
-    /// under the prefix `rivulet`.
+    /// Connects to the Redis at `url` (a single node, a cluster, over TLS:
+    /// see [`crate::redis_conn`] for the forms), with keys under the prefix
+    /// `rivulet`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         RedisStore::connect_with_prefix(url, DEFAULT_REDIS_PREFIX).await
     }
@@ -320,15 +324,29 @@ impl RedisStore {
     /// Connects to the Redis at `url`, with keys under `prefix`: servers that
     /// share streams use the same prefix.
     pub async fn connect_with_prefix(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = Client::open(url).map_err(backend)?;
-        // Few, quick reconnection attempts: a command waits for them, and
-        // the callers have their own retries and deadlines (leases, reads).
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_with_config(client.clone(), config)
+        let config = RedisConfig::parse(url).map_err(backend)?;
+        RedisStore::connect_with(&config, prefix).await
+    }
+
+    /// Connects to the Redis `config` names (a CA file for TLS, a client
+    /// certificate), with keys under `prefix`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use rivulet::redis_conn::RedisConfig;
+    /// use rivulet::resume::RedisStore;
+    ///
+    /// let config = RedisConfig::parse("rediss://:pw@cache.internal:6380")?.ca_file("ca.pem");
+    /// let store = RedisStore::connect_with(&config, "rivulet").await?;
+    /// # let _ = store;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_with(config: &RedisConfig, prefix: &str) -> Result<Self, StoreError> {
+        let link = config.connect().await.map_err(backend)?;
+        let connection = link
+            .commands()
             .await
-            .map_err(backend)?;
+            .map_err(|e| backend(config.error(&e)))?;
         let keys = Arc::new(Keys {
             prefix: prefix.to_owned(),
         });
@@ -340,14 +358,14 @@ impl RedisStore {
             received: AtomicU64::new(0),
         });
         let task = tokio::spawn(listen(
-            client.clone(),
+            link.clone(),
             keys.clone(),
             Arc::downgrade(&listener),
             requests,
         ));
         *listener.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
         Ok(RedisStore {
-            client,
+            link,
             connection,
             keys,
             max_packets: DEFAULT_REDIS_MAX_PACKETS_PER_STREAM,
@@ -364,12 +382,12 @@ impl RedisStore {
 
     /// The Redis this store connects to, for connections of their own (a live
     /// feed's blocking reads).
-    pub(crate) fn client(&self) -> &Client {
-        &self.client
+    pub(crate) fn link(&self) -> &RedisLink {
+        &self.link
     }
 
     /// The shared connection, for commands that do not block.
-    pub(crate) fn connection(&self) -> ConnectionManager {
+    pub(crate) fn connection(&self) -> RedisConnection {
         self.connection.clone()
     }
 
@@ -525,6 +543,7 @@ impl Store for RedisStore {
             .arg(self.max_packets)
             .arg(self.keys.of(stream, "appended"))
             .arg(stream.to_string())
+            .arg(self.link.publish_command())
             .invoke_async(&mut connection)
             .await
             .map_err(backend)?;
