@@ -70,11 +70,17 @@ enum Command {
         #[arg(long)]
         tls_self_signed: bool,
         /// Keep the resumable streams of /stream/durable in this Redis
-        /// (redis://HOST:PORT), so that demo servers sharing it resume each
-        /// other's streams, and share the live ticker of /stream/ticker.
-        /// Without it both are kept in memory.
+        /// (redis://[:PASSWORD@]HOST:PORT; rediss:// for TLS; a node of a
+        /// Redis Cluster leads to the whole cluster, or
+        /// redis+cluster://HOST:PORT,HOST:PORT names several), so that demo
+        /// servers sharing it resume each other's streams, and share the live
+        /// ticker of /stream/ticker. Without it both are kept in memory.
         #[arg(long, value_name = "URL")]
         redis: Option<String>,
+        /// Trust the CA certificates of this PEM file (instead of the system
+        /// roots) for a rediss:// --redis.
+        #[arg(long, value_name = "CA.pem", requires = "redis")]
+        redis_ca: Option<std::path::PathBuf>,
     },
     /// Print the packets of a stream as they arrive.
     ///
@@ -119,6 +125,7 @@ async fn main() -> std::process::ExitCode {
             tls_key,
             tls_self_signed,
             redis,
+            redis_ca,
         } => {
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => match rivulet::serve::Tls::from_pem_files(cert, key) {
@@ -140,15 +147,25 @@ async fn main() -> std::process::ExitCode {
                     rivulet_cli::demo::memory_ticker(),
                 ),
                 Some(url) => {
+                    // The URL may hold a password: from here on only the
+                    // config, which shows host and port, is printed.
+                    let config = match rivulet::redis_conn::RedisConfig::parse(&url) {
+                        Ok(config) => config,
+                        Err(e) => return usage_error(&format!("--redis: {e}")),
+                    };
+                    let config = match redis_ca {
+                        Some(ca) => config.ca_file(ca),
+                        None => config,
+                    };
                     let stores = async {
-                        let durable = rivulet_cli::demo::redis_store(&url).await?;
-                        let ticker = rivulet_cli::demo::redis_ticker(&url).await?;
+                        let durable = rivulet_cli::demo::redis_store(&config).await?;
+                        let ticker = rivulet_cli::demo::redis_ticker(&config).await?;
                         Ok::<_, Box<dyn std::error::Error + Send + Sync>>((durable, ticker))
                     };
                     match stores.await {
                         Ok(stores) => stores,
                         Err(e) => {
-                            eprintln!("rivulet demo: cannot use Redis at {url}: {e}");
+                            eprintln!("rivulet demo: cannot use Redis at {config}: {e}");
                             return std::process::ExitCode::from(2);
                         }
                     }

@@ -22,6 +22,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use rivulet::feed::Feed;
+use rivulet::redis_conn::RedisConfig;
 use rivulet::resume::{MemoryStore, RedisStore, Resume, StoreError};
 
 /// Where `cargo run --release` serves the demo.
@@ -115,11 +116,16 @@ pub fn memory_store() -> Resume {
     Resume::new(MemoryStore::new())
 }
 
-/// Resumable streams kept in the Redis at `url`, so that demo servers sharing
-/// it resume each other's streams.
-pub async fn redis_store(url: &str) -> Result<Resume, StoreError> {
-    Ok(Resume::new(RedisStore::connect(url).await?))
+/// Resumable streams kept in the Redis `config` names, so that demo servers
+/// sharing it resume each other's streams.
+pub async fn redis_store(config: &RedisConfig) -> Result<Resume, StoreError> {
+    Ok(Resume::new(
+        RedisStore::connect_with(config, DEMO_REDIS_PREFIX).await?,
+    ))
 }
+
+/// The key prefix of the demo's streams and ticker in Redis.
+const DEMO_REDIS_PREFIX: &str = "rivulet";
 
 /// The process-wide Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> PrometheusHandle {

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use rivulet::feed::{Feed, FeedError};
+use rivulet::redis_conn::RedisConfig;
 use rivulet::resume::RedisStore;
 use rivulet::{Error, Stream};
 use serde_json::{Value, json};
@@ -23,10 +24,12 @@ pub fn memory_ticker() -> Feed {
     Feed::new()
 }
 
-/// The ticker shared by every demo server on the Redis at `url`: a value
-/// published on one reaches the viewers of all.
-pub async fn redis_ticker(url: &str) -> Result<Feed, Box<dyn std::error::Error + Send + Sync>> {
-    let store = RedisStore::connect(url).await?;
+/// The ticker shared by every demo server on the Redis `config` names: a
+/// value published on one reaches the viewers of all.
+pub async fn redis_ticker(
+    config: &RedisConfig,
+) -> Result<Feed, Box<dyn std::error::Error + Send + Sync>> {
+    let store = RedisStore::connect_with(config, super::DEMO_REDIS_PREFIX).await?;
     Ok(Feed::redis(&store, TICKER_FEED).await?)
 }
 

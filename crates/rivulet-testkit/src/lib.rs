@@ -41,7 +41,7 @@ pub use binary::{
 pub use metrics::{metric, scrape};
 pub use proxy::Proxy;
 pub use reader::{Reader, events, get};
-pub use redis::RedisServer;
+pub use redis::{RedisCluster, RedisServer, RedisTls};
 pub use resumable::{Count, End, Reading, counting, expected, open};
 
 /// Every wait in the tests is bounded by this, so a bug fails instead of

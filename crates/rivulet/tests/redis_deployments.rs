@@ -1,0 +1,180 @@
+//! The shared stores on Redis as deployments run it: a 3-master Redis
+//! Cluster reached through any one node (or through seeds, some down), and a
+//! TLS-only Redis whose certificate a CA made at run time signed. Real
+//! `redis-server`s on loopback, one deployment per test.
+//!
+//! Run with `cargo test -p rivulet-http --features redis --test redis_deployments`.
+
+#![cfg(feature = "redis")]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Extension, Router};
+use rivulet::Format;
+use rivulet::decode::Event;
+use rivulet::feed::Feed;
+use rivulet::protocol::PacketKind;
+use rivulet::redis_conn::RedisConfig;
+use rivulet::resume::{Packet, RedisStore, Resume, Store, StreamId};
+use rivulet_testkit::feed::{app, follow};
+use rivulet_testkit::{
+    End, Reader, Reading, RedisCluster, RedisTls, counting, expected, free_port, open, serve,
+    wait_for,
+};
+use serde_json::json;
+use serde_json::value::RawValue;
+
+fn raw(json: &str) -> Box<RawValue> {
+    RawValue::from_string(json.to_owned()).unwrap()
+}
+
+/// A server whose resumable streams live in `store`.
+async fn instance(store: RedisStore) -> SocketAddr {
+    serve(
+        Router::new()
+            .route("/count", get(counting))
+            .layer(Extension(Resume::new(store))),
+    )
+    .await
+}
+
+/// Appends to a new stream in `producer` until `reader`, waiting far longer
+/// than the test does, is woken and returns packet 1. Returns the stream.
+async fn a_waiting_reader_wakes(producer: &RedisStore, reader: &RedisStore) -> StreamId {
+    let id = StreamId::random();
+    producer
+        .create(id, None, Duration::from_secs(5), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let waiting = {
+        let reader = reader.clone();
+        tokio::spawn(async move { reader.read(id, 0, 10, Duration::from_secs(3600)).await })
+    };
+    // The subscription may not be up for the first appends; a later one
+    // wakes the reader.
+    wait_for("the waiting reader to wake", || {
+        let waiting = &waiting;
+        async move {
+            if waiting.is_finished() {
+                return Some(());
+            }
+            let seq = producer.status(id).await.unwrap().unwrap().last + 1;
+            let packet = Packet::new(seq, PacketKind::Progress, raw(&seq.to_string()));
+            producer.append(id, packet).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
+    })
+    .await;
+    let packets = waiting.await.unwrap().unwrap();
+    assert_eq!(packets.first().map(|p| p.seq), Some(1));
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_given_any_node_serves_resumable_streams_notifications_and_feeds() {
+    let cluster = RedisCluster::start();
+    let node = |i: usize| cluster.nodes[i].url();
+
+    // Two servers, each given a different node: every job, whichever master
+    // its random id hashes to, starts on one and resumes on the other.
+    let a = instance(RedisStore::connect(&node(0)).await.expect("the cluster")).await;
+    let b = instance(RedisStore::connect(&node(2)).await.expect("the cluster")).await;
+    for job in 0..12 {
+        let format = Format::ALL[job % Format::ALL.len()];
+        let path = "/count?n=20&pause_ms=5";
+        let mut first = Reading::new(open(&format!("http://{a}{path}"), format, None).await, 0);
+        assert_eq!(first.until(3).await, None, "job {job}");
+        let point = first.resume_point();
+        let (mut all, received) = (first.events.clone(), first.received);
+        drop(first);
+        let mut rest = Reading::new(
+            open(&format!("http://{b}{path}"), format, Some(&point)).await,
+            received,
+        );
+        assert_eq!(rest.read_to_end().await, End::Final, "job {job}");
+        all.extend(rest.events.clone());
+        assert_eq!(all, expected(20), "job {job}: every packet once, in order");
+    }
+
+    // Sharded notifications wake a reader on another server, which found
+    // the cluster through seeds the first of which is down.
+    let producer = RedisStore::connect(&node(1)).await.unwrap();
+    let seeds = format!(
+        "redis+cluster://127.0.0.1:{},127.0.0.1:{}",
+        free_port(),
+        cluster.nodes[2].port
+    );
+    let reader = RedisStore::connect(&seeds).await.expect("a live seed");
+    let id = a_waiting_reader_wakes(&producer, &reader).await;
+    // The reader may have been woken by its subscription coming up rather
+    // than by a notification: appends to the stream it read, whose channel
+    // stays subscribed, must reach it as sharded messages.
+    wait_for("a sharded notification", || {
+        let (producer, reader) = (&producer, &reader);
+        async move {
+            if reader.notifications_received() > 0 {
+                return Some(());
+            }
+            let seq = producer.status(id).await.unwrap().unwrap().last + 1;
+            let packet = Packet::new(seq, PacketKind::Progress, raw(&seq.to_string()));
+            producer.append(id, packet).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
+        }
+    })
+    .await;
+
+    // A feed published through one node reaches a subscriber whose server
+    // was given another.
+    let feed_a = Feed::redis(&producer, "ticker").await.unwrap();
+    let feed_b = Feed::redis(&reader, "ticker").await.unwrap();
+    let addr = serve(app(&feed_b)).await;
+    let mut follower = Reader::new(follow(addr, Format::Ndjson, None).await);
+    wait_for("the subscriber to join", || async {
+        (feed_b.subscribers() == 1).then_some(())
+    })
+    .await;
+    for n in 1..=5 {
+        feed_a.publish(json!({ "n": n })).await.unwrap();
+    }
+    feed_a.close(json!("over")).await.unwrap();
+    let mut want: Vec<Event> = (1..=5)
+        .map(|n| Event::Progress(json!({ "n": n })))
+        .collect();
+    want.push(Event::Done(json!("over")));
+    assert_eq!(follower.rest().await, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_the_operators_ca_file_serves_streams_and_an_unknown_ca_is_a_clear_error() {
+    let redis = RedisTls::start();
+    let config = RedisConfig::parse(&redis.url())
+        .unwrap()
+        .ca_file(redis.ca_file());
+    let producer = RedisStore::connect_with(&config, "rivulet")
+        .await
+        .expect("TLS with the CA");
+    let reader = RedisStore::connect_with(&config, "rivulet")
+        .await
+        .expect("TLS with the CA");
+    a_waiting_reader_wakes(&producer, &reader).await;
+
+    let addr = instance(producer.clone()).await;
+    let mut reading = Reading::new(
+        open(&format!("http://{addr}/count?n=10"), Format::Sse, None).await,
+        0,
+    );
+    assert_eq!(reading.read_to_end().await, End::Final);
+    assert_eq!(reading.events, expected(10));
+
+    // The system roots do not know the CA made for this test.
+    let e = RedisStore::connect(&redis.url()).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains(&format!("rediss://127.0.0.1:{}", redis.server.port)),
+        "{e}"
+    );
+}
