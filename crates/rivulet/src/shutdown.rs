@@ -30,9 +30,6 @@ pub struct Shutdown {
     token: CancellationToken,
 }
 
-/// The message of the error packet that ends a stream at shutdown.
-pub const SHUTDOWN_MESSAGE: &str = "the server is shutting down";
-
 impl Shutdown {
     /// A signal not yet given.
     pub fn new() -> Self {

@@ -235,7 +235,7 @@ async fn a_shutdown_ends_every_subscriber_with_its_error_packet() {
             panic!("an error packet");
         };
         assert_eq!(error.status, 503);
-        assert_eq!(error.message, rivulet::SHUTDOWN_MESSAGE);
+        assert_eq!(error.message, rivulet::protocol::SHUTDOWN_MESSAGE);
         assert!(reader.next().await.is_none());
     }
     eventually("subscribers to be let go", || feed.subscribers() == 0).await;

@@ -242,7 +242,7 @@ async fn internal_errors_and_panics_hide_their_detail() {
             let Event::Error(error) = &got[1] else {
                 panic!("{path}: expected an error packet, got {got:?}")
             };
-            assert_eq!(error.message, rivulet::INTERNAL_ERROR_MESSAGE);
+            assert_eq!(error.message, rivulet::protocol::INTERNAL_ERROR_MESSAGE);
             assert_eq!(error.status, 500);
             assert_eq!(error.error_id.as_ref().map(String::len), Some(16));
         }
