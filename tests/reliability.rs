@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rivulet::decode::Event;
 use rivulet::Format;
+use rivulet::decode::Event;
 use rivulet::protocol::SHUTDOWN_MESSAGE;
 use rivulet_cli::demo::Options;
 use rivulet_testkit::{PATIENCE, Reader, events, get, listen};

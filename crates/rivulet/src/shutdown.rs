@@ -14,8 +14,10 @@ use tokio_util::sync::CancellationToken;
 ///
 /// ```
 /// let shutdown = rivulet::Shutdown::new();
+/// // Under `rivulet::serve(…).with_graceful_shutdown(&shutdown, …)` every
+/// // request gets it; under another server, name it in the Config layer:
 /// let config = rivulet::Config::default().shutdown(&shutdown);
-/// // … serve with `Extension(config)`; on SIGTERM:
+/// // … `.layer(config)`; on SIGTERM:
 /// shutdown.stop();
 /// assert!(shutdown.is_stopping() && !shutdown.is_ended());
 /// // … after the grace period:

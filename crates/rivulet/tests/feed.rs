@@ -223,7 +223,7 @@ async fn a_shutdown_ends_every_subscriber_with_its_error_packet() {
     let shutdown = rivulet::Shutdown::new();
     let feed = Feed::new();
     let config = rivulet::Config::default().shutdown(&shutdown);
-    let addr = serve(app(&feed).layer(axum::Extension(config))).await;
+    let addr = serve(app(&feed).layer(config)).await;
     let mut readers = Vec::new();
     for format in Format::ALL {
         readers.push(Reader::new(follow(addr, format, None).await));

@@ -88,11 +88,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Stream {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok()),
             body_read: parts.extensions.get::<BodyRead>().cloned(),
-            config: parts
-                .extensions
-                .get::<Config>()
-                .cloned()
-                .unwrap_or_default(),
+            config: Config::of_request(parts),
             headers: parts.headers.clone(),
         })
     }
