@@ -80,7 +80,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// The default number of streams at once on one HTTP/2 connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1_000;
 /// The default time running streams get to finish after the stop signal.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How long connections get to close after the streams were ended.
 const CLOSE_AFTER_END: Duration = Duration::from_secs(5);
@@ -95,7 +95,7 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
         max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
         max_connections: DEFAULT_MAX_CONNECTIONS,
         max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
-        grace: DEFAULT_GRACE,
+        grace: DEFAULT_SHUTDOWN_GRACE,
         shutdown: None,
         signal: std::future::pending(),
     }
@@ -170,7 +170,7 @@ impl<S> Serve<S> {
     }
 
     /// How long running streams get to end on their own after the stop
-    /// signal. Default: [`DEFAULT_GRACE`].
+    /// signal. Default: [`DEFAULT_SHUTDOWN_GRACE`].
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self

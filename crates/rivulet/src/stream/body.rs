@@ -25,6 +25,15 @@ const COALESCE_BYTES: usize = 64 * 1024;
 /// How many polls in a row may hold frames back without new ones arriving.
 const MAX_IDLE_TURNS: u8 = 2;
 
+/// What a client that leaves before the final packet does to the job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Leaving {
+    /// The job is cancelled (a plain stream, a feed's subscription).
+    Cancels,
+    /// The job runs on for clients that come back (a resumable stream).
+    KeepsJob,
+}
+
 /// The body of a stream response. Dropping it (hyper does when the client goes
 /// away) cancels the handler.
 pub(crate) struct StreamBody {
@@ -88,9 +97,9 @@ impl StreamBody {
         }
     }
 
-    /// A connection of a resumable stream: leaving early cancels nothing.
-    pub(crate) fn resumable(mut self) -> Self {
-        self.counts_cancel = false;
+    /// What the client's leaving early means for the job.
+    pub(crate) fn on_leave(mut self, leaving: Leaving) -> Self {
+        self.counts_cancel = matches!(leaving, Leaving::Cancels);
         self
     }
 
