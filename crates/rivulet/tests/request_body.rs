@@ -234,7 +234,7 @@ async fn multipart_heads_that_never_end_are_refused_early_with_a_400() {
     const MAX: usize = 64 * MIB;
     let addr = app(Config::default()).await;
     let junk = Bytes::from(vec![b'.'; 64 * 1024]);
-    let before = (rivulet_testkit::rss_bytes() as usize);
+    let before = rivulet_testkit::rss_bytes() as usize;
     // Six at once: a preamble that never reaches a boundary...
     let preambles =
         (0..3).map(|_| tokio::spawn(flood(addr, Bytes::from_static(b"."), junk.clone(), MAX)));
