@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::Router;
 use axum::routing::get;
-use axum::{Extension, Router};
 use rivulet::{Config, Stream};
 use rivulet_testkit::PATIENCE;
 use tokio::io::AsyncWriteExt;
@@ -57,7 +57,7 @@ fn fast_app(sent: Arc<AtomicU64>) -> Router {
                     .await
             }),
         )
-        .layer(Extension(Config::default()))
+        .layer(Config::default())
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use tower_service::Service;
 
 use super::deadline::FirstByteDeadline;
 use super::idle::{OpenBody, Requests};
-use crate::body_read;
+use crate::request::tracked;
 
 /// How long a connection told to go away for being idle gets to close on its
 /// own before it is dropped: a silent peer never answers the GOAWAY's PING.
@@ -83,7 +83,7 @@ pub(crate) async fn serve<I>(
             let open = requests.open();
             let mut app = app.clone();
             let (parts, body) = request.into_parts();
-            let (body, read) = body_read::track(body);
+            let (body, read) = tracked::track(body);
             let mut request = Request::from_parts(parts, axum::body::Body::new(body));
             request.extensions_mut().insert(ConnectInfo(peer));
             request.extensions_mut().insert(read);
