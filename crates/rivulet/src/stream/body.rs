@@ -34,6 +34,25 @@ pub(crate) enum Leaving {
     KeepsJob,
 }
 
+/// Writes shorter than this get an allocation of their own; see
+/// [`own_allocation`].
+const SMALL_WRITE: usize = 16 * 1024;
+
+/// A write as hyper will queue it. Frames are split off the stream buffer's
+/// allocation (up to 64 KiB); a write handed on as a slice of it keeps the
+/// whole allocation alive until the client has read it, and an HTTP/2 peer
+/// that advertises a huge window and does not read would have every stream's
+/// queued writes pin 64 KiB each. A small write is copied to an allocation of
+/// its size instead (and the buffer reuses its own at once); a large one keeps
+/// its slice, which pins at most four times its size.
+fn own_allocation(frames: BytesMut) -> Bytes {
+    if frames.len() < SMALL_WRITE {
+        Bytes::copy_from_slice(&frames)
+    } else {
+        frames.freeze()
+    }
+}
+
 /// The body of a stream response. Dropping it (hyper does when the client goes
 /// away) cancels the handler.
 pub(crate) struct StreamBody {
@@ -215,7 +234,7 @@ impl Body for StreamBody {
         if let Some(keep_alive) = this.keep_alive.as_mut() {
             keep_alive.last_write = Instant::now();
         }
-        let frame = std::mem::take(&mut this.held).freeze();
+        let frame = own_allocation(std::mem::take(&mut this.held));
         Poll::Ready(Some(Ok(Frame::data(frame))))
     }
 
