@@ -285,7 +285,11 @@ pub(crate) fn response(
     if resumable {
         body = body.resumable();
     }
-    let mut response = Response::new(axum::body::Body::new(body));
+    head(Response::new(axum::body::Body::new(body)), format)
+}
+
+/// Gives a stream's `response` the headers every stream answer has.
+pub(crate) fn head(mut response: Response, format: Format) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
