@@ -231,3 +231,100 @@ impl Drop for FeedBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::Feed;
+    use crate::feed::follow::subscribe;
+    use crate::feed::record::Record;
+    use crate::protocol::PacketKind;
+    use futures::FutureExt;
+    use http_body_util::BodyExt;
+
+    fn join(feed: &Feed, format: Format) -> FeedBody {
+        let headers = http::HeaderMap::new();
+        let joined = subscribe(&feed.shared, None, format, &headers, None).unwrap();
+        FeedBody::new(feed.shared.clone(), joined.id, format, None, joined.first)
+    }
+
+    /// The next frame the body writes, if it has one now.
+    fn next(body: &mut FeedBody) -> Option<Option<Bytes>> {
+        let frame = body.frame().now_or_never()?;
+        Some(frame.map(|frame| frame.unwrap().into_data().unwrap()))
+    }
+
+    /// Publishes `bytes` of JSON and says what the publish did.
+    fn publish(feed: &Feed, bytes: usize) -> super::super::Delivered {
+        let json = serde_json::value::to_raw_value(&"x".repeat(bytes - 2)).unwrap();
+        let mut state = feed.shared.lock();
+        let seq = state.window.last() + 1;
+        state.deliver(Record::new(seq, 0, PacketKind::Progress, json))
+    }
+
+    #[test]
+    fn subscribers_of_a_format_write_the_same_bytes_not_copies() {
+        let feed = Feed::new();
+        let (mut a, mut b) = (join(&feed, Format::Sse), join(&feed, Format::Sse));
+        let mut c = join(&feed, Format::Ndjson);
+        feed.publish(1).now_or_never().unwrap().unwrap();
+        let (a, b, c) = (next(&mut a), next(&mut b), next(&mut c));
+        let (a, b, c) = (
+            a.flatten().unwrap(),
+            b.flatten().unwrap(),
+            c.flatten().unwrap(),
+        );
+        assert_eq!(a.as_ptr(), b.as_ptr(), "one frame shared by both");
+        assert_eq!(&c[..], b"{\"progress\":1}\n");
+    }
+
+    #[test]
+    fn a_publish_touches_only_waiting_bodies_and_those_it_cuts_off() {
+        const STALLED: usize = 1000;
+        let feed = Feed::new().buffer_bytes(10_000);
+        let mut live = join(&feed, Format::Sse);
+        let mut stalled: Vec<FeedBody> = (0..STALLED).map(|_| join(&feed, Format::Sse)).collect();
+        assert_eq!(feed.subscribers(), STALLED + 1);
+        assert_eq!(next(&mut live), None, "waits for a packet");
+        let mut cut_at = None;
+        for n in 1..=20 {
+            // 1,000 bytes of JSON and about 1,050 of SSE frame: the ring holds 4.
+            let delivered = publish(&feed, 1000);
+            assert_eq!(delivered.woken, 1, "publish {n} wakes the live body only");
+            match delivered.lagged {
+                0 => {}
+                STALLED if cut_at.is_none() => cut_at = Some(n),
+                lagged => panic!("publish {n} found {lagged} behind"),
+            }
+            assert!(feed.buffered_bytes() <= 10_000);
+            assert!(next(&mut live).flatten().is_some());
+            assert_eq!(next(&mut live), None);
+        }
+        assert_eq!(cut_at, Some(5), "cut off when the ring passed them");
+        assert_eq!(feed.subscribers(), 1, "the cut off ones left at once");
+        // A stalled body that comes back writes the error that ended it.
+        let frame = next(&mut stalled[0]).flatten().unwrap();
+        assert!(frame.starts_with(b"event: error\ndata: {\"message\":\"this client fell"));
+        assert_eq!(next(&mut stalled[0]), Some(None));
+    }
+
+    #[test]
+    fn a_subscriber_that_skips_ahead_gets_a_marker_then_what_is_kept() {
+        let feed = Feed::new().buffer_bytes(2_500).on_lag(OnLag::SkipAhead);
+        let mut behind = join(&feed, Format::Ndjson);
+        // About 2,000 bytes a packet (JSON and NDJSON frame): the ring keeps 1.
+        for _ in 0..5 {
+            publish(&feed, 1000);
+        }
+        let mut frames = Vec::new();
+        while let Some(Some(frame)) = next(&mut behind) {
+            frames.push(String::from_utf8(frame.to_vec()).unwrap());
+        }
+        assert_eq!(frames.len(), 2, "{frames:?}");
+        assert_eq!(
+            frames[0],
+            "{\"progress\":{\"rivulet\":\"skipped\",\"missed\":4}}\n"
+        );
+        assert_eq!(feed.subscribers(), 1, "it still follows");
+    }
+}

@@ -104,15 +104,15 @@ impl Stream {
 
 /// A new subscriber: the frames it gets first (what it missed, and for a
 /// closed feed its end).
-struct Joined {
+pub(super) struct Joined {
     /// `None` when the feed is closed: `first` ends with its final packet.
-    id: Option<u64>,
-    first: Vec<Bytes>,
+    pub(super) id: Option<u64>,
+    pub(super) first: Vec<Bytes>,
 }
 
 /// Checks the request, takes what it missed and registers it, under the
 /// feed's lock: no packet is published in between.
-fn subscribe(
+pub(super) fn subscribe(
     feed: &Shared,
     from: Option<&str>,
     format: Format,
