@@ -18,9 +18,9 @@ use tokio::time::{Instant, Sleep};
 
 use super::lag::Ending;
 use super::{OnLag, Shared, frame};
-use crate::encode;
-use crate::format::Format;
 use crate::metrics;
+use crate::protocol::Format;
+use crate::stream::encode;
 
 /// The most frames taken from the ring at once, under one lock.
 const BATCH: usize = 32;

@@ -12,7 +12,8 @@ use super::lag::{Ending, Hold, Subscriber};
 use super::window::Beyond;
 use super::{Feed, Shared, done_frame, frame};
 use crate::error::Error;
-use crate::format::Format;
+use crate::error::refusal::retry_later;
+use crate::protocol::Format;
 use crate::protocol::{LAST_EVENT_ID, ResumePoint, WINDOW_PASSED_MESSAGE};
 use crate::stream::{self, Stream};
 
@@ -130,7 +131,7 @@ pub(super) fn subscribe(
     }
     let mut state = feed.lock();
     if let Some(message) = state.unavailable {
-        return Err(Box::new(unavailable(message)));
+        return Err(Box::new(retry_later(message)));
     }
     let epoch = state.epoch;
     let last = state.window.last();
@@ -194,14 +195,4 @@ pub(super) fn subscribe(
         id: Some(id),
         first,
     })
-}
-
-/// The answer while a feed cannot be followed.
-fn unavailable(message: &'static str) -> Response {
-    let mut response = Error::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response();
-    response.headers_mut().insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from_static("5"),
-    );
-    response
 }

@@ -5,8 +5,8 @@ use bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::AbortHandle;
 
-use crate::format::Format;
 use crate::metrics::ActiveStream;
+use crate::protocol::Format;
 
 /// What a feed does with a subscriber that has more than the feed's bound
 /// ([`Feed::buffer_bytes`](super::Feed::buffer_bytes),
