@@ -29,7 +29,7 @@ fi
 profile="${RIVULET_PROFILE:-release}"
 cargo build --profile "$profile"
 # The example apps, for examples.test.js.
-cargo build --profile "$profile" -p rivulet-http --examples
+cargo build --profile "$profile" -p rivulet-http --all-features --examples
 # Where cargo put them: target/ unless CARGO_TARGET_DIR or a cargo config says
 # otherwise; cargo itself answers, as an absolute path. The tests that start
 # binaries of their own (h2.test.js, examples.test.js) read it from here.

@@ -14,8 +14,7 @@ use tokio::time::{Instant, Sleep};
 use super::Error;
 use super::reconnect::Resumer;
 use crate::decode::{Decoder, Event};
-use crate::format::Format;
-use crate::protocol::ResumePoint;
+use crate::protocol::{Format, ResumePoint};
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 

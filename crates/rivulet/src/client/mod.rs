@@ -96,8 +96,7 @@ use reqwest::IntoUrl;
 use serde::Serialize;
 
 use crate::config::DEFAULT_MAX_PACKET_BYTES;
-use crate::format::Format;
-use crate::protocol::{ErrorBody, LAST_EVENT_ID, ResumePoint};
+use crate::protocol::{ErrorBody, Format, LAST_EVENT_ID, ResumePoint};
 
 pub use error::Error;
 pub use events::EventStream;
