@@ -87,7 +87,7 @@ impl Options {
 
 /// Binds `addr` with a listen backlog of `backlog` and serves the demo until
 /// Ctrl-C or SIGTERM.
-pub async fn serve(addr: SocketAddr, backlog: u32, options: Options) -> std::io::Result<()> {
+pub(super) async fn serve(addr: SocketAddr, backlog: u32, options: Options) -> std::io::Result<()> {
     let listener = rivulet::serve::bind_with_backlog(addr, backlog)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     let scheme = if options.tls.is_some() {

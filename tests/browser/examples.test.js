@@ -7,11 +7,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-import { WAIT_MS, launchBrowser } from './support.js';
+import { WAIT_MS, launchBrowser, binDir } from './support.js';
 
-const EXAMPLES = fileURLToPath(new URL('../../target/release/examples/', import.meta.url));
+const EXAMPLES = join(binDir(), 'examples', '/');
 const opts = { timeout: WAIT_MS * 2 };
 const children = [];
 let browser;
