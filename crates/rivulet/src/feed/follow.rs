@@ -13,6 +13,7 @@ use crate::error::refusal::retry_later;
 use crate::metrics::ActiveStream;
 use crate::protocol::Format;
 use crate::protocol::{LAST_EVENT_ID, ResumePoint, WINDOW_PASSED_MESSAGE};
+use crate::stream::body::Leaving;
 use crate::stream::buffer::{self, End, Reader, Writer};
 use crate::stream::handler_task::HandlerTask;
 use crate::stream::hold::Held;
@@ -72,7 +73,7 @@ impl Stream {
                 format,
                 keep_alive,
                 HandlerTask(task),
-                false,
+                Leaving::Cancels,
                 Held::default(),
             );
         };
@@ -98,7 +99,7 @@ impl Stream {
             format,
             keep_alive,
             HandlerTask(task.abort_handle()),
-            false,
+            Leaving::Cancels,
             Held::default(),
         )
     }

@@ -97,7 +97,7 @@ pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
 /// does not read, whatever window the peer advertised.
 pub const DEFAULT_STREAM_SEND_BUFFER: usize = 16 * 1024;
 /// The default time running streams get to finish after the stop signal.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How long connections get to close after the streams were ended.
 const CLOSE_AFTER_END: Duration = Duration::from_secs(5);
@@ -115,7 +115,7 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
         ping_interval: DEFAULT_PING_INTERVAL,
         ping_timeout: DEFAULT_PING_TIMEOUT,
         stream_send_buffer: DEFAULT_STREAM_SEND_BUFFER,
-        grace: DEFAULT_GRACE,
+        grace: DEFAULT_SHUTDOWN_GRACE,
         shutdown: None,
         signal: std::future::pending(),
     }
@@ -227,7 +227,7 @@ impl<S> Serve<S> {
     }
 
     /// How long running streams get to end on their own after the stop
-    /// signal. Default: [`DEFAULT_GRACE`].
+    /// signal. Default: [`DEFAULT_SHUTDOWN_GRACE`].
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self

@@ -44,6 +44,15 @@ fn own_allocation(frames: BytesMut) -> Bytes {
     }
 }
 
+/// What a client that leaves before the final packet does to the job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Leaving {
+    /// The job is cancelled (a plain stream, a feed's subscription).
+    Cancels,
+    /// The job runs on for clients that come back (a resumable stream).
+    KeepsJob,
+}
+
 /// The body of a stream response. Dropping it (hyper does when the client goes
 /// away) cancels the handler.
 pub(crate) struct StreamBody {
@@ -107,9 +116,9 @@ impl StreamBody {
         }
     }
 
-    /// A connection of a resumable stream: leaving early cancels nothing.
-    pub(crate) fn resumable(mut self) -> Self {
-        self.counts_cancel = false;
+    /// What the client's leaving early means for the job.
+    pub(crate) fn on_leave(mut self, leaving: Leaving) -> Self {
+        self.counts_cancel = matches!(leaving, Leaving::Cancels);
         self
     }
 
@@ -296,6 +305,42 @@ mod tests {
         let frame = body.frame().now_or_never().expect("ready");
         let data = frame.unwrap().unwrap().into_data().unwrap();
         assert_eq!(&data[..], PACKET.repeat(2).as_slice());
+        drop(tx);
+    }
+
+    /// Keep-alives are timed by the body's clock alone: under paused time,
+    /// none before the interval, one at each interval while the handler is
+    /// silent, and the packet in between resets nothing it should not.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_silent_stream_gets_a_keep_alive_at_each_interval_and_none_before() {
+        const EVERY: Duration = Duration::from_secs(15);
+        let (tx, rx): (Writer, Reader) = buffer::channel(4);
+        let handler = tokio::spawn(std::future::pending::<()>());
+        let mut body = StreamBody::new(
+            rx,
+            Format::Sse,
+            Some(EVERY),
+            HandlerTask(handler.abort_handle()),
+        );
+        let keep_alive = crate::stream::encode::keep_alive(Format::Sse).unwrap();
+
+        tokio::time::advance(EVERY - Duration::from_secs(1)).await;
+        assert!(
+            body.frame().now_or_never().is_none(),
+            "nothing before the interval"
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(frame, keep_alive);
+
+        tx.push(PACKET).await.unwrap();
+        let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&frame[..], PACKET);
+        assert!(body.frame().now_or_never().is_none());
+
+        tokio::time::advance(EVERY).await;
+        let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(frame, keep_alive);
         drop(tx);
     }
 }
