@@ -25,6 +25,15 @@ const COALESCE_BYTES: usize = 64 * 1024;
 /// How many polls in a row may hold frames back without new ones arriving.
 const MAX_IDLE_TURNS: u8 = 2;
 
+/// What a client that leaves before the final packet does to the job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Leaving {
+    /// The job is cancelled (a plain stream, a feed's subscription).
+    Cancels,
+    /// The job runs on for clients that come back (a resumable stream).
+    KeepsJob,
+}
+
 /// Writes shorter than this get an allocation of their own; see
 /// [`own_allocation`].
 const SMALL_WRITE: usize = 16 * 1024;
@@ -42,15 +51,6 @@ fn own_allocation(frames: BytesMut) -> Bytes {
     } else {
         frames.freeze()
     }
-}
-
-/// What a client that leaves before the final packet does to the job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Leaving {
-    /// The job is cancelled (a plain stream, a feed's subscription).
-    Cancels,
-    /// The job runs on for clients that come back (a resumable stream).
-    KeepsJob,
 }
 
 /// The body of a stream response. Dropping it (hyper does when the client goes
