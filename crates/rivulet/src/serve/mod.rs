@@ -45,6 +45,13 @@
 //! [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo) extractor, as with
 //! `into_make_service_with_connect_info`.
 //!
+//! No peer holds a connection by saying nothing: a request head must arrive
+//! within the [header-read timeout](Serve::header_read_timeout), over HTTP/2
+//! a connection with no open stream for that long is sent GOAWAY and closed,
+//! and HTTP/2 peers that do not answer [PINGs](Serve::ping_timeout) lose
+//! their connection. What an HTTP/2 stream queues for a peer that does not
+//! read is [bounded](Serve::stream_send_buffer) whatever window it advertises.
+//!
 //! When the stop signal completes the server stops accepting, tells HTTP/2
 //! clients so (GOAWAY) and closes idle HTTP/1.1 connections; streams asked
 //! for from then on are answered `503` with `Retry-After`; running streams get
