@@ -158,3 +158,16 @@ pub fn expected(n: u64) -> Vec<Event> {
         .chain([Event::Done(json!({ "total": n }))])
         .collect()
 }
+
+/// Sends `DELETE url`, cancelling the stream `point` (a resume point) names,
+/// in the `Last-Event-ID` header when given.
+pub async fn cancel(url: &str, point: Option<&str>) -> reqwest::Response {
+    let mut request = client().delete(url);
+    if let Some(point) = point {
+        request = request.header("last-event-id", point);
+    }
+    tokio::time::timeout(PATIENCE, request.send())
+        .await
+        .expect("an answer in time")
+        .expect("an answer")
+}

@@ -23,12 +23,13 @@ pub(crate) use envelope::{ErrorBody, LegacyErrorEnvelope, NdjsonLine};
 pub use kind::PacketKind;
 #[cfg(feature = "redis")]
 pub(crate) use messages::FEED_GAP_MESSAGE;
+pub use messages::{
+    CANCELLED_MESSAGE, FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, JOB_LOST_MESSAGE,
+    TRUNCATED_MESSAGE, WINDOW_PASSED_MESSAGE,
+};
 pub(crate) use messages::{
     ENDED_UNEXPECTEDLY_MESSAGE, EVICTED_MESSAGE, EXPIRED_MESSAGE, FULL_MESSAGE,
-    PRODUCER_GONE_MESSAGE, STORE_FAILED_MESSAGE, STORE_UNAVAILABLE_MESSAGE,
-};
-pub use messages::{
-    FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, TRUNCATED_MESSAGE, WINDOW_PASSED_MESSAGE,
+    STORE_FAILED_MESSAGE, STORE_UNAVAILABLE_MESSAGE,
 };
 pub use resume_point::{InvalidId, ResumePoint, StreamId};
 
