@@ -7,45 +7,18 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use rivulet::Format;
 use rivulet::decode::Event;
 use rivulet::protocol::CANCELLED_MESSAGE;
-use rivulet::resume::{MemoryStore, Resumable, Resume};
-use rivulet_testkit::{End, PATIENCE, Reading, cancel, open, serve};
+use rivulet::resume::{MemoryStore, Resume};
+use rivulet_testkit::{DropSignal, End, PATIENCE, Reading, cancel, endless, open, serve};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-/// Tells the test when a job's future is dropped.
-struct Dropped(mpsc::UnboundedSender<()>);
-
-impl Drop for Dropped {
-    fn drop(&mut self) {
-        let _ = self.0.send(());
-    }
-}
-
-/// A job that would run for 50 minutes: one packet every 100 ms.
-async fn endless(stream: Resumable, Extension(dropped): Extension<DropSignal>) -> Response {
-    stream
-        .run(move |tx| async move {
-            let _dropped = Dropped(dropped.0);
-            for i in 1..=30_000 {
-                tx.send(json!({ "i": i })).await?;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Ok(json!("never reached in these tests"))
-        })
-        .await
-}
-
-#[derive(Clone)]
-struct DropSignal(mpsc::UnboundedSender<()>);
-
 /// The app the tests serve: one route for both GET and DELETE.
-pub fn app(resume: Resume, dropped: mpsc::UnboundedSender<()>) -> Router {
+fn app(resume: Resume, dropped: mpsc::UnboundedSender<()>) -> Router {
     Router::new()
         .route("/job", get(endless).delete(endless))
         .layer(Extension(resume))
