@@ -144,3 +144,51 @@ async fn a_cancel_is_authorised_like_a_resume() {
     assert_eq!(reading.read_to_end().await, End::Final);
     assert!(is_cancelled(reading.events.last()));
 }
+
+/// The Rust client: dropping a stream only disconnects (the job goes on and
+/// resumes), `cancel` disconnects and stops the job.
+#[cfg(feature = "client")]
+#[tokio::test]
+async fn the_rust_client_cancels_and_its_drop_only_disconnects() {
+    use futures::StreamExt;
+    use rivulet::client::{Cancelled, Client};
+
+    let (addr, mut drops) = server().await;
+    let url = format!("http://{addr}/job");
+    let client = Client::new();
+    let mut stream = client.get(&url).send().await.unwrap();
+    for _ in 0..2 {
+        assert!(matches!(stream.next().await, Some(Ok(Event::Progress(_)))));
+    }
+    let point = stream.resume_point().expect("a resumable stream");
+    drop(stream);
+    // The job was not dropped: the stream goes on from where it was left.
+    let mut resumed = client.get(&url).resume_from(point).send().await.unwrap();
+    assert!(matches!(resumed.next().await, Some(Ok(Event::Progress(v))) if v["i"] == 3));
+    assert!(drops.try_recv().is_err(), "the job still runs");
+
+    let id = resumed.headers()["rivulet-stream-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(resumed.cancel().await.unwrap(), Cancelled::Stopped);
+    tokio::time::timeout(Duration::from_secs(5), drops.recv())
+        .await
+        .expect("the job's future is dropped soon after the cancel")
+        .expect("a drop signal");
+    // Its stream has ended: a resume from the start gets the cancelled packet
+    // last, and a second cancel finds nothing running.
+    let point = format!("{id}.0");
+    let all: Vec<_> = client
+        .get(&url)
+        .resume_from(point.clone())
+        .send()
+        .await
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert!(is_cancelled(all.last()), "{:?}", all.last());
+    let again = client.get(&url).resume_from(point).send().await.unwrap();
+    assert_eq!(again.cancel().await.unwrap(), Cancelled::NotRunning);
+}
