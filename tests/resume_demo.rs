@@ -124,3 +124,42 @@ async fn rivulet_watch_without_reconnect_exits_2_at_the_cut() {
     assert_eq!(events.last().unwrap()["type"], "failure", "{events:?}");
     assert_eq!(connections, 1, "no second connection");
 }
+
+/// Runs `rivulet watch --json FLAGS` on a long durable stream of a demo
+/// server, presses Ctrl-C after two packets, and gives the run.
+async fn interrupt_a_durable_watch(flags: &[&str]) -> rivulet_testkit::Run {
+    let server = Demo::start(&[]).await;
+    let url = format!(
+        "http://{}/stream/durable?items=100000&every=1&interval_ms=50",
+        server.addr
+    );
+    let mut args = vec!["--json"];
+    args.extend_from_slice(flags);
+    args.push(&url);
+    let mut child = rivulet_testkit::spawn_watch(&args);
+    let mut stdout = stdout_lines(&mut child);
+    for _ in 0..2 {
+        next_line(&mut stdout).await.expect("a packet");
+    }
+    rivulet_testkit::interrupt(&child);
+    while next_line(&mut stdout).await.is_some() {}
+    rivulet_testkit::finish(child).await
+}
+
+#[tokio::test]
+async fn rivulet_watch_cancels_the_job_on_ctrl_c_when_asked() {
+    let run = interrupt_a_durable_watch(&["--cancel-on-interrupt"]).await;
+    assert_eq!(run.code, Some(130), "{run:?}");
+    assert!(
+        run.stderr.contains("interrupted: the stream was cancelled"),
+        "{run:?}"
+    );
+}
+
+#[tokio::test]
+async fn rivulet_watch_only_disconnects_on_ctrl_c_and_says_how_to_resume() {
+    let run = interrupt_a_durable_watch(&[]).await;
+    assert_eq!(run.code, Some(130), "{run:?}");
+    assert!(run.stderr.contains("the job keeps running"), "{run:?}");
+    assert!(run.stderr.contains("--resume "), "{run:?}");
+}
