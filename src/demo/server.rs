@@ -63,7 +63,7 @@ impl Default for Options {
             max_streams: 10_000,
             max_connections: rivulet::serve::DEFAULT_MAX_CONNECTIONS,
             max_header_bytes: rivulet::serve::DEFAULT_MAX_HEADER_BYTES,
-            grace: rivulet::serve::DEFAULT_GRACE,
+            grace: rivulet::serve::DEFAULT_SHUTDOWN_GRACE,
             max_stream_duration: None,
             tls: None,
             durable: memory_store(),

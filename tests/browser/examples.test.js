@@ -1,7 +1,7 @@
 // The example apps' pages (crates/rivulet/examples/) in Chromium: each example
 // binary is started on a free loopback port (ADDR=127.0.0.1:0; it prints the
 // address it got), its page is opened, and what the page shows is checked.
-// run.sh builds the examples (cargo build --release -p rivulet-http --examples).
+// run.sh builds the examples (cargo build --release -p rivulet-http --all-features --examples).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

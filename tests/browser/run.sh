@@ -25,7 +25,7 @@ fi
 
 cargo build --release
 # The example apps, for examples.test.js.
-cargo build --release -p rivulet-http --examples
+cargo build --release -p rivulet-http --all-features --examples
 
 port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 url="http://127.0.0.1:$port"

@@ -16,7 +16,7 @@ use super::Error;
 use super::cancel::Canceller;
 use super::reconnect::Resumer;
 use crate::decode::{Decoder, Event};
-use crate::format::Format;
+use crate::protocol::Format;
 use crate::protocol::{ResumePoint, STREAM_ID_HEADER, StreamId};
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;

@@ -99,7 +99,7 @@ use reqwest::IntoUrl;
 use serde::Serialize;
 
 use crate::config::DEFAULT_MAX_PACKET_BYTES;
-use crate::format::Format;
+use crate::protocol::Format;
 use crate::protocol::{ErrorBody, LAST_EVENT_ID};
 
 pub use cancel::Cancelled;

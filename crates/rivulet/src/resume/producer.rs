@@ -10,13 +10,13 @@ use tokio::time::{Instant, interval_at};
 
 use super::Settings;
 use super::store::{Packet, StoreError};
-use crate::buffer::{End, Taken};
 use crate::error::Error;
-use crate::handler_task::HandlerTask;
 use crate::protocol::StreamId;
 use crate::protocol::{CANCELLED_MESSAGE, ENDED_UNEXPECTEDLY_MESSAGE};
-use crate::record::{Record, Records};
 use crate::stream::Job;
+use crate::stream::buffer::{End, Taken};
+use crate::stream::handler_task::HandlerTask;
+use crate::stream::record::{Record, Records};
 
 /// How often, at most, the producer looks for a cancel.
 const CANCEL_POLL: Duration = Duration::from_millis(250);
@@ -97,7 +97,7 @@ async fn stop_job(
     settings: &Settings,
     id: StreamId,
     stop: &HandlerTask,
-    mut rx: crate::buffer::Reader<Records>,
+    mut rx: crate::stream::buffer::Reader<Records>,
     mut seq: u64,
     why: Error,
 ) {
@@ -166,7 +166,7 @@ mod tests {
     use super::*;
     use crate::Stream;
     use crate::config::Config;
-    use crate::format::Format;
+    use crate::protocol::Format;
     use crate::protocol::PacketKind;
     use serde_json::value::RawValue;
 

@@ -11,17 +11,20 @@ use http::{HeaderValue, StatusCode};
 
 use super::store::{Packet, StoreError};
 use super::{STREAM_ID_HEADER, Settings};
-use crate::buffer::{self, End, Writer};
-use crate::encode::{self, EventId};
-use crate::error::{Error, ErrorPacket};
-use crate::format::Format;
-use crate::handler_task::HandlerTask;
+use crate::error::Error;
 use crate::metrics::ActiveStream;
+use crate::protocol::ErrorPacket;
+use crate::protocol::Format;
+use crate::protocol::SHUTDOWN_MESSAGE;
 use crate::protocol::StreamId;
 use crate::protocol::{
     EVICTED_MESSAGE, EXPIRED_MESSAGE, JOB_LOST_MESSAGE, PacketKind as Kind, STORE_FAILED_MESSAGE,
 };
-use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
+use crate::shutdown::Shutdown;
+use crate::stream::body::Leaving;
+use crate::stream::buffer::{self, End, Writer};
+use crate::stream::encode::{self, EventId};
+use crate::stream::handler_task::HandlerTask;
 use crate::stream::{self, Timing};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -65,7 +68,7 @@ pub(super) async fn respond(
         held,
     ));
     let task = HandlerTask(task.abort_handle());
-    let mut response = stream::respond(rx, format, timing, task, true, None).await;
+    let mut response = stream::respond(rx, format, timing, task, Leaving::KeepsJob, None).await;
     if response.status() == StatusCode::OK {
         let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
         response.headers_mut().insert(STREAM_ID_HEADER, value);
@@ -152,7 +155,7 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                     // other packet came meanwhile; either way, read again.
                     let lost = Error::new(StatusCode::INTERNAL_SERVER_ERROR, JOB_LOST_MESSAGE)
                         .into_packet(false);
-                    let record = crate::record::Record::error(&lost);
+                    let record = crate::stream::record::Record::error(&lost);
                     let packet = Packet::new(status.last + 1, record.kind, record.data);
                     match store.end_lost(id, packet).await {
                         Ok(ended) => {

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use axum::{Extension, Router, routing::get};
+//! use axum::{Router, routing::get};
 //! use rivulet::{Config, Shutdown, Stream};
 //!
 //! async fn feed(stream: Stream) -> axum::response::Response {
@@ -22,11 +22,12 @@
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! // The streams the server ends, with a packet, when it stops.
+//! // The streams the server ends, with a packet, when it stops: `serve`
+//! // hands it to every request, so the Config need not name it.
 //! let shutdown = Shutdown::new();
 //! let app = Router::new()
 //!     .route("/feed", get(feed))
-//!     .layer(Extension(Config::default().shutdown(&shutdown)));
+//!     .layer(Config::default());
 //! let listener = rivulet::serve::bind("127.0.0.1:8443".parse()?)?;
 //! rivulet::serve(listener, app)
 //!     .tls(rivulet::serve::Tls::from_pem_files("cert.pem", "key.pem")?)
@@ -79,7 +80,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// The default number of streams at once on one HTTP/2 connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1_000;
 /// The default time running streams get to finish after the stop signal.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How long connections get to close after the streams were ended.
 const CLOSE_AFTER_END: Duration = Duration::from_secs(5);
@@ -94,7 +95,7 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
         max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
         max_connections: DEFAULT_MAX_CONNECTIONS,
         max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
-        grace: DEFAULT_GRACE,
+        grace: DEFAULT_SHUTDOWN_GRACE,
         shutdown: None,
         signal: std::future::pending(),
     }
@@ -169,7 +170,7 @@ impl<S> Serve<S> {
     }
 
     /// How long running streams get to end on their own after the stop
-    /// signal. Default: [`DEFAULT_GRACE`].
+    /// signal. Default: [`DEFAULT_SHUTDOWN_GRACE`].
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
@@ -231,6 +232,12 @@ where
             shutdown,
             signal,
         } = self;
+        // Every request gets the server's Shutdown: its streams are ended by
+        // the graceful shutdown without the app passing it to its Config.
+        let app = match &shutdown {
+            Some(shutdown) => app.layer(axum::Extension(shutdown.clone())),
+            None => app,
+        };
         let builder = connection::builder(
             header_read_timeout,
             max_header_bytes,

@@ -10,20 +10,29 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::body_read::Held;
-use crate::buffer::{End, Reader, Taken};
-use crate::encode::{self, EventId};
+use super::hold::Held;
 use crate::error::Error;
-use crate::format::Format;
-use crate::handler_task::HandlerTask;
 use crate::metrics;
 use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
+use crate::protocol::Format;
+use crate::stream::buffer::{End, Reader, Taken};
+use crate::stream::encode::{self, EventId};
+use crate::stream::handler_task::HandlerTask;
 
 /// Frames ready at the same time are joined until the write reaches this size.
 const COALESCE_BYTES: usize = 64 * 1024;
 
 /// How many polls in a row may hold frames back without new ones arriving.
 const MAX_IDLE_TURNS: u8 = 2;
+
+/// What a client that leaves before the final packet does to the job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Leaving {
+    /// The job is cancelled (a plain stream, a feed's subscription).
+    Cancels,
+    /// The job runs on for clients that come back (a resumable stream).
+    KeepsJob,
+}
 
 /// The body of a stream response. Dropping it (hyper does when the client goes
 /// away) cancels the handler.
@@ -88,9 +97,9 @@ impl StreamBody {
         }
     }
 
-    /// A connection of a resumable stream: leaving early cancels nothing.
-    pub(crate) fn resumable(mut self) -> Self {
-        self.counts_cancel = false;
+    /// What the client's leaving early means for the job.
+    pub(crate) fn on_leave(mut self, leaving: Leaving) -> Self {
+        self.counts_cancel = matches!(leaving, Leaving::Cancels);
         self
     }
 
@@ -230,7 +239,7 @@ impl Drop for StreamBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buffer::{self, Writer};
+    use crate::stream::buffer::{self, Writer};
     use futures::FutureExt;
     use http_body_util::BodyExt;
     use tokio::task::AbortHandle;
