@@ -163,3 +163,51 @@ async fn rivulet_watch_only_disconnects_on_ctrl_c_and_says_how_to_resume() {
     assert!(run.stderr.contains("the job keeps running"), "{run:?}");
     assert!(run.stderr.contains("--resume "), "{run:?}");
 }
+
+#[tokio::test]
+async fn a_killed_demo_servers_job_ends_with_the_lost_job_packet_everywhere() {
+    let redis = RedisServer::start();
+    let a = demo(&redis.url()).await;
+    let b = demo(&redis.url()).await;
+    let path = "/stream/durable?items=100000&every=1&interval_ms=50";
+    let mut on_a = Reading::new(
+        open(&format!("http://{}{path}", a.addr), Format::Sse, None).await,
+        0,
+    );
+    assert_eq!(on_a.until(2).await, None);
+    let point = on_a.resume_point();
+    let mut on_b = Reading::new(
+        open(
+            &format!("http://{}{path}", b.addr),
+            Format::Ndjson,
+            Some(&point),
+        )
+        .await,
+        2,
+    );
+    assert_eq!(on_b.until(1).await, None);
+
+    drop(a); // SIGKILL: no word to the store
+    // Within the lease (10 s) and the test's patience, `b` ends the stream.
+    assert_eq!(on_b.read_to_end().await, End::Final);
+    let lost = |event: Option<&Event>| {
+        matches!(event, Some(Event::Error(e))
+            if e.message == rivulet::protocol::JOB_LOST_MESSAGE && e.status == 500)
+    };
+    assert!(lost(on_b.events.last()), "{:?}", on_b.events.last());
+    // A later resume gets the same final packet, not a retryable 503.
+    let mut later = Reading::new(
+        open(
+            &format!("http://{}{path}", b.addr),
+            Format::Sse,
+            Some(&point),
+        )
+        .await,
+        2,
+    );
+    assert_eq!(later.read_to_end().await, End::Final);
+    assert_eq!(later.events, on_b.events);
+    // And a cancel finds nothing running.
+    let cancel = rivulet_testkit::cancel(&format!("http://{}{path}", b.addr), Some(&point)).await;
+    assert_eq!(cancel.status(), 204);
+}
