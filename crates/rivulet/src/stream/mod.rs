@@ -287,7 +287,11 @@ pub(crate) fn response(
     let body = StreamBody::new(rx, format, keep_alive, task)
         .with_held(held)
         .on_leave(leaving);
-    let mut response = Response::new(axum::body::Body::new(body));
+    head(Response::new(axum::body::Body::new(body)), format)
+}
+
+/// Gives a stream's `response` the headers every stream answer has.
+pub(crate) fn head(mut response: Response, format: Format) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
