@@ -81,6 +81,7 @@ pub fn router(config: rivulet::Config, durable: Resume, ticker: Feed) -> Router 
             "/stream/durable",
             get(routes::durable)
                 .post(routes::durable)
+                .delete(routes::durable)
                 .layer(Extension(durable)),
         )
         .route("/stream/job", get(routes::job).post(routes::job))

@@ -7,7 +7,7 @@
 //! | 0    | the stream ended with its `done` packet |
 //! | 1    | the stream ended with an `error` packet |
 //! | 2    | an HTTP error status, a transport failure, a truncated or malformed stream, an idle timeout, or bad arguments |
-//! | 130  | interrupted by Ctrl-C (the request is aborted: the server sees the client leave) |
+//! | 130  | interrupted by Ctrl-C (the request is aborted: the server sees the client leave; with `--cancel-on-interrupt` a resumable stream's job is cancelled too) |
 
 mod output;
 mod progress;
@@ -21,7 +21,7 @@ use futures::StreamExt;
 use rivulet::Format;
 use rivulet::client::reqwest::Method;
 use rivulet::client::reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
-use rivulet::client::{Client, Error};
+use rivulet::client::{Cancelled, Client, Error};
 use rivulet::decode::Event;
 use rivulet::protocol::ResumePoint;
 
@@ -178,6 +178,15 @@ pub struct Args {
     /// Example: --insecure
     #[arg(long, short = 'k')]
     pub insecure: bool,
+
+    /// On Ctrl-C, cancel a resumable stream's job on the server (DELETE on
+    /// the stream's URL with its resume point) besides disconnecting. Without
+    /// it, Ctrl-C only disconnects: the job keeps running and can be resumed
+    /// with --resume.
+    ///
+    /// Example: --cancel-on-interrupt
+    #[arg(long)]
+    pub cancel_on_interrupt: bool,
 }
 
 fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
@@ -197,8 +206,8 @@ pub(crate) enum Ending {
     Final(Event),
     /// No complete stream; a resumable one can go on from the point.
     Failed(Error, Option<ResumePoint>),
-    /// Ctrl-C.
-    Interrupted,
+    /// Ctrl-C, with what became of a resumable stream's job.
+    Interrupted(Option<String>),
     /// The body file could not be read.
     Input(String),
     /// Stdout is gone or full.
@@ -210,7 +219,7 @@ impl Ending {
         match self {
             Ending::Final(Event::Error(_)) => EXIT_ERROR_PACKET,
             Ending::Final(_) => EXIT_DONE,
-            Ending::Interrupted => EXIT_INTERRUPTED,
+            Ending::Interrupted(_) => EXIT_INTERRUPTED,
             Ending::Failed(..) | Ending::Input(_) | Ending::Output(_) => EXIT_FAILURE,
         }
     }
@@ -219,12 +228,13 @@ impl Ending {
 /// Runs `rivulet watch`: prints the stream, returns the exit status.
 pub async fn run(args: Args) -> ExitCode {
     let mut output = Output::new(args.json, args.raw);
-    let ending = tokio::select! {
-        // Polled first, so the handler is in place before any packet is printed.
-        biased;
-        () = interrupted() => Ending::Interrupted,
-        ending = watch(&args, &mut output) => ending,
-    };
+    let mut interrupt = std::pin::pin!(interrupted());
+    // Polled once first, so the handler is in place before any packet is printed.
+    if futures::poll!(interrupt.as_mut()).is_ready() {
+        output.end(&Ending::Interrupted(None));
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
+    let ending = watch(&args, &mut output, interrupt).await;
     // The request is dropped by now: on Ctrl-C the connection is already closed.
     output.end(&ending);
     ExitCode::from(ending.exit_code())
@@ -237,7 +247,11 @@ async fn interrupted() {
     }
 }
 
-async fn watch(args: &Args, output: &mut Output) -> Ending {
+async fn watch(
+    args: &Args,
+    output: &mut Output,
+    mut interrupt: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Ending {
     if let Err(why) = check_url(&args.url) {
         return Ending::Input(why);
     }
@@ -273,7 +287,12 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
     if let Some(point) = args.resume {
         request = request.resume_from(point);
     }
-    let mut stream = match request.send().await {
+    let sent = tokio::select! {
+        biased;
+        () = interrupt.as_mut() => return Ending::Interrupted(None),
+        sent = request.send() => sent,
+    };
+    let mut stream = match sent {
         Ok(stream) => stream,
         Err(Error::NotAStream { status, .. })
             if status == rivulet::client::reqwest::StatusCode::NO_CONTENT
@@ -289,7 +308,13 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
         }
         Err(error) => return Ending::Failed(error, None),
     };
-    while let Some(event) = stream.next().await {
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = interrupt.as_mut() => return interrupt_stream(stream, args.cancel_on_interrupt).await,
+            event = stream.next() => event,
+        };
+        let Some(event) = event else { break };
         match event {
             Ok(event) => {
                 if let Err(error) = output.event(&event) {
@@ -304,6 +329,28 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
     }
     // The stream yields an error before it ends without a final packet.
     Ending::Failed(Error::Truncated, stream.resume_point())
+}
+
+/// Ctrl-C while streaming: disconnects, and with `--cancel-on-interrupt`
+/// cancels a resumable stream's job; otherwise says how to resume it.
+async fn interrupt_stream(stream: rivulet::client::EventStream, cancel: bool) -> Ending {
+    let point = stream.resume_point();
+    if !cancel {
+        drop(stream);
+        return Ending::Interrupted(point.map(|point| {
+            format!(
+                "the job keeps running on the server: resume it with --resume {point}, \
+                 or stop it with --cancel-on-interrupt next time"
+            )
+        }));
+    }
+    let note = match stream.cancel().await {
+        Ok(Cancelled::Stopped) => "the stream was cancelled".to_owned(),
+        Ok(Cancelled::NotRunning) => "nothing was running to cancel".to_owned(),
+        Err(Error::NotResumable) => "the stream is not resumable: disconnected".to_owned(),
+        Err(error) => format!("the cancel failed: {error}"),
+    };
+    Ending::Interrupted(Some(note))
 }
 
 /// What a URL argument looks like, for the messages about one that is not.

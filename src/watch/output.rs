@@ -67,7 +67,8 @@ impl Output {
             Ending::Final(Event::Error(packet)) => format!("error packet: {packet}"),
             Ending::Final(_) => return,
             Ending::Failed(error, _) => error.to_string(),
-            Ending::Interrupted => "interrupted".to_owned(),
+            Ending::Interrupted(None) => "interrupted".to_owned(),
+            Ending::Interrupted(Some(note)) => format!("interrupted: {note}"),
             Ending::Input(why) => why.clone(),
             // A reader that left (`| head`) needs no message.
             Ending::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => return,
@@ -123,7 +124,7 @@ pub(crate) fn printable(text: &str) -> Cow<'_, str> {
 fn failure(ending: &Ending, message: &str) -> Option<Value> {
     let reason = match ending {
         Ending::Final(_) | Ending::Output(_) => return None,
-        Ending::Interrupted => "interrupted",
+        Ending::Interrupted(_) => "interrupted",
         Ending::Input(_) => "input",
         Ending::Failed(error, _) => match error {
             Error::Status { .. } => "http_status",

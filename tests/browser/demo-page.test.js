@@ -1,6 +1,7 @@
 // The demo page's own behaviour: it loads without a failed request (favicon),
 // its settings fit their text, and the Resumable job card resumes after a
-// dropped connection and after a page reload, with nothing lost or repeated.
+// dropped connection and after a page reload, with nothing lost or repeated,
+// and its Cancel button stops the job.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,6 +79,18 @@ test('Resumable job: Drop connection resumes with nothing lost or repeated', opt
   const marks = (await durable().locator('.log li').allTextContents()).filter((t) => t.startsWith('—'));
   assert.equal(marks.length, 1, 'one drop');
   assert.match(await durable().locator('.result').textContent(), /"processed": 30/);
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'nothing kept after the end');
+});
+
+test('Resumable job: Cancel job stops it on the server and the card shows the final packet', opts, async () => {
+  await startDurable();
+  await page.waitForFunction(() => !document.querySelector('[data-demo="durable"] [data-action=cancel]').disabled);
+  const answer = page.waitForResponse((response) => response.request().method() === 'DELETE');
+  await durable().locator('[data-action=cancel]').click();
+  assert.equal((await answer).status(), 202);
+  await page.waitForSelector('[data-demo="durable"][data-state="cancelled"]');
+  assert.match(await durable().locator('.result').textContent(), /Cancelled/);
+  assert.ok((await packetsLogged()).length < EXPECTED_LOG.length, 'stopped before its end');
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'nothing kept after the end');
 });
 

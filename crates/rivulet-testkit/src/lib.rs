@@ -42,7 +42,7 @@ pub use metrics::{metric, scrape};
 pub use proxy::Proxy;
 pub use reader::{Reader, events, get};
 pub use redis::RedisServer;
-pub use resumable::{Count, End, Reading, counting, expected, open};
+pub use resumable::{Count, DropSignal, End, Reading, cancel, counting, endless, expected, open};
 
 /// Every wait in the tests is bounded by this, so a bug fails instead of
 /// hanging. Generous: the tests run on loaded two-core machines.

@@ -76,6 +76,9 @@ pub enum Error {
         /// The connections in a row that dropped.
         connections: u32,
     },
+    /// [`EventStream::cancel`](super::EventStream::cancel) of a stream that
+    /// is not resumable: its response named no stream (`Rivulet-Stream-Id`).
+    NotResumable,
     /// A packet is not of the type the caller asked for
     /// ([`EventStream::progress`](super::EventStream::progress),
     /// [`EventStream::done`](super::EventStream::done)).
@@ -127,6 +130,9 @@ impl fmt::Display for Error {
                 write!(f, "nothing received for {} s", after.as_secs_f64())
             }
             Error::Deserialize(e) => write!(f, "a packet is not of the expected type: {e}"),
+            Error::NotResumable => {
+                f.write_str("the stream is not resumable: it cannot be cancelled")
+            }
             Error::Unsteady { connections } => write!(
                 f,
                 "the server dropped {connections} connections in a row after one packet each: gave up reconnecting"

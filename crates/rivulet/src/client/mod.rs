@@ -83,7 +83,10 @@
 //! the last packet received, every packet once and in order
 //! ([`RequestBuilder::reconnect`]). [`EventStream::resume_point`] says where it
 //! would resume, and [`RequestBuilder::resume_from`] resumes from there later.
+//! Dropping the [`EventStream`] only disconnects, and the job stays
+//! resumable; [`EventStream::cancel`] disconnects and stops the job.
 
+mod cancel;
 mod error;
 mod events;
 mod reconnect;
@@ -98,6 +101,7 @@ use serde::Serialize;
 use crate::config::DEFAULT_MAX_PACKET_BYTES;
 use crate::protocol::{ErrorBody, Format, LAST_EVENT_ID, ResumePoint};
 
+pub use cancel::Cancelled;
 pub use error::Error;
 pub use events::EventStream;
 pub use reconnect::Reconnect;
@@ -286,6 +290,7 @@ impl RequestBuilder {
                 from,
             )
         });
+        let canceller = cancel::Canceller::new(http.clone(), &request, self.idle_timeout);
         let response = within(self.idle_timeout, http.execute(request))
             .await?
             .map_err(Error::Transport)?;
@@ -308,6 +313,7 @@ impl RequestBuilder {
             self.idle_timeout,
             self.max_packet_bytes,
             resume,
+            canceller,
         ))
     }
 }
