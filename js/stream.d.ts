@@ -171,6 +171,17 @@ export interface RivuletStream<P = any, F = any> extends PromiseLike<F>, AsyncIt
   start(): this;
   /** Ends the request; error callbacks run with errorType `'abort'`. Nothing happens once settled. */
   abort(): this;
+  /**
+   * Ends the request as `abort()` does and tells the server to stop the job:
+   * `DELETE` on the stream's URL (with its headers and credentials) carrying
+   * the resume point in `Last-Event-ID`. `abort()` only disconnects, so a
+   * resumable job goes on; `cancel()` stops it. Resolves `true` when the
+   * server told a running stream to stop (202), `false` when nothing ran
+   * under that id (204), when the stream is not resumable (no
+   * `Rivulet-Stream-Id` seen: no request is sent) or got its final packet;
+   * rejects with a {@link StreamError} for any other answer or a network failure.
+   */
+  cancel(): Promise<boolean>;
   /** `'pending'` before start, `'running'`, then `'resolved'` or `'rejected'`. */
   state(): 'pending' | 'running' | 'resolved' | 'rejected';
   /**

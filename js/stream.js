@@ -410,6 +410,39 @@ export function createStream(url, options = {}) {
       return client;
     },
 
+    /**
+     * Disconnects and tells the server to stop the job: DELETE on the
+     * stream's URL with its resume point in Last-Event-ID (docs/protocol.md).
+     * Resolves true when a running stream was told to stop (202), false when
+     * nothing ran under that id (204) or the stream is not resumable or has
+     * ended; rejects with a StreamError for any other answer.
+     */
+    cancel() {
+      const point = finalPacket ? undefined : lastEventId();
+      client.abort();
+      if (!point) return Promise.resolve(false);
+      const headers = new Headers(request.headers);
+      headers.delete('Content-Type');
+      headers.set('Last-Event-ID', point);
+      const failed = (status, statusText, text, message) => {
+        const x = { ...xhr, readyState: 4, status, statusText, responseText: text, responseJSON: undefined };
+        try {
+          x.responseJSON = JSON.parse(text);
+        } catch {
+          // Not JSON: responseJSON stays undefined.
+        }
+        throw new StreamError(x, 'error', x.responseJSON?.error?.message ?? message);
+      };
+      return fetch(request.url, { method: 'DELETE', headers, credentials: request.credentials, cache: 'no-store' }).then(
+        async (response) => {
+          const text = await readPrefix(response, MAX_ERROR_BODY);
+          if (response.status === 202 || response.status === 204) return response.status === 202;
+          return failed(response.status, response.statusText, text, `cancel: HTTP ${response.status}`);
+        },
+        (err) => failed(0, '', '', err?.message || 'network error'),
+      );
+    },
+
     then(onDone, onError) {
       client.start();
       promise ??= new Promise((res, rej) => {

@@ -50,6 +50,10 @@ stream
 
 const state: 'pending' | 'running' | 'resolved' | 'rejected' = stream.state();
 
+const stopped: Promise<boolean> = createStream('/stream/process').cancel();
+// @ts-expect-error cancel() returns a Promise, not the stream: it does not chain
+createStream('/stream/process').cancel().progress(() => {});
+
 async function modern(): Promise<number> {
   for await (const data of createStream<string, Final>('/stream/process')) {
     const text: string = data;
