@@ -152,7 +152,7 @@ async fn panic_becomes_a_generic_error_packet() {
         let Event::Error(error) = &got[1] else {
             panic!("{got:?}")
         };
-        assert_eq!(error.message, rivulet::INTERNAL_ERROR_MESSAGE);
+        assert_eq!(error.message, rivulet::protocol::INTERNAL_ERROR_MESSAGE);
         assert!(error.error_id.is_some());
     }
 }

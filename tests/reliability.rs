@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rivulet::Format;
 use rivulet::decode::Event;
-use rivulet::{Format, SHUTDOWN_MESSAGE};
+use rivulet::protocol::SHUTDOWN_MESSAGE;
 use rivulet_cli::demo::Options;
 use rivulet_testkit::{PATIENCE, Reader, events, get, listen};
 use serde_json::{Value, json};
@@ -178,7 +179,7 @@ async fn a_thousand_panicking_handlers_leave_the_server_serving() {
         let error = error_of(&got[1]);
         assert_eq!(
             error.message,
-            rivulet::INTERNAL_ERROR_MESSAGE,
+            rivulet::protocol::INTERNAL_ERROR_MESSAGE,
             "no internal detail"
         );
         assert!(error.error_id.is_some());

@@ -43,26 +43,16 @@
 #![warn(unreachable_pub, missing_debug_implementations, missing_docs)]
 
 pub mod assets;
-mod body;
-mod body_read;
-mod buffer;
 #[cfg(feature = "client")]
 pub mod client;
 mod config;
 pub mod decode;
-mod encode;
 mod error;
 pub mod feed;
-mod format;
-mod handler_task;
-mod limits;
 pub mod metrics;
 pub mod protocol;
-mod record;
-pub mod rejection;
-mod request_body;
+mod request;
 pub mod resume;
-mod sender;
 #[cfg(feature = "serve")]
 pub mod serve;
 mod shutdown;
@@ -70,18 +60,17 @@ mod stream;
 
 pub use config::{
     Config, DEFAULT_BUFFER, DEFAULT_FIRST_PACKET_WAIT, DEFAULT_KEEP_ALIVE,
-    DEFAULT_MAX_PACKET_BYTES, DEFAULT_REQUEST_BODY_TIMEOUT,
+    DEFAULT_MAX_PACKET_BYTES, DEFAULT_REQUEST_BODY_TIMEOUT, RequestGuard,
 };
-pub use error::{Error, ErrorPacket, INTERNAL_ERROR_MESSAGE, SendError};
-pub use format::{Format, UnknownFormat};
-pub use protocol::{LAST_EVENT_ID, LEGACY_REQUEST_HEADER};
-pub use request_body::{MAX_MULTIPART_HEAD, RequestGuard};
+pub use error::{Error, SendError, rejection};
+pub use protocol::{ErrorPacket, Format, UnknownFormat};
+pub use request::MAX_MULTIPART_HEAD;
 pub use resume::Resumable;
-pub use sender::Sender;
 #[cfg(feature = "serve")]
 pub use serve::serve;
-pub use shutdown::{SHUTDOWN_MESSAGE, Shutdown};
+pub use shutdown::Shutdown;
 pub use stream::Stream;
+pub use stream::sender::Sender;
 
 /// The crate README's quick start, compiled and run as a doctest.
 #[doc = include_str!("../README.md")]

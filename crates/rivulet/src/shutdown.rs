@@ -14,8 +14,10 @@ use tokio_util::sync::CancellationToken;
 ///
 /// ```
 /// let shutdown = rivulet::Shutdown::new();
+/// // Under `rivulet::serve(…).with_graceful_shutdown(&shutdown, …)` every
+/// // request gets it; under another server, name it in the Config layer:
 /// let config = rivulet::Config::default().shutdown(&shutdown);
-/// // … serve with `Extension(config)`; on SIGTERM:
+/// // … `.layer(config)`; on SIGTERM:
 /// shutdown.stop();
 /// assert!(shutdown.is_stopping() && !shutdown.is_ended());
 /// // … after the grace period:
@@ -29,9 +31,6 @@ pub struct Shutdown {
     /// Given by [`Shutdown::end_streams`]: running streams end too.
     token: CancellationToken,
 }
-
-/// The message of the error packet that ends a stream at shutdown.
-pub const SHUTDOWN_MESSAGE: &str = "the server is shutting down";
 
 impl Shutdown {
     /// A signal not yet given.

@@ -223,7 +223,7 @@ async fn a_shutdown_ends_every_subscriber_with_its_error_packet() {
     let shutdown = rivulet::Shutdown::new();
     let feed = Feed::new();
     let config = rivulet::Config::default().shutdown(&shutdown);
-    let addr = serve(app(&feed).layer(axum::Extension(config))).await;
+    let addr = serve(app(&feed).layer(config)).await;
     let mut readers = Vec::new();
     for format in Format::ALL {
         readers.push(Reader::new(follow(addr, format, None).await));
@@ -235,7 +235,7 @@ async fn a_shutdown_ends_every_subscriber_with_its_error_packet() {
             panic!("an error packet");
         };
         assert_eq!(error.status, 503);
-        assert_eq!(error.message, rivulet::SHUTDOWN_MESSAGE);
+        assert_eq!(error.message, rivulet::protocol::SHUTDOWN_MESSAGE);
         assert!(reader.next().await.is_none());
     }
     eventually("subscribers to be let go", || feed.subscribers() == 0).await;

@@ -81,7 +81,7 @@ async fn a_stopping_server_ends_its_resumed_connections_with_an_error_packet() {
         panic!("ends with an error packet: {:?}", reader.events.last());
     };
     assert_eq!(error.status, 503);
-    assert_eq!(error.message, rivulet::SHUTDOWN_MESSAGE);
+    assert_eq!(error.message, rivulet::protocol::SHUTDOWN_MESSAGE);
     // Without a resume point (the error packet is not one of the stream's):
     // the client resumes elsewhere, where the job still runs.
     let point = format!("{}.{}", reader.stream_id, reader.received - 1);

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::routing::get;
-use axum::{Extension, Router};
 use rivulet::decode::Event;
-use rivulet::{Config, Format, SHUTDOWN_MESSAGE, Shutdown, Stream};
+use rivulet::protocol::SHUTDOWN_MESSAGE;
+use rivulet::{Config, Format, Shutdown, Stream};
 use rivulet_testkit::{PATIENCE, Reader, eventually};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -43,7 +44,8 @@ async fn start(
     setup: impl FnOnce(rivulet::serve::Serve) -> rivulet::serve::Serve,
 ) -> Server {
     let shutdown = Shutdown::new();
-    let app = app.layer(Extension(config.shutdown(&shutdown)));
+    // No `.shutdown(…)` on the Config: `serve` hands every request its own.
+    let app = app.layer(config);
     let listener = rivulet::serve::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();

@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Router};
 use rivulet::decode::Event;
 use rivulet::{Config, Error, Format, Stream};
 use rivulet_testkit::{PATIENCE, Reader, events, eventually, get as get_stream, serve};
@@ -242,13 +242,13 @@ async fn internal_errors_and_panics_hide_their_detail() {
             let Event::Error(error) = &got[1] else {
                 panic!("{path}: expected an error packet, got {got:?}")
             };
-            assert_eq!(error.message, rivulet::INTERNAL_ERROR_MESSAGE);
+            assert_eq!(error.message, rivulet::protocol::INTERNAL_ERROR_MESSAGE);
             assert_eq!(error.status, 500);
             assert_eq!(error.error_id.as_ref().map(String::len), Some(16));
         }
     }
     // An application can opt in to details.
-    let exposed = serve(app.layer(Extension(Config::default().expose_internal_errors(true)))).await;
+    let exposed = serve(app.layer(Config::default().expose_internal_errors(true))).await;
     let got = events(exposed, "/leak", Format::Sse).await;
     assert!(matches!(&got[1], Event::Error(e) if e.message == "db password is hunter2"));
     let got = events(exposed, "/panic", Format::Sse).await;
@@ -331,9 +331,7 @@ async fn a_handler_that_does_not_send_can_await_the_closed_signal() {
     let app = Router::new()
         .route("/", get(busy))
         .with_state(life.clone())
-        .layer(Extension(
-            Config::default().keep_alive(Some(Duration::from_millis(20))),
-        ));
+        .layer(Config::default().keep_alive(Some(Duration::from_millis(20))));
     let addr = serve(app).await;
     let mut reader = Reader::new(get_stream(addr, "/", Format::Sse).await);
     assert_eq!(
@@ -511,7 +509,7 @@ async fn a_packet_over_the_limit_fails_the_send() {
     }
     let app = Router::new()
         .route("/", get(big))
-        .layer(Extension(Config::default().max_packet_bytes(1024)));
+        .layer(Config::default().max_packet_bytes(1024));
     let addr = serve(app).await;
     assert_eq!(
         events(addr, "/", Format::Sse).await,

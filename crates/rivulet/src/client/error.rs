@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::decode::DecodeError;
-use crate::error::ErrorPacket;
+use crate::protocol::ErrorPacket;
 
 /// Why a request did not give a complete stream.
 ///

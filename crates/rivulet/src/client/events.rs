@@ -14,7 +14,7 @@ use tokio::time::{Instant, Sleep};
 use super::Error;
 use super::reconnect::Resumer;
 use crate::decode::{Decoder, Event};
-use crate::format::Format;
+use crate::protocol::Format;
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 

@@ -96,7 +96,7 @@ use reqwest::IntoUrl;
 use serde::Serialize;
 
 use crate::config::DEFAULT_MAX_PACKET_BYTES;
-use crate::format::Format;
+use crate::protocol::Format;
 use crate::protocol::{ErrorBody, LAST_EVENT_ID};
 
 pub use error::Error;

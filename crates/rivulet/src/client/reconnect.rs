@@ -14,7 +14,7 @@ use http::header::HeaderValue;
 
 use super::{Error, response_format, status_error, within};
 use crate::decode::Event;
-use crate::format::Format;
+use crate::protocol::Format;
 use crate::protocol::{LAST_EVENT_ID, ResumePoint, STREAM_ID_HEADER, StreamId};
 
 /// How a resumable stream reconnects: up to `retries` attempts in a row

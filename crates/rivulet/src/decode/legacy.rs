@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::{DecodeError, Event};
-use crate::error::ErrorPacket;
+use crate::protocol::ErrorPacket;
 use crate::protocol::LegacyErrorEnvelope;
 
 #[derive(Debug)]

@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::DEFAULT_MAX_PACKET_BYTES;
-use crate::error::ErrorPacket;
-use crate::format::Format;
+use crate::protocol::ErrorPacket;
+use crate::protocol::Format;
 use crate::protocol::TRUNCATED_MESSAGE;
 
 /// One packet of a stream, as a client sees it.

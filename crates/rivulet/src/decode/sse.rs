@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::lines::Lines;
 use super::{DecodeError, Event};
-use crate::error::ErrorPacket;
+use crate::protocol::ErrorPacket;
 
 #[derive(Debug)]
 pub(crate) struct Sse {

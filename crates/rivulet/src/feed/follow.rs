@@ -8,13 +8,14 @@ use http::{HeaderMap, StatusCode};
 use super::lag::Subscriber;
 use super::window::Beyond;
 use super::{Feed, Shared, done_frame, frame};
-use crate::body_read::Held;
-use crate::buffer::{self, End, Reader, Writer};
 use crate::error::Error;
-use crate::format::Format;
-use crate::handler_task::HandlerTask;
+use crate::error::refusal::retry_later;
 use crate::metrics::ActiveStream;
+use crate::protocol::Format;
 use crate::protocol::{LAST_EVENT_ID, ResumePoint, WINDOW_PASSED_MESSAGE};
+use crate::stream::buffer::{self, End, Reader, Writer};
+use crate::stream::handler_task::HandlerTask;
+use crate::stream::hold::Held;
 use crate::stream::{self, Stream};
 
 /// A request to follow a feed, as the [`Feed::authorize`] hook sees it.
@@ -148,7 +149,7 @@ fn subscribe(
     }
     let mut state = feed.lock();
     if let Some(message) = state.unavailable {
-        return Err(Box::new(unavailable(message)));
+        return Err(Box::new(retry_later(message)));
     }
     let epoch = state.epoch;
     let last = state.window.last();
@@ -217,14 +218,4 @@ fn subscribe(
         writer,
         rx,
     })
-}
-
-/// The answer while a feed cannot be followed.
-fn unavailable(message: &'static str) -> Response {
-    let mut response = Error::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response();
-    response.headers_mut().insert(
-        http::header::RETRY_AFTER,
-        http::HeaderValue::from_static("5"),
-    );
-    response
 }

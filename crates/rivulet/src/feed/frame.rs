@@ -9,10 +9,10 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::record::Record;
-use crate::encode::{self, EventId};
-use crate::error::ErrorPacket;
-use crate::format::Format;
+use crate::protocol::ErrorPacket;
+use crate::protocol::Format;
 use crate::protocol::{PacketKind, StreamId};
+use crate::stream::encode::{self, EventId};
 
 /// `record` in `format`.
 pub(super) fn record(format: Format, epoch: StreamId, record: &Record) -> Bytes {

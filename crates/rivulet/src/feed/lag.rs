@@ -5,10 +5,11 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use super::frame;
-use crate::buffer::{End, Refused, Writer};
-use crate::error::{Error, ErrorPacket};
-use crate::format::Format;
+use crate::error::Error;
+use crate::protocol::ErrorPacket;
+use crate::protocol::Format;
 use crate::protocol::{FELL_BEHIND_MESSAGE, StreamId};
+use crate::stream::buffer::{End, Refused, Writer};
 
 /// The default [`Feed::buffer`](super::Feed::buffer): packets a subscriber may
 /// have waiting before it counts as fallen behind.

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::error_packet::{ErrorPacket, internal_status, status_or_500, text_or_empty};
 use super::messages::LEGACY_ERROR_STATUS;
-use crate::error::{ErrorPacket, internal_status, status_or_500, text_or_empty};
 
 /// One NDJSON line: exactly one of the three keys. A decoder reads the values
 /// (`NdjsonLine`); tests of the resumable path write stored packets as lines

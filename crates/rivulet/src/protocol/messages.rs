@@ -40,3 +40,12 @@ pub(crate) const FEED_GAP_MESSAGE: &str =
 pub(super) const LEGACY_ERROR_STATUS: &str = "Stream Error";
 /// The answer when a bounded store is full of running streams.
 pub(crate) const FULL_MESSAGE: &str = "too many resumable streams are in use: retry later";
+
+/// The error packet of streams ended by a graceful shutdown, and the `503`
+/// answer to streams asked for while the server shuts down.
+pub const SHUTDOWN_MESSAGE: &str = "the server is shutting down";
+/// The generic message a client sees for an internal error or a panic, unless
+/// the application opted in with [`Config::expose_internal_errors`](crate::Config::expose_internal_errors).
+pub const INTERNAL_ERROR_MESSAGE: &str = "internal error";
+/// The `503` answer when [`Config::max_streams`](crate::Config::max_streams) streams already run.
+pub(crate) const BUSY_MESSAGE: &str = "too many streams are running: retry later";

@@ -15,12 +15,17 @@
 //! ```
 
 mod envelope;
+mod error_packet;
+mod format;
 mod kind;
 mod messages;
 mod resume_point;
 
 pub(crate) use envelope::{ErrorBody, LegacyErrorEnvelope, NdjsonLine};
+pub use error_packet::ErrorPacket;
+pub use format::{Format, UnknownFormat};
 pub use kind::PacketKind;
+pub(crate) use messages::BUSY_MESSAGE;
 #[cfg(feature = "redis")]
 pub(crate) use messages::FEED_GAP_MESSAGE;
 pub(crate) use messages::{
@@ -28,7 +33,8 @@ pub(crate) use messages::{
     PRODUCER_GONE_MESSAGE, STORE_FAILED_MESSAGE, STORE_UNAVAILABLE_MESSAGE,
 };
 pub use messages::{
-    FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, TRUNCATED_MESSAGE, WINDOW_PASSED_MESSAGE,
+    FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, INTERNAL_ERROR_MESSAGE, SHUTDOWN_MESSAGE,
+    TRUNCATED_MESSAGE, WINDOW_PASSED_MESSAGE,
 };
 pub use resume_point::{InvalidId, ResumePoint, StreamId};
 

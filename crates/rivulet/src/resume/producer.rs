@@ -10,13 +10,13 @@ use tokio::time::{Instant, interval_at};
 
 use super::Settings;
 use super::store::{Packet, StoreError};
-use crate::buffer::{End, Taken};
 use crate::error::Error;
-use crate::handler_task::HandlerTask;
 use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
 use crate::protocol::StreamId;
-use crate::record::{Record, Records};
 use crate::stream::Job;
+use crate::stream::buffer::{End, Taken};
+use crate::stream::handler_task::HandlerTask;
+use crate::stream::record::{Record, Records};
 
 /// Registers the stream and spawns its producer. On failure the job is stopped.
 pub(super) async fn start(
@@ -148,7 +148,7 @@ mod tests {
     use super::*;
     use crate::Stream;
     use crate::config::Config;
-    use crate::format::Format;
+    use crate::protocol::Format;
     use crate::protocol::PacketKind;
     use serde_json::value::RawValue;
 

@@ -11,18 +11,20 @@ use http::{HeaderValue, StatusCode};
 
 use super::store::{Packet, StoreError};
 use super::{STREAM_ID_HEADER, Settings};
-use crate::buffer::{self, End, Writer};
-use crate::encode::{self, EventId};
-use crate::error::{Error, ErrorPacket};
-use crate::format::Format;
-use crate::handler_task::HandlerTask;
+use crate::error::Error;
 use crate::metrics::ActiveStream;
+use crate::protocol::ErrorPacket;
+use crate::protocol::Format;
+use crate::protocol::SHUTDOWN_MESSAGE;
 use crate::protocol::StreamId;
 use crate::protocol::{
     EVICTED_MESSAGE, EXPIRED_MESSAGE, PRODUCER_GONE_MESSAGE, PacketKind as Kind,
     STORE_FAILED_MESSAGE,
 };
-use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
+use crate::shutdown::Shutdown;
+use crate::stream::buffer::{self, End, Writer};
+use crate::stream::encode::{self, EventId};
+use crate::stream::handler_task::HandlerTask;
 use crate::stream::{self, Timing};
 use tokio::sync::OwnedSemaphorePermit;
 

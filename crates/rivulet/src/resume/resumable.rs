@@ -7,7 +7,7 @@ use std::future::Future;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 
 use super::request::ResumeRequest;
@@ -15,13 +15,14 @@ use super::settings::Resume;
 use super::store::StoreError;
 use super::{producer, replay};
 use crate::error::Error;
-use crate::format::Format;
+use crate::error::refusal::retry_later;
 use crate::metrics::ActiveStream;
+use crate::protocol::Format;
 use crate::protocol::{
     EVICTED_MESSAGE, FULL_MESSAGE, LAST_EVENT_ID, LAST_EVENT_ID_PARAM, ResumePoint,
     STORE_UNAVAILABLE_MESSAGE, StreamId,
 };
-use crate::sender::Sender;
+use crate::stream::sender::Sender;
 use crate::stream::{Stream, Timing};
 
 /// Extractor for a resumable streaming handler: like [`Stream`], but the
@@ -209,15 +210,6 @@ impl Resumable {
 /// The answer when the store cannot be reached.
 fn store_unavailable() -> Response {
     retry_later(STORE_UNAVAILABLE_MESSAGE)
-}
-
-/// A `503` with `Retry-After` and `message`.
-fn retry_later(message: &'static str) -> Response {
-    let mut response = Error::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response();
-    response
-        .headers_mut()
-        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
-    response
 }
 
 #[cfg(test)]

@@ -21,7 +21,9 @@ type Authorize = dyn Fn(&ResumeRequest<'_>) -> Result<(), Error> + Send + Sync;
 
 /// How resumable streams are kept: the store, and how long things last.
 /// Install it with axum's `Extension` layer; without one, [`Resumable`](super::Resumable) uses a
-/// [`MemoryStore`] shared by the whole process, with the default settings.
+/// [`MemoryStore`] shared by the whole process, with the default settings, and
+/// says so once in the log (at `info`): several servers that forget the layer
+/// would each keep their own streams.
 #[derive(Clone)]
 pub struct Resume {
     pub(super) inner: Arc<Settings>,
@@ -105,7 +107,14 @@ impl Default for Resume {
     fn default() -> Self {
         static DEFAULT: OnceLock<Resume> = OnceLock::new();
         DEFAULT
-            .get_or_init(|| Resume::new(MemoryStore::new()))
+            .get_or_init(|| {
+                tracing::info!(
+                    "no rivulet::resume::Resume installed: resumable streams are kept in this \
+                     process only (a MemoryStore with the default settings); install \
+                     `.layer(Extension(Resume::new(store)))` to choose the store"
+                );
+                Resume::new(MemoryStore::new())
+            })
             .clone()
     }
 }

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tower_service::Service;
 
 use super::deadline::FirstByteDeadline;
-use crate::body_read;
+use crate::request::tracked;
 
 /// The protocol settings every connection of a server shares.
 pub(crate) fn builder(
@@ -55,7 +55,7 @@ pub(crate) async fn serve<I>(
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let mut app = app.clone();
         let (parts, body) = request.into_parts();
-        let (body, read) = body_read::track(body);
+        let (body, read) = tracked::track(body);
         let mut request = Request::from_parts(parts, axum::body::Body::new(body));
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(read);

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use axum::{Extension, Router, routing::get};
+//! use axum::{Router, routing::get};
 //! use rivulet::{Config, Shutdown, Stream};
 //!
 //! async fn feed(stream: Stream) -> axum::response::Response {
@@ -22,11 +22,12 @@
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! // The streams the server ends, with a packet, when it stops.
+//! // The streams the server ends, with a packet, when it stops: `serve`
+//! // hands it to every request, so the Config need not name it.
 //! let shutdown = Shutdown::new();
 //! let app = Router::new()
 //!     .route("/feed", get(feed))
-//!     .layer(Extension(Config::default().shutdown(&shutdown)));
+//!     .layer(Config::default());
 //! let listener = rivulet::serve::bind("127.0.0.1:8443".parse()?)?;
 //! rivulet::serve(listener, app)
 //!     .tls(rivulet::serve::Tls::from_pem_files("cert.pem", "key.pem")?)
@@ -231,6 +232,12 @@ where
             shutdown,
             signal,
         } = self;
+        // Every request gets the server's Shutdown: its streams are ended by
+        // the graceful shutdown without the app passing it to its Config.
+        let app = match &shutdown {
+            Some(shutdown) => app.layer(axum::Extension(shutdown.clone())),
+            None => app,
+        };
         let builder = connection::builder(
             header_read_timeout,
             max_header_bytes,

@@ -10,14 +10,14 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::body_read::Held;
-use crate::buffer::{End, Reader, Taken};
-use crate::encode::{self, EventId};
+use super::hold::Held;
 use crate::error::Error;
-use crate::format::Format;
-use crate::handler_task::HandlerTask;
 use crate::metrics;
 use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
+use crate::protocol::Format;
+use crate::stream::buffer::{End, Reader, Taken};
+use crate::stream::encode::{self, EventId};
+use crate::stream::handler_task::HandlerTask;
 
 /// Frames ready at the same time are joined until the write reaches this size.
 const COALESCE_BYTES: usize = 64 * 1024;
@@ -230,7 +230,7 @@ impl Drop for StreamBody {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buffer::{self, Writer};
+    use crate::stream::buffer::{self, Writer};
     use futures::FutureExt;
     use http_body_util::BodyExt;
     use tokio::task::AbortHandle;

@@ -13,7 +13,7 @@
 //! it.
 //!
 //! What is queued is a [`Queue`]: [`Frames`], the encoded bytes a response
-//! body writes, or [`Records`](crate::record::Records), the typed packets a
+//! body writes, or [`Records`](crate::stream::record::Records), the typed packets a
 //! resumable stream's producer stores. Both have the same bound, waits and end.
 
 use std::pin::pin;
@@ -23,7 +23,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
-use crate::error::ErrorPacket;
+use crate::protocol::ErrorPacket;
 
 /// The first allocation a stream's frames are written to: room for a few
 /// small packets, and all that an idle stream keeps.

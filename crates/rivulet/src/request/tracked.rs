@@ -1,5 +1,5 @@
-//! Whether a request's body has been read, and holding a stream's response
-//! until it has.
+//! Whether a request's body has been read ([`BodyRead`]); the stream's
+//! response waits for it (`stream/hold.rs`).
 //!
 //! An HTTP/1.1 proxy such as nginx stops sending a request's body once the
 //! response has begun, so an upload whose handler streams progress while it
@@ -15,17 +15,9 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::BytesMut;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio_util::sync::CancellationToken;
-
-use crate::buffer::{End, Reader};
-
-/// The most bytes of packets held back while the body is unread. A handler
-/// that sends more before it has read its body gets its head sent anyway, as
-/// without holding.
-pub(crate) const MAX_HELD_BYTES: usize = 1024 * 1024;
 
 /// Given once a request's body has been read to its end, has failed, or was
 /// dropped; found in the request's extensions.
@@ -95,31 +87,4 @@ impl<B: Body> Body for TrackedBody<B> {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
-}
-
-/// What a stream sent while its head was held.
-#[derive(Default)]
-pub(crate) struct Held {
-    pub(crate) frames: BytesMut,
-    pub(crate) packets: usize,
-    pub(crate) end: Option<End>,
-}
-
-/// Takes the stream's packets, so that its handler never waits for room,
-/// until the body has been read, the stream has ended, or
-/// [`MAX_HELD_BYTES`] are held.
-pub(crate) async fn hold(rx: &mut Reader, body: &BodyRead) -> Held {
-    let mut held = Held::default();
-    while held.end.is_none() && held.frames.len() < MAX_HELD_BYTES {
-        tokio::select! {
-            biased;
-            () = body.read() => break,
-            taken = rx.take() => {
-                held.frames.unsplit(taken.frames);
-                held.packets += taken.packets;
-                held.end = taken.end;
-            }
-        }
-    }
-    held
 }

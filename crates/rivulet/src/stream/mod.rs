@@ -1,5 +1,14 @@
 //! The [`Stream`] extractor: turns a handler into a stream of packets.
 
+pub(crate) mod body;
+pub(crate) mod buffer;
+pub(crate) mod encode;
+pub(crate) mod handler_task;
+pub(crate) mod hold;
+pub(crate) mod limits;
+pub(crate) mod record;
+pub(crate) mod sender;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -8,27 +17,25 @@ use std::time::Duration;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
-use http::header::{
-    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, VARY,
-};
+use http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::AbortHandle;
 
-use crate::body::StreamBody;
-use crate::body_read::{self, BodyRead, Held};
-use crate::buffer::{self, End, Frames, Queue, Reader, Writer};
 use crate::config::Config;
+use crate::error::refusal::refuse;
 use crate::error::{Error, error_response};
-use crate::format::Format;
-use crate::handler_task::HandlerTask;
-use crate::limits::Limits;
 use crate::metrics::ActiveStream;
+use crate::protocol::Format;
 use crate::protocol::{ENDED_UNEXPECTEDLY_MESSAGE, LAST_EVENT_ID};
-use crate::sender::{Sender, Tx};
-use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
+use crate::request::tracked::BodyRead;
+use crate::stream::buffer::{End, Frames, Queue, Reader, Writer};
+use crate::stream::handler_task::HandlerTask;
+use crate::stream::limits::Limits;
+use crate::stream::sender::{Sender, Tx};
+use body::StreamBody;
+use hold::Held;
 
 /// Extractor for a streaming handler. It reads the wire format the client asks
 /// for and the app's [`Config`]; [`Stream::run`] then runs the handler and
@@ -81,11 +88,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Stream {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse().ok()),
             body_read: parts.extensions.get::<BodyRead>().cloned(),
-            config: parts
-                .extensions
-                .get::<Config>()
-                .cloned()
-                .unwrap_or_default(),
+            config: Config::of_request(parts),
             headers: parts.headers.clone(),
         })
     }
@@ -226,7 +229,7 @@ impl Timing {
 
 /// Answers with the packets of `rx`, encoded in `format`. `task` is stopped
 /// when the response (or its body) is dropped. While `body_read` is not
-/// given, the head and packets are held (see [`body_read`](crate::body_read)).
+/// given, the head and packets are held (see [`body_read`](crate::request::tracked)).
 pub(crate) async fn respond(
     mut rx: Reader,
     format: Format,
@@ -252,7 +255,7 @@ pub(crate) async fn respond(
     }
     let mut held = Held::default();
     if let Some(read) = body_read.filter(|read| !read.is_read()) {
-        held = body_read::hold(&mut rx, &read).await;
+        held = hold::hold(&mut rx, &read).await;
         // Failed before its first packet: still an HTTP error.
         if held.packets == 0 {
             match held.end.take() {
@@ -335,42 +338,6 @@ where
         }
     })
 }
-
-impl Config {
-    /// A slot under [`Config::max_streams`] for one more stream (a handler,
-    /// or a connection reading a resumable stream), or the answer that
-    /// refuses it: also while the server is shutting down.
-    pub(crate) fn slot(&self) -> Result<Option<OwnedSemaphorePermit>, Box<Response>> {
-        if self.shutdown.as_ref().is_some_and(Shutdown::is_stopping) {
-            let message = SHUTDOWN_MESSAGE.into();
-            return Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)));
-        }
-        match &self.max_streams {
-            None => Ok(None),
-            Some(slots) => match slots.clone().try_acquire_owned() {
-                Ok(permit) => Ok(Some(permit)),
-                Err(_) => {
-                    let message = "too many streams are running: retry later".to_owned();
-                    Err(Box::new(refuse(StatusCode::SERVICE_UNAVAILABLE, message)))
-                }
-            },
-        }
-    }
-}
-
-/// Refuses a stream before its handler runs; 503s carry `Retry-After`.
-fn refuse(status: StatusCode, message: String) -> Response {
-    let mut response = Error::new(status, message).into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
-    }
-    response
-}
-
-/// What a refused client is told to wait, in seconds.
-const RETRY_AFTER_SECS: &str = "5";
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {

@@ -1,59 +1,19 @@
-//! Errors: what a handler returns ([`Error`]), what a failed send reports
-//! ([`SendError`]), and what travels on the wire ([`ErrorPacket`]).
+//! Errors: what a handler returns ([`Error`]) and what a failed send reports
+//! ([`SendError`]). What travels on the wire is the protocol's
+//! [`ErrorPacket`](crate::protocol::ErrorPacket).
 
 use std::borrow::Cow;
 use std::fmt;
 
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
 
-use crate::protocol::ErrorBody;
+use crate::protocol::{ErrorBody, ErrorPacket, INTERNAL_ERROR_MESSAGE};
 
-/// The error object of the protocol: the payload of an `error` packet, and the
-/// `{"error": …}` body of an HTTP error answered before the stream began.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorPacket {
-    /// Text meant for the user (empty when an error object has none).
-    #[serde(default, deserialize_with = "text_or_empty")]
-    pub message: String,
-    /// An HTTP status code classifying the error. A decoder reads an error
-    /// object without one (or with `null`) as 500.
-    #[serde(default = "internal_status", deserialize_with = "status_or_500")]
-    pub status: u16,
-    /// For internal errors: the id that also appears in the server's log line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_id: Option<String>,
-}
+pub(crate) mod refusal;
+pub mod rejection;
+mod request_body;
 
-/// The status of an error object that does not say.
-pub(crate) fn internal_status() -> u16 {
-    500
-}
-
-/// A status that is absent or `null` reads as 500; any other value must be
-/// an integer from 0 to 65535 (`docs/protocol.md`, "The error object").
-pub(crate) fn status_or_500<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
-    Ok(Option::<u16>::deserialize(d)?.unwrap_or_else(internal_status))
-}
-
-/// A message that is `null` reads as `""`; any other value must be a string.
-pub(crate) fn text_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
-}
-
-impl fmt::Display for ErrorPacket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (status {}", self.message, self.status)?;
-        if let Some(id) = &self.error_id {
-            write!(f, ", error id {id}")?;
-        }
-        f.write_str(")")
-    }
-}
-
-/// The generic message a client sees for an internal error or a panic, unless
-/// the application opted in with [`Config::expose_internal_errors`](crate::Config::expose_internal_errors).
-pub const INTERNAL_ERROR_MESSAGE: &str = "internal error";
+pub(crate) use request_body::RequestBodyError;
 
 /// The error a stream handler returns: it becomes the stream's final `error`
 /// packet, or the HTTP response itself when no packet was sent yet.
@@ -238,7 +198,7 @@ pub(crate) fn error_response(packet: ErrorPacket) -> axum::response::Response {
 
 /// Any standard error converts with `?`, as an internal error, except the
 /// failure of a guarded request body (see [`Error::from_request_body`]) and
-/// axum's extractor rejections (see [`rejection`](crate::rejection)), which keep
+/// axum's extractor rejections (see [`rejection`](crate::error::rejection)), which keep
 /// their 4xx status and reason. A [`SendError`]
 /// saying the client left stays recognisable, so a handler that ends with `?` on
 /// a failed send is counted as cancelled rather than failed.
@@ -258,7 +218,9 @@ where
                 kind: Kind::ClientGone,
             },
             Ok(send) => Error::internal(send),
-            Err(other) => crate::rejection::from_rejection(other).unwrap_or_else(Error::internal),
+            Err(other) => {
+                crate::error::rejection::from_rejection(other).unwrap_or_else(Error::internal)
+            }
         }
     }
 }

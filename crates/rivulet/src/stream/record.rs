@@ -9,9 +9,9 @@
 use serde::Serialize;
 use serde_json::value::{RawValue, to_raw_value};
 
-use crate::buffer::{Queue, Refused, Writer};
-use crate::error::ErrorPacket;
+use crate::protocol::ErrorPacket;
 use crate::protocol::PacketKind;
+use crate::stream::buffer::{Queue, Refused, Writer};
 
 /// One packet of a resumable stream, before it gets its number in the store.
 #[derive(Debug, Clone)]
@@ -90,7 +90,7 @@ impl Writer<Records> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buffer::{self, End};
+    use crate::stream::buffer::{self, End};
     use futures::FutureExt;
 
     #[tokio::test]

@@ -10,8 +10,8 @@ use std::ops::Range;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::error::ErrorPacket;
-use crate::format::Format;
+use crate::protocol::ErrorPacket;
+use crate::protocol::Format;
 use crate::protocol::{LegacyErrorEnvelope, PacketKind as Kind, StreamId};
 
 /// The SSE `id` field a frame carries (other formats write no ids).

@@ -12,7 +12,8 @@ use http::StatusCode;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::Error;
-use crate::shutdown::{SHUTDOWN_MESSAGE, Shutdown};
+use crate::protocol::SHUTDOWN_MESSAGE;
+use crate::shutdown::Shutdown;
 
 /// The limits of one handler.
 pub(crate) struct Limits {

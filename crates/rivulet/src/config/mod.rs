@@ -7,6 +7,11 @@ use tokio::sync::Semaphore;
 
 use crate::shutdown::Shutdown;
 
+mod layer;
+mod slots;
+
+pub use layer::RequestGuard;
+
 /// How streams behave: buffer size, keep-alive, packet limit, error exposure,
 /// and the limits that protect the server.
 ///

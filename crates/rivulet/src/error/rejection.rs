@@ -118,7 +118,7 @@ mod tests {
             .unwrap_err();
         let packet = Error::from(rejection).into_packet(false);
         assert_eq!(packet.status, 500);
-        assert_eq!(packet.message, crate::INTERNAL_ERROR_MESSAGE);
+        assert_eq!(packet.message, crate::protocol::INTERNAL_ERROR_MESSAGE);
         assert!(packet.error_id.is_some());
     }
 

@@ -20,8 +20,6 @@
 //! one into an [`Error`] with its status and reason, and
 //! [`Error::from_request_body`] finds it in an error of any type.
 
-use std::borrow::Cow;
-use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -34,95 +32,14 @@ use http_body::{Body as _, Frame, SizeHint};
 use memchr::memmem;
 use tokio::time::{Instant, Sleep};
 
-use crate::config::Config;
-use crate::error::Error;
+use crate::error::RequestBodyError;
 
 /// The most bytes a multipart body may hold before its first boundary, and in
 /// the header block of each of its parts.
 pub const MAX_MULTIPART_HEAD: usize = 16 * 1024;
 
-/// Why a request body failed: found by [`Error::from_request_body`] in the
-/// error an extractor reports.
-#[derive(Debug)]
-pub(crate) struct RequestBodyError {
-    pub(crate) status: StatusCode,
-    pub(crate) message: Cow<'static, str>,
-}
-
-impl fmt::Display for RequestBodyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for RequestBodyError {}
-
-impl Error {
-    /// The error a guarded request body failed with, when `error` (or any
-    /// error in its chain of sources) is one: its status (400 or 408) and its
-    /// reason, for the user. `None` for every other error.
-    ///
-    /// ```
-    /// # use axum::extract::multipart::MultipartError;
-    /// fn upload_error(e: MultipartError) -> rivulet::Error {
-    ///     rivulet::Error::from_request_body(&e)
-    ///         .unwrap_or_else(|| rivulet::Error::new(e.status(), e.body_text()))
-    /// }
-    /// ```
-    pub fn from_request_body(error: &(dyn std::error::Error + 'static)) -> Option<Error> {
-        let mut current = Some(error);
-        while let Some(error) = current {
-            if let Some(body) = error.downcast_ref::<RequestBodyError>() {
-                return Some(Error::new(body.status, body.message.clone()));
-            }
-            current = error.source();
-        }
-        None
-    }
-}
-
-/// The service [`Config`]'s layer wraps around an app: it hands every
-/// request the [`Config`] (as the `Extension` layer would) and guards its body.
-#[derive(Clone, Debug)]
-pub struct RequestGuard<S> {
-    inner: S,
-    config: Config,
-}
-
-/// `Router::layer(config)`: the streams get their settings, and request bodies
-/// the guard of this module.
-impl<S> tower_layer::Layer<S> for Config {
-    type Service = RequestGuard<S>;
-
-    fn layer(&self, inner: S) -> RequestGuard<S> {
-        RequestGuard {
-            inner,
-            config: self.clone(),
-        }
-    }
-}
-
-impl<S> tower_service::Service<Request<Body>> for RequestGuard<S>
-where
-    S: tower_service::Service<Request<Body>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<Body>) -> S::Future {
-        request.extensions_mut().insert(self.config.clone());
-        let request = guard(request, &self.config);
-        self.inner.call(request)
-    }
-}
-
 /// Wraps the body of `request` in the guard, unless it has none.
-fn guard(request: Request<Body>, config: &Config) -> Request<Body> {
+pub(crate) fn guard_body(request: Request<Body>, idle: Option<Duration>) -> Request<Body> {
     if request.body().is_end_stream() {
         return request;
     }
@@ -130,7 +47,7 @@ fn guard(request: Request<Body>, config: &Config) -> Request<Body> {
     let multipart = multipart_boundary(&parts.headers).map(Scan::new);
     let guarded = Guarded {
         inner: body,
-        idle: config.request_body_timeout,
+        idle,
         sleep: None,
         waiting: false,
         multipart,

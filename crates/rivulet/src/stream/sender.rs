@@ -9,12 +9,13 @@ use std::task::{Poll, ready};
 
 use serde::Serialize;
 
-use crate::buffer::{End, Refused, Writer};
-use crate::encode::{self, EventId};
-use crate::error::{ErrorPacket, SendError};
-use crate::format::Format;
+use crate::error::SendError;
+use crate::protocol::ErrorPacket;
+use crate::protocol::Format;
 use crate::protocol::PacketKind as Kind;
-use crate::record::{Record, Records};
+use crate::stream::buffer::{End, Refused, Writer};
+use crate::stream::encode::{self, EventId};
+use crate::stream::record::{Record, Records};
 
 thread_local! {
     /// Where packets are encoded before they are copied into their stream's
