@@ -33,7 +33,7 @@ export interface UseStreamResult<P = any, F = any> {
   error: StreamError | undefined;
   /** The latest upload progress, with `onUploadProgress`. */
   upload: { loaded: number; total: number } | undefined;
-  /** Starts the stream (again), with `overrides` over the hook's options (a `body`, say). */
+  /** Starts the stream anew (aborting a running one; a stored resume point is dropped), with `overrides` over the hook's options (a `body`, say). */
   start(overrides?: UseStreamOptions<P, F>): void;
   /** Disconnects: a resumable job goes on (and `resumeKey` keeps its point). */
   abort(): void;

@@ -8,8 +8,9 @@
 // No request is made while rendering: streams start from effects or event
 // handlers, so server rendering sends nothing. Under StrictMode's double
 // mount the start an effect asks for is deferred to a microtask that the
-// first cleanup withdraws, and a feed's connection is closed only after a
-// microtask in which a remount may take it over: one request either way.
+// first cleanup withdraws, and a stream or a feed's connection is ended only
+// after a microtask in which a remount may take it over: one request either
+// way, and a stream started before the effects ran survives them.
 
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { createStream, StreamError } from './stream.js';
@@ -45,7 +46,8 @@ export function useStream(url, options = {}) {
   const current = useRef(); // the running stream
   const unmounted = useRef(false);
 
-  const start = useCallback((overrides = {}) => {
+  // Starts the stream; `resuming` (on mount) resumes from a stored point.
+  const run = useCallback((overrides = {}, resuming = false) => {
     const { url, options } = latest.current;
     const { immediate, keep = DEFAULT_KEEP_PACKETS, resumeKey, onProgress, onDone, onError, onUploadProgress, ...streamOptions } = {
       ...options,
@@ -53,7 +55,9 @@ export function useStream(url, options = {}) {
     };
     current.current?.abort();
     const store = resumeKey ? storage() : undefined;
-    const saved = store?.getItem(resumeKey);
+    const saved = resuming ? store?.getItem(resumeKey) : undefined;
+    // start() begins anew: a point stored for an earlier run is dropped.
+    if (!resuming) store?.removeItem(resumeKey);
     const stream = createStream(url, saved ? { ...streamOptions, lastEventId: saved } : streamOptions);
     current.current = stream;
     const set = (update) => current.current === stream && !unmounted.current && setState(update);
@@ -85,8 +89,8 @@ export function useStream(url, options = {}) {
     }
     setState({ ...IDLE, status: 'running' });
     stream.start();
-    return stream;
   }, []);
+  const start = useCallback((overrides) => run(overrides), [run]);
 
   const abort = useCallback(() => {
     current.current?.abort();
@@ -106,16 +110,23 @@ export function useStream(url, options = {}) {
     const resumable = options.resumeKey && storage()?.getItem(options.resumeKey);
     let withdrawn = false;
     if (options.immediate || resumable) {
-      queueMicrotask(() => withdrawn || unmounted.current || start());
+      // Not if a stream already runs: one started before StrictMode's
+      // simulated unmount goes on (see the cleanup).
+      queueMicrotask(() => withdrawn || unmounted.current || current.current || run(undefined, true));
     }
     return () => {
       withdrawn = true;
       unmounted.current = true;
-      // A disconnect only: a resumable job goes on and can be resumed.
-      current.current?.abort();
-      current.current = undefined;
+      // StrictMode mounts again at once: the stream is ended only if nothing
+      // has by the next microtask. A disconnect only: a resumable job goes on
+      // and can be resumed.
+      queueMicrotask(() => {
+        if (!unmounted.current) return;
+        current.current?.abort();
+        current.current = undefined;
+      });
     };
-  }, [start]);
+  }, [run]);
 
   return { ...state, start, abort, cancel };
 }

@@ -61,8 +61,10 @@ async function reactPage(context) {
 
 const mount = (page, list) => page.evaluate((list) => window.mountHooks(list), list);
 const stateOf = async (page, id, status) => {
-  await page.locator(`#${id}[data-status="${status}"]`).waitFor();
-  return JSON.parse(await page.locator(`#${id}`).textContent());
+  const reached = await page.locator(`#${id}[data-status="${status}"]`).waitFor().then(() => true, (err) => err);
+  const text = await page.locator(`#${id}`).textContent();
+  if (reached !== true) assert.fail(`#${id} not ${status} in time: ${text.slice(0, 500)}`);
+  return JSON.parse(text);
 };
 
 test('useStream with immediate start: one request under StrictMode, every packet, the result', opts, async () => {
@@ -94,6 +96,23 @@ test('useStream: start() sends a POST body; keep bounds the packets; an error pa
   const risky = await stateOf(page, 'risky', 'error');
   assert.equal(risky.error.errorType, 'error');
   assert.equal(risky.error.message, 'Something went wrong!');
+  await page.close();
+});
+
+test('useStream: a FormData upload reports upload progress, then the server\'s packets and result', opts, async () => {
+  const page = await reactPage();
+  await mount(page, [{ kind: 'stream', id: 'up', url: '/stream/upload' }]);
+  await page.evaluate(() => {
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(1 << 20)]), 'zeros.bin');
+    window.hooks.up.start({ body: form, onUploadProgress() {} });
+  });
+  const state = await stateOf(page, 'up', 'done');
+  assert.ok(state.upload.total > 1 << 20, 'the whole multipart body is counted');
+  assert.equal(state.upload.loaded, state.upload.total);
+  assert.deepEqual(state.result, { bytes: 1 << 20, sha256: '30e14955ebf1352266dc2ff8067e68104607e750abb9d3b36582b8af909fcb58' });
+  assert.ok(state.packets.length >= 1, 'hashing progress packets');
+  assert.deepEqual(page.sent.map((r) => r.method), ['POST']);
   await page.close();
 });
 
