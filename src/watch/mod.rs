@@ -23,6 +23,7 @@ use rivulet::client::reqwest::Method;
 use rivulet::client::reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use rivulet::client::{Client, Error};
 use rivulet::decode::Event;
+use rivulet::protocol::ResumePoint;
 
 use output::Output;
 
@@ -47,7 +48,8 @@ Output:
     {\"type\":\"done\",\"data\":<packet>}
     {\"type\":\"error\",\"data\":{\"message\":…,\"status\":…,\"error_id\":…}}
     {\"type\":\"failure\",\"reason\":\"http_status|not_a_stream|transport|truncated|malformed|idle_timeout|interrupted|input\",
-     \"message\":…, \"status\":<HTTP status, for http_status>, \"error\":<the server's error object, if any>}
+     \"message\":…, \"status\":<HTTP status, for http_status>, \"error\":<the server's error object, if any>,
+     \"resume_point\":<where a resumable stream can go on with --resume, if known>}
 
 Progress bar:
   When stderr is a terminal, a bar follows progress packets of these shapes:
@@ -155,10 +157,27 @@ pub struct Args {
 
     /// Resume a resumable stream from a resume point (`<stream id>.<packets
     /// received>`, the SSE event id) instead of starting it, as after a crash.
+    /// A watch that ends without the final packet prints where to resume.
     ///
     /// Example: --resume 3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42
-    #[arg(long, value_name = "POINT")]
-    pub resume: Option<String>,
+    #[arg(long, value_name = "POINT", value_parser = parse_resume_point)]
+    pub resume: Option<ResumePoint>,
+
+    /// Trust the certificates of this PEM file to verify an https:// server,
+    /// besides the system's: the certificate `rivulet demo --tls-self-signed
+    /// --tls-self-signed-out FILE` wrote, or a private CA.
+    ///
+    /// Example: --ca-file /tmp/rivulet-demo.pem
+    #[arg(long, value_name = "CA.pem")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Do not verify the server's certificate at all (any certificate, any
+    /// name): for a local test server only, as anyone on the path could read
+    /// and change the stream. Prefer --ca-file.
+    ///
+    /// Example: --insecure
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
 }
 
 fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
@@ -176,8 +195,8 @@ fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
 pub(crate) enum Ending {
     /// The final packet arrived (done or error).
     Final(Event),
-    /// No complete stream.
-    Failed(Error),
+    /// No complete stream; a resumable one can go on from the point.
+    Failed(Error, Option<ResumePoint>),
     /// Ctrl-C.
     Interrupted,
     /// The body file could not be read.
@@ -192,7 +211,7 @@ impl Ending {
             Ending::Final(Event::Error(_)) => EXIT_ERROR_PACKET,
             Ending::Final(_) => EXIT_DONE,
             Ending::Interrupted => EXIT_INTERRUPTED,
-            Ending::Failed(_) | Ending::Input(_) | Ending::Output(_) => EXIT_FAILURE,
+            Ending::Failed(..) | Ending::Input(_) | Ending::Output(_) => EXIT_FAILURE,
         }
     }
 }
@@ -222,11 +241,6 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
     if let Err(why) = check_url(&args.url) {
         return Ending::Input(why);
     }
-    if let Some(point) = &args.resume
-        && let Err(why) = check_resume_point(point)
-    {
-        return Ending::Input(why);
-    }
     let body = match read_body(args).await {
         Ok(body) => body,
         Err(why) => return Ending::Input(why),
@@ -236,7 +250,11 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
     } else {
         Method::GET
     });
-    let mut request = Client::new().request(method, &args.url).format(args.format);
+    let client = match http_client(args).await {
+        Ok(client) => client,
+        Err(why) => return Ending::Input(why),
+    };
+    let mut request = client.request(method, &args.url).format(args.format);
     for (name, value) in &args.headers {
         request = request.header(name.clone(), value.clone());
     }
@@ -252,8 +270,8 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
     if args.no_reconnect {
         request = request.no_reconnect();
     }
-    if let Some(point) = &args.resume {
-        request = request.resume_from(point.clone());
+    if let Some(point) = args.resume {
+        request = request.resume_from(point);
     }
     let mut stream = match request.send().await {
         Ok(stream) => stream,
@@ -261,7 +279,7 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
             if status == rivulet::client::reqwest::StatusCode::NO_CONTENT
                 && args.resume.is_some() =>
         {
-            let point = args.resume.as_deref().unwrap_or_default();
+            let point = args.resume.map(|p| p.to_string()).unwrap_or_default();
             return Ending::Input(format!(
                 "the stream cannot be resumed from {point}: the server answered 204 No \
                  Content, so it does not keep this stream (the id is wrong, the stream \
@@ -269,7 +287,7 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
                  final packet"
             ));
         }
-        Err(error) => return Ending::Failed(error),
+        Err(error) => return Ending::Failed(error, None),
     };
     while let Some(event) = stream.next().await {
         match event {
@@ -281,11 +299,11 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
                     return Ending::Final(event);
                 }
             }
-            Err(error) => return Ending::Failed(error),
+            Err(error) => return Ending::Failed(error, stream.resume_point()),
         }
     }
     // The stream yields an error before it ends without a final packet.
-    Ending::Failed(Error::Truncated)
+    Ending::Failed(Error::Truncated, stream.resume_point())
 }
 
 /// What a URL argument looks like, for the messages about one that is not.
@@ -305,20 +323,46 @@ fn check_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// The HTTP client: the system's roots plus `--ca-file`, or no verification
+/// with `--insecure`.
+async fn http_client(args: &Args) -> Result<Client, String> {
+    use rivulet::client::reqwest;
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = &args.ca_file {
+        let pem = tokio::fs::read(path)
+            .await
+            .map_err(|e| format!("--ca-file: cannot read {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .ok()
+            .filter(|certs| !certs.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "--ca-file: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    path.display()
+                )
+            })?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    if args.insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder
+        .build()
+        .map(Client::from)
+        .map_err(|e| format!("cannot set up the HTTP client: {e}"))
+}
+
 /// `--resume` takes what a resumable stream's client reports: 32 hex digits,
 /// then optionally a dot and the number of packets received.
-fn check_resume_point(point: &str) -> Result<(), String> {
-    let (id, count) = point.split_once('.').unwrap_or((point, "0"));
-    let id_ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    if id_ok && count.parse::<u64>().is_ok() {
-        return Ok(());
-    }
-    Err(format!(
-        "`{point}` is not a resume point: --resume takes <stream id>.<packets received>, \
+fn parse_resume_point(point: &str) -> Result<ResumePoint, String> {
+    point.parse::<ResumePoint>().map_err(|_| {
+        format!(
+            "`{point}` is not a resume point: --resume takes <stream id>.<packets received>, \
          32 hex digits, a dot and a number, as in \
          3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42 (the stream id is the response's \
          Rivulet-Stream-Id header)"
-    ))
+        )
+    })
 }
 
 async fn read_body(args: &Args) -> Result<Option<Vec<u8>>, String> {
@@ -374,11 +418,12 @@ mod tests {
 
     #[test]
     fn resume_points_are_checked_before_sending() {
-        assert!(check_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42").is_ok());
-        assert!(check_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5").is_ok());
+        let point = parse_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42").unwrap();
+        assert_eq!(point.received, 42);
+        assert!(parse_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5").is_ok());
         for bad in ["42", "3f2a9c0e.1", "3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.x", ""] {
             assert!(
-                check_resume_point(bad)
+                parse_resume_point(bad)
                     .unwrap_err()
                     .contains("not a resume point")
             );

@@ -135,3 +135,15 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// This process's resident memory in bytes, from `/proc/self/status`: what
+/// a test that bounds memory under load reads before and after.
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmRSS line");
+    kib * 1024
+}

@@ -225,7 +225,8 @@ function buildCard(demo) {
         if (progressBar) progressBar.value = 1;
         if (uploadBar) uploadBar.value = 1;
         result.classList.add('ok');
-        result.textContent = JSON.stringify(final, null, 2);
+        // A handler that returns nothing ends with a `null` final packet.
+        result.textContent = final === null || final === undefined ? 'Done (no final value).' : JSON.stringify(final, null, 2);
         setState('done');
       })
       .error((xhr, errorType, message) => {
@@ -238,9 +239,15 @@ function buildCard(demo) {
           return;
         }
         result.classList.add('failed');
-        const status = xhr.status ? ` (HTTP ${xhr.status})` : '';
+        // The HTTP status only when the server refused before the stream
+        // began: an error packet arrives in a 200 response and carries its
+        // own status in the detail below.
+        const refused = xhr.status && (xhr.status < 200 || xhr.status >= 300);
+        const status = refused ? ` (HTTP ${xhr.status})` : '';
         const detail = xhr.responseJSON?.error;
-        result.textContent = `${errorType}: ${message}${status}` + (detail ? `\n${JSON.stringify(detail, null, 2)}` : '');
+        // "timeout" says it all; no "timeout: timeout".
+        const said = message && message !== errorType ? `${errorType}: ${message}` : errorType;
+        result.textContent = `${said}${status}` + (detail ? `\n${JSON.stringify(detail, null, 2)}` : '');
         setState('error', errorType);
       })
       .start();

@@ -14,7 +14,7 @@ use tokio::time::{Instant, Sleep};
 use super::Error;
 use super::reconnect::Resumer;
 use crate::decode::{Decoder, Event};
-use crate::protocol::Format;
+use crate::protocol::{Format, ResumePoint};
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
@@ -105,10 +105,12 @@ impl EventStream {
         self.decoder.last_event_id()
     }
 
-    /// For a resumable stream, where it would resume, in any format:
-    /// `<stream id>.<packets received>` (see [`RequestBuilder::resume_from`](super::RequestBuilder::resume_from)).
-    /// `None` for a stream that is not resumable, or when reconnecting is off.
-    pub fn resume_point(&self) -> Option<String> {
+    /// For a resumable stream, where it would resume, in any format (see
+    /// [`RequestBuilder::resume_from`](super::RequestBuilder::resume_from)); its
+    /// text, `<stream id>.<packets received>`, is what `Last-Event-ID` carries.
+    /// `None` for a stream that is not resumable, or whose request cannot be
+    /// sent again (a streaming body).
+    pub fn resume_point(&self) -> Option<ResumePoint> {
         self.resume.as_ref()?.point()
     }
 

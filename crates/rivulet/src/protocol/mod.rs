@@ -15,15 +15,15 @@
 //! ```
 
 mod envelope;
-mod error_packet;
-mod format;
+pub(crate) mod error_packet;
+pub(crate) mod format;
 mod kind;
 mod messages;
 mod resume_point;
 
 pub(crate) use envelope::{ErrorBody, LegacyErrorEnvelope, NdjsonLine};
-pub use error_packet::ErrorPacket;
-pub use format::{Format, UnknownFormat};
+pub(crate) use error_packet::ErrorPacket;
+pub(crate) use format::Format;
 pub use kind::PacketKind;
 pub(crate) use messages::BUSY_MESSAGE;
 #[cfg(feature = "redis")]

@@ -73,7 +73,7 @@ pub use memory::{
 pub use redis::{CorruptEntry, RedisStore};
 pub use request::ResumeRequest;
 pub use resumable::Resumable;
-pub use settings::{DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_TTL, Resume};
+pub use settings::{DEFAULT_LEASE, DEFAULT_RECONNECT_GRACE, DEFAULT_TTL, Resume};
 pub use store::{Packet, Status, Store, StoreError};
 
 use settings::Settings;

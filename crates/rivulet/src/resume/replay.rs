@@ -22,6 +22,7 @@ use crate::protocol::{
     STORE_FAILED_MESSAGE,
 };
 use crate::shutdown::Shutdown;
+use crate::stream::body::Leaving;
 use crate::stream::buffer::{self, End, Writer};
 use crate::stream::encode::{self, EventId};
 use crate::stream::handler_task::HandlerTask;
@@ -68,7 +69,7 @@ pub(super) async fn respond(
         held,
     ));
     let task = HandlerTask(task.abort_handle());
-    let mut response = stream::respond(rx, format, timing, task, true, None).await;
+    let mut response = stream::respond(rx, format, timing, task, Leaving::KeepsJob, None).await;
     if response.status() == StatusCode::OK {
         let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
         response.headers_mut().insert(STREAM_ID_HEADER, value);
