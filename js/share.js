@@ -11,6 +11,8 @@
 // not. Only a final packet or failure ends the others; an abort is the
 // aborting client's own.
 
+import { parseResumePoint } from './resume.js';
+
 // How long a holder whose stream ended keeps the lock: the final message it
 // relayed reaches the other clients before one of them could be given the
 // lock and open the stream again.
@@ -95,9 +97,9 @@ export function shareAcrossTabs(request, follow) {
 // the closing holder relayed just before: the others drop it.
 function after(next, last) {
   if (!next || !last) return true;
-  const [id, count] = next.split('.');
-  const [lastId, lastCount] = last.split('.');
-  return id !== lastId || Number(count) > Number(lastCount);
+  const a = parseResumePoint(next);
+  const b = parseResumePoint(last);
+  return a.id !== b.id || a.count > b.count;
 }
 
 // `getAllResponseHeaders()` text back into Headers.

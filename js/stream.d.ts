@@ -1,6 +1,7 @@
-// Types for the Rivulet browser client: stream.js (createStream), parser.js
-// (createParser) and jquery.stream.js ($.stream). The wire protocol they read
-// is described in docs/protocol.md.
+// Types for the Rivulet browser client: stream.js (createStream) and parser.js
+// (createParser); jquery.stream.js ($.stream) has its own in
+// jquery.stream.d.ts, so importing this module leaves the global jQuery type
+// as it is. The wire protocol they read is described in docs/protocol.md.
 
 /** The three wire formats. */
 export type StreamFormat = 'sse' | 'ndjson' | 'legacy';
@@ -171,6 +172,17 @@ export interface RivuletStream<P = any, F = any> extends PromiseLike<F>, AsyncIt
   start(): this;
   /** Ends the request; error callbacks run with errorType `'abort'`. Nothing happens once settled. */
   abort(): this;
+  /**
+   * Ends the request as `abort()` does and tells the server to stop the job:
+   * `DELETE` on the stream's URL (with its headers and credentials) carrying
+   * the resume point in `Last-Event-ID`. `abort()` only disconnects, so a
+   * resumable job goes on; `cancel()` stops it. Resolves `true` when the
+   * server told a running stream to stop (202), `false` when nothing ran
+   * under that id (204), when the stream is not resumable (no
+   * `Rivulet-Stream-Id` seen: no request is sent) or got its final packet;
+   * rejects with a {@link StreamError} for any other answer or a network failure.
+   */
+  cancel(): Promise<boolean>;
   /** `'pending'` before start, `'running'`, then `'resolved'` or `'rejected'`. */
   state(): 'pending' | 'running' | 'resolved' | 'rejected';
   /**
@@ -254,101 +266,3 @@ export class ParseError extends Error {
 export type ParseErrorKind = 'json' | 'malformed' | 'too_large';
 
 export const DEFAULT_MAX_PACKET_SIZE: number;
-
-// ---------------------------------------------------------------------------
-// jquery.stream.js
-
-/**
- * `$.stream` options: jQuery.ajax's settings (they go through jQuery.ajax, with
- * `$.ajaxSetup`'s defaults), plus the stream's own `format`, `maxPacketSize`
- * and `maxResponseSize`.
- */
-export interface JQueryStreamOptions {
-  url?: string | undefined;
-  /** jQuery's name for `method`. */
-  type?: string | undefined;
-  method?: string | undefined;
-  /** As jQuery.ajax encodes it: a query string for GET, a form body otherwise; FormData, Blob… as they are. */
-  data?: string | Record<string, unknown> | unknown[] | FormData | Blob | URLSearchParams | undefined;
-  headers?: Record<string, string> | undefined;
-  contentType?: string | false | undefined;
-  dataType?: string | undefined;
-  processData?: boolean | undefined;
-  /** jQuery's: for the whole request, in milliseconds (the stream fails with `'timeout'`). */
-  timeout?: number | undefined;
-  xhrFields?: { withCredentials?: boolean | undefined; [field: string]: unknown } | undefined;
-  beforeSend?: ((jqXHR: JQueryStreamXHR, settings: object) => false | void) | undefined;
-  /** Asks for SSE or NDJSON (it sets `Accept`); by default the legacy framing, as the original plugin got. */
-  format?: StreamFormat | undefined;
-  /** The largest packet accepted (default 16 MiB); a larger one fails with `'parsererror'`. */
-  maxPacketSize?: number | undefined;
-  /** The most response text kept (default 64 Mi characters); a longer response fails with `'error'`. */
-  maxResponseSize?: number | undefined;
-  /** Any other jQuery.ajax setting (`cache`, `global`, `crossDomain`, `context`, …). */
-  [setting: string]: unknown;
-}
-
-/**
- * The error object of `$.stream`'s `xhr.responseJSON.error`, as the original
- * plugin's pages read it: `type` (the status) and `str` (the message), beside
- * Rivulet's own fields. For an error packet `status` is `'Stream Error'`; for
- * an HTTP error it is the status number.
- */
-export interface HazaarErrorObject {
-  type: number;
-  str: string;
-  status: 'Stream Error' | number;
-  message: string;
-  error_id?: string;
-  [field: string]: unknown;
-}
-
-/** The jqXHR that `$.stream`'s error callbacks receive. */
-export interface JQueryStreamXHR extends Omit<StreamXHR, 'responseJSON'> {
-  responseJSON?: { ok?: false; error?: HazaarErrorObject; [field: string]: unknown } | undefined;
-  setRequestHeader(name: string, value: string): unknown;
-}
-
-type JQueryFailCallback = (xhr: JQueryStreamXHR, errorType: ErrorType, message: string) => void;
-
-/**
- * What `$.stream` returns: a jQuery promise (so `then` and `always` behave as
- * jQuery's) with the stream's own methods and a few of jqXHR's.
- */
-export interface JQueryStream<P = any, F = any> {
-  progress(...callbacks: OneOrMany<(data: P) => void>[]): this;
-  done(...callbacks: OneOrMany<(data: F, textStatus: 'success', jqXHR: JQueryStreamXHR) => void>[]): this;
-  fail(...callbacks: OneOrMany<JQueryFailCallback>[]): this;
-  error(...callbacks: OneOrMany<JQueryFailCallback>[]): this;
-  /** After done (data, 'success', jqXHR) or fail (jqXHR, errorType, message). */
-  always(...callbacks: OneOrMany<(dataOrXhr: any, textStatus?: 'success' | ErrorType, jqXHROrMessage?: any) => void>[]): this;
-  uploadProgress(...callbacks: OneOrMany<(event: ProgressEvent) => void>[]): this;
-  abort(): this;
-  state(): 'pending' | 'resolved' | 'rejected';
-  getResponseHeader(name: string): string | null;
-  getAllResponseHeaders(): string;
-  readonly readyState: number;
-  readonly status: number;
-  readonly statusText: string;
-  /** The request's jqXHR. */
-  readonly xhr: JQueryStreamXHR;
-  /** jQuery's then: returns a new jQuery promise. */
-  then(
-    onDone?: ((data: F, textStatus: 'success', jqXHR: JQueryStreamXHR) => any) | null,
-    onFail?: ((xhr: JQueryStreamXHR, errorType: ErrorType, message: string) => any) | null,
-    onProgress?: ((data: P) => any) | null,
-  ): PromiseLike<any>;
-  catch(onFail: (xhr: JQueryStreamXHR, errorType: ErrorType, message: string) => any): PromiseLike<any>;
-}
-
-export interface JQueryStreamStatic {
-  <P = any, F = any>(url: string | URL, options?: JQueryStreamOptions): JQueryStream<P, F>;
-  <P = any, F = any>(options: JQueryStreamOptions & { url: string }): JQueryStream<P, F>;
-}
-
-declare global {
-  interface JQueryStatic {
-    /** Added by rivulet-client's jquery.stream.js. */
-    stream: JQueryStreamStatic;
-  }
-}

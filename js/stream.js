@@ -24,12 +24,13 @@
 // GET stream (./share.js, loaded only then).
 
 import { CONTENT_TYPES, createParser, formatFromContentType, ParseError } from './parser.js';
+import { createCallbacks } from './callbacks.js';
+import { createResume } from './resume.js';
+import { fetchTransport, MAX_ERROR_BODY, readPrefix, xhrTransport } from './transport.js';
 
 export { createParser, formatFromContentType, ParseError, DEFAULT_MAX_PACKET_SIZE } from './parser.js';
-
-// What a transport reads after the final packet before it aborts after all.
-const DRAIN_MS = 5000;
-const DRAIN_BYTES = 64 * 1024;
+export { DEFAULT_RECONNECT, MAX_SHORT_CONNECTIONS } from './resume.js';
+export { MAX_ERROR_BODY } from './transport.js';
 
 // A client asks for a format by its Content-Type.
 const ACCEPT = CONTENT_TYPES;
@@ -55,39 +56,19 @@ export const connectTimeoutMessage = (ms) =>
   'and queues the other requests; serve HTTP/2, share the stream across tabs (shareAcrossTabs) or open fewer streams';
 
 /**
- * Connections in a row that may drop after one new packet each before a
- * resumable stream gives up: such a server could be followed for ever.
- */
-export const MAX_SHORT_CONNECTIONS = 10;
-
-/** How a resumable stream reconnects unless options.reconnect says otherwise. */
-export const DEFAULT_RECONNECT = Object.freeze({ retries: 8, delay: 500, maxDelay: 15_000 });
-
-/**
  * Creates a stream client for `url`. Nothing is sent until `start()` (or
  * `await`, `then`, `for await`).
  */
 export function createStream(url, options = {}) {
   const request = prepareRequest(url, options);
-  const reconnect = reconnectOptions(options.reconnect);
   // An upload may take long before its response: a request with a body gets
   // a deadline only when asked for, and its upload progress stops the clock.
   const connectTimeout = options.connectTimeout ?? (request.body === null ? DEFAULT_CONNECT_TIMEOUT : 0);
   if (!(connectTimeout >= 0)) throw new TypeError('createStream: connectTimeout must be a number >= 0');
   const share = options.shareAcrossTabs && shareable(request);
-  // A resumable stream: its id (from Rivulet-Stream-Id, or options.lastEventId)
-  // and the packets received over all its connections.
-  // `fresh` counts the new packets of the current connection, `short` the
-  // connections in a row that dropped after one new packet.
-  const resume = { id: undefined, received: 0, attempt: 0, timer: undefined, fresh: 0, short: 0 };
-  const resumeFrom = (point) => {
-    const [id, count] = String(point).split('.');
-    resume.id = id;
-    resume.received = Number(count) || 0;
-  };
-  if (options.lastEventId) resumeFrom(options.lastEventId);
+  const resume = createResume(options.reconnect, options.lastEventId);
   let connection = 0; // numbers the transports; only the latest one reports
-  const lists = { progress: [], done: [], error: [], uploadProgress: [], always: [] };
+  const callbacks = createCallbacks(['progress', 'done', 'error', 'uploadProgress', 'always'], () => client);
   const iterators = new Set();
   // What jQuery's jqXHR offers, for error callbacks. The streamed body is not
   // kept (memory stays flat); responseText holds an HTTP error's body only.
@@ -103,8 +84,6 @@ export function createStream(url, options = {}) {
   };
   let state = 'pending'; // then 'running', 'resolved' or 'rejected'
   let result; // the arguments of done() or error() once settled
-  let lastProgress; // [data] of the latest progress packet
-  let lastUpload; // [event] of the latest upload progress event
   let parser;
   let stopTransport;
   let finalPacket = false; // settled by the stream's own final packet
@@ -116,34 +95,10 @@ export function createStream(url, options = {}) {
   // the connection), and is fed what another tab's connection received.
   let shared;
 
-  const call = (fn, args) => {
-    try {
-      fn.apply(client, args);
-    } catch (err) {
-      // A throwing callback must not break the stream or the other callbacks.
-      queueMicrotask(() => {
-        throw err;
-      });
-    }
-  };
-  const fire = (name, args) => {
-    // A copy: a callback added while firing has already run (see add()).
-    for (const fn of lists[name].slice()) call(fn, args);
-  };
   const settled = () => state === 'resolved' || state === 'rejected';
 
   const add = (name, fns) => {
-    for (const fn of fns.flat()) {
-      if (typeof fn !== 'function') continue;
-      lists[name].push(fn);
-      // Like jQuery's Deferred: a callback added after its event runs at once
-      // with the latest arguments.
-      if (name === 'progress' && lastProgress) call(fn, lastProgress);
-      else if (name === 'uploadProgress' && lastUpload) call(fn, lastUpload);
-      else if (name === 'done' && state === 'resolved') call(fn, result);
-      else if (name === 'error' && state === 'rejected') call(fn, result);
-      else if (name === 'always' && settled()) call(fn, result);
-    }
+    callbacks.add(name, fns);
     return client;
   };
 
@@ -161,8 +116,8 @@ export function createStream(url, options = {}) {
     // browser's network panel); otherwise it aborts.
     stopTransport?.(finalPacket);
     shared?.settled(newState, args);
-    fire(newState === 'resolved' ? 'done' : 'error', args);
-    fire('always', args);
+    callbacks.fire(newState === 'resolved' ? 'done' : 'error', args);
+    callbacks.fire('always', args);
     for (const it of iterators) it.wake();
   };
   const resolve = (data) => settle('resolved', [data]);
@@ -181,19 +136,10 @@ export function createStream(url, options = {}) {
     if (settled()) return;
     // In a resumable SSE stream the id says the packet's number: a server
     // may send again what the client has (a lying or confused one does).
-    const number = packet.id === undefined ? NaN : Number(packet.id.slice(packet.id.indexOf('.') + 1));
-    if (Number.isSafeInteger(number) && packet.id.includes('.')) {
-      if (number <= resume.received) return;
-      resume.received = number;
-    } else {
-      resume.received += 1;
-    }
-    resume.attempt = 0;
-    resume.fresh += 1;
+    if (!resume.count(packet.id)) return;
     if (packet.type === 'progress') {
-      lastProgress = [packet.data];
       shared?.progress(packet.data, lastEventId());
-      fire('progress', lastProgress);
+      callbacks.fire('progress', [packet.data]);
       for (const it of iterators) it.push(packet.data);
     } else if (packet.type === 'done') {
       finalPacket = true;
@@ -208,26 +154,20 @@ export function createStream(url, options = {}) {
   // After a dropped connection of a resumable stream: true when another one
   // is on its way (after a backoff delay with jitter), false to give up.
   const retry = () => {
-    if (!resume.id || !reconnect || settled() || resume.attempt >= reconnect.retries) return false;
-    // A connection that brought nothing is counted by the attempts.
-    if (resume.fresh === 1) resume.short += 1;
-    else if (resume.fresh > 1) resume.short = 0;
-    resume.fresh = 0;
-    if (resume.short >= MAX_SHORT_CONNECTIONS) {
-      reject('error', `the server dropped ${resume.short} connections in a row after one packet each`);
+    const next = settled() ? undefined : resume.next();
+    if (!next) return false;
+    if (next.fail) {
+      reject('error', next.fail);
       return true;
     }
-    resume.attempt += 1;
     connection += 1; // what the dropped transport still reports is ignored
     clearTimeout(connectTimer);
     stopTransport?.();
-    const ceiling = Math.min(reconnect.maxDelay, reconnect.delay * 2 ** (resume.attempt - 1));
-    const wait = ceiling / 2 + (Math.random() * ceiling) / 2;
     xhr.readyState = 1;
-    resume.timer = setTimeout(connect, wait);
+    resume.timer = setTimeout(connect, next.wait);
     return true;
   };
-  const lastEventId = () => (resume.id ? `${resume.id}.${resume.received}` : undefined);
+  const lastEventId = resume.point;
 
   // What a transport reports to; every method is a no-op once settled.
   const sink = {
@@ -303,8 +243,7 @@ export function createStream(url, options = {}) {
       if (settled()) return;
       clearTimeout(connectTimer); // it has a connection
       armIdleTimer();
-      lastUpload = [event];
-      fire('uploadProgress', lastUpload);
+      callbacks.fire('uploadProgress', [event]);
     },
   };
   const guard = (fn) => {
@@ -355,7 +294,7 @@ export function createStream(url, options = {}) {
       if (settled()) return;
       armIdleTimer();
       if (point) {
-        resumeFrom(point); // where the holder's stream is, so lastEventId() in callbacks is right
+        resume.from(point); // where the holder's stream is, so lastEventId() in callbacks is right
         resume.received -= 1; // onPacket counts this packet
       }
       onPacket({ type: 'progress', data });
@@ -394,7 +333,7 @@ export function createStream(url, options = {}) {
       // fetch cannot report upload progress, so XMLHttpRequest is used when
       // someone listens for it.
       const xhrAvailable = typeof XMLHttpRequest === 'function'; // not in Node, Deno or workers
-      transport = lists.uploadProgress.length && xhrAvailable ? xhrTransport : fetchTransport;
+      transport = callbacks.has('uploadProgress') && xhrAvailable ? xhrTransport : fetchTransport;
       if (!share) connect();
       else {
         import('./share.js').then(
@@ -408,6 +347,39 @@ export function createStream(url, options = {}) {
     abort() {
       reject('abort', 'abort');
       return client;
+    },
+
+    /**
+     * Disconnects and tells the server to stop the job: DELETE on the
+     * stream's URL with its resume point in Last-Event-ID (docs/protocol.md).
+     * Resolves true when a running stream was told to stop (202), false when
+     * nothing ran under that id (204) or the stream is not resumable or has
+     * ended; rejects with a StreamError for any other answer.
+     */
+    cancel() {
+      const point = finalPacket ? undefined : lastEventId();
+      client.abort();
+      if (!point) return Promise.resolve(false);
+      const headers = new Headers(request.headers);
+      headers.delete('Content-Type');
+      headers.set('Last-Event-ID', point);
+      const failed = (status, statusText, text, message) => {
+        const x = { ...xhr, readyState: 4, status, statusText, responseText: text, responseJSON: undefined };
+        try {
+          x.responseJSON = JSON.parse(text);
+        } catch {
+          // Not JSON: responseJSON stays undefined.
+        }
+        throw new StreamError(x, 'error', x.responseJSON?.error?.message ?? message);
+      };
+      return fetch(request.url, { method: 'DELETE', headers, credentials: request.credentials, cache: 'no-store' }).then(
+        async (response) => {
+          const text = await readPrefix(response, MAX_ERROR_BODY);
+          if (response.status === 202 || response.status === 204) return response.status === 202;
+          return failed(response.status, response.statusText, text, `cancel: HTTP ${response.status}`);
+        },
+        (err) => failed(0, '', '', err?.message || 'network error'),
+      );
     },
 
     then(onDone, onError) {
@@ -459,16 +431,6 @@ export function createStream(url, options = {}) {
   return client;
 }
 
-// options.reconnect: true (the default), false, or {retries, delay, maxDelay}.
-function reconnectOptions(option) {
-  if (option === false) return null;
-  const chosen = { ...DEFAULT_RECONNECT, ...(typeof option === 'object' && option) };
-  for (const key of Object.keys(DEFAULT_RECONNECT)) {
-    if (!(chosen[key] >= 0)) throw new TypeError(`createStream: reconnect.${key} must be a number >= 0`);
-  }
-  return chosen;
-}
-
 // Sharing needs the Web Locks API and BroadcastChannel (not in Node, say);
 // without them a stream has its own connection.
 function shareable(request) {
@@ -500,122 +462,4 @@ function isPlainData(value) {
   if (Array.isArray(value)) return true;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
-}
-
-/**
- * How much of an HTTP error's body is read (64 KiB, as `rivulet watch` does):
- * enough for any JSON error object, and a server that answers an error with an
- * endless or huge body cannot fill the client's memory.
- */
-export const MAX_ERROR_BODY = 64 * 1024;
-
-// The body's first `limit` bytes as text; the rest is not read (the request is
-// cancelled).
-async function readPrefix(response, limit) {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  let read = 0;
-  while (read < limit) {
-    const { done, value } = await reader.read();
-    if (done) return text + decoder.decode();
-    const piece = value.subarray(0, limit - read);
-    read += piece.length;
-    text += decoder.decode(piece, { stream: true });
-  }
-  reader.cancel().catch(() => {});
-  return text + decoder.decode();
-}
-
-function fetchTransport(request, sink) {
-  const controller = new AbortController();
-  let drain; // set once settled by the final packet: the rest is read and dropped
-  const run = async () => {
-    const response = await fetch(request.url, {
-      method: request.method,
-      headers: request.headers,
-      body: request.body,
-      credentials: request.credentials,
-      cache: 'no-store',
-      signal: controller.signal,
-    });
-    const { headers } = response;
-    const streaming = sink.response(
-      response.status,
-      response.statusText,
-      (name) => headers.get(name),
-      () => [...headers].map(([name, value]) => `${name}: ${value}\r\n`).join(''),
-    );
-    if (sink.closed) return;
-    if (!streaming) return sink.httpError(await readPrefix(response, MAX_ERROR_BODY));
-    if (!response.body) return sink.end();
-    const reader = response.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) {
-        clearTimeout(drain?.timer);
-        return sink.end();
-      }
-      if (drain) {
-        drain.bytes += value.length;
-        if (drain.bytes > DRAIN_BYTES) return controller.abort();
-        continue;
-      }
-      sink.chunk(value);
-      if (sink.closed && !drain) return;
-    }
-  };
-  // Once settled (final packet, abort, timeout) aborting ends the request and
-  // its body; the rejections that follow are expected and dropped by the sink.
-  run().catch((err) => sink.fail(err));
-  return (toTheEnd) => {
-    if (!toTheEnd) return controller.abort();
-    drain = { bytes: 0, timer: setTimeout(() => controller.abort(), DRAIN_MS) };
-  };
-}
-
-function xhrTransport(request, sink) {
-  const x = new XMLHttpRequest();
-  x.open(request.method, request.url, true);
-  request.headers.forEach((value, name) => x.setRequestHeader(name, value));
-  if (request.credentials === 'include') x.withCredentials = true;
-  // Listening on x.upload before send() is what makes the browser report it.
-  x.upload.onprogress = (event) => sink.upload(event);
-  let streaming;
-  let seen = 0;
-  x.onreadystatechange = () => {
-    if (x.readyState < 2 || sink.closed) return;
-    if (x.status === 0) return sink.fail(); // network failure (or our own abort)
-    streaming ??= sink.response(
-      x.status,
-      x.statusText,
-      (name) => x.getResponseHeader(name),
-      () => x.getAllResponseHeaders(),
-    );
-    if (!streaming) {
-      // The browser keeps the whole body; past the bound it is cut off.
-      if (x.readyState === 4 || x.responseText.length > MAX_ERROR_BODY) {
-        sink.httpError(x.responseText.slice(0, MAX_ERROR_BODY));
-      }
-      return;
-    }
-    // responseText is decoded by the browser (UTF-8, or Latin-1 for the
-    // ASCII-only legacy framing); the parser takes text as well as bytes.
-    const text = x.responseText;
-    if (text.length > seen) {
-      sink.chunk(text.slice(seen));
-      seen = text.length;
-    }
-    if (x.readyState === 4) sink.end();
-  };
-  // Browsers differ in how often readystatechange fires while loading; progress
-  // fires as data arrives. The handler only reads what is new, so both can call it.
-  x.onprogress = x.onreadystatechange;
-  x.send(request.body);
-  return (toTheEnd) => {
-    if (!toTheEnd) return x.abort();
-    const timer = setTimeout(() => x.abort(), DRAIN_MS);
-    x.addEventListener('loadend', () => clearTimeout(timer));
-  };
 }

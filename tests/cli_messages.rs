@@ -34,6 +34,57 @@ async fn a_malformed_resume_point_is_refused_before_sending() {
 }
 
 #[tokio::test]
+async fn a_refused_connection_is_said_in_words() {
+    let (listener, addr) = rivulet_testkit::listen().await;
+    drop(listener);
+    let run = watch(&[&url(addr, "/stream")]).await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr
+            .contains(&format!("cannot connect to {addr}: connection refused")),
+        "{run:?}"
+    );
+    for raw in ["tcp connect error", "os error", "error sending request"] {
+        assert!(!run.stderr.contains(raw), "{raw}: {run:?}");
+    }
+}
+
+/// With `--no-reconnect`, a resumable stream cut short says where it stopped,
+/// and `--resume` goes on from there to the final packet.
+#[tokio::test]
+async fn a_cut_stream_prints_its_resume_point_for_resume() {
+    let addr = demo().await;
+    let proxy = rivulet_testkit::Proxy::start(addr).await;
+    let path = "/stream/durable?items=40&every=1&interval_ms=20";
+    let mut child =
+        rivulet_testkit::spawn_watch(&["--json", "--no-reconnect", &url(proxy.addr, path)]);
+    let mut lines = rivulet_testkit::stdout_lines(&mut child);
+    for _ in 0..3 {
+        rivulet_testkit::next_line(&mut lines)
+            .await
+            .expect("a packet");
+    }
+    proxy.cut();
+    let mut last = String::new();
+    while let Some(line) = rivulet_testkit::next_line(&mut lines).await {
+        last = line;
+    }
+    let run = finish(child).await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    let failure: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(failure["type"], "failure", "{last}");
+    let point = failure["resume_point"]
+        .as_str()
+        .expect("a resume point")
+        .to_owned();
+    assert!(run.stderr.contains(&format!("--resume {point}")), "{run:?}");
+
+    let rest = watch(&["--json", "--resume", &point, &url(addr, path)]).await;
+    assert_eq!(rest.code, Some(0), "{rest:?}");
+    assert_eq!(rest.objects().last().unwrap()["type"], "done", "{rest:?}");
+}
+
+#[tokio::test]
 async fn a_relative_url_names_the_argument_and_shows_a_url() {
     let run = watch(&["/stream/process"]).await;
     assert_eq!(run.code, Some(2), "{run:?}");

@@ -246,6 +246,9 @@ async fn the_client_files_are_served_with_etags() {
     for name in [
         "stream.js",
         "parser.js",
+        "transport.js",
+        "resume.js",
+        "callbacks.js",
         "share.js",
         "jquery.stream.js",
         "stream.d.ts",

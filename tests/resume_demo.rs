@@ -124,3 +124,90 @@ async fn rivulet_watch_without_reconnect_exits_2_at_the_cut() {
     assert_eq!(events.last().unwrap()["type"], "failure", "{events:?}");
     assert_eq!(connections, 1, "no second connection");
 }
+
+/// Runs `rivulet watch --json FLAGS` on a long durable stream of a demo
+/// server, presses Ctrl-C after two packets, and gives the run.
+async fn interrupt_a_durable_watch(flags: &[&str]) -> rivulet_testkit::Run {
+    let server = Demo::start(&[]).await;
+    let url = format!(
+        "http://{}/stream/durable?items=100000&every=1&interval_ms=50",
+        server.addr
+    );
+    let mut args = vec!["--json"];
+    args.extend_from_slice(flags);
+    args.push(&url);
+    let mut child = rivulet_testkit::spawn_watch(&args);
+    let mut stdout = stdout_lines(&mut child);
+    for _ in 0..2 {
+        next_line(&mut stdout).await.expect("a packet");
+    }
+    rivulet_testkit::interrupt(&child);
+    while next_line(&mut stdout).await.is_some() {}
+    rivulet_testkit::finish(child).await
+}
+
+#[tokio::test]
+async fn rivulet_watch_cancels_the_job_on_ctrl_c_when_asked() {
+    let run = interrupt_a_durable_watch(&["--cancel-on-interrupt"]).await;
+    assert_eq!(run.code, Some(130), "{run:?}");
+    assert!(
+        run.stderr.contains("interrupted: the stream was cancelled"),
+        "{run:?}"
+    );
+}
+
+#[tokio::test]
+async fn rivulet_watch_only_disconnects_on_ctrl_c_and_says_how_to_resume() {
+    let run = interrupt_a_durable_watch(&[]).await;
+    assert_eq!(run.code, Some(130), "{run:?}");
+    assert!(run.stderr.contains("the job keeps running"), "{run:?}");
+    assert!(run.stderr.contains("--resume "), "{run:?}");
+}
+
+#[tokio::test]
+async fn a_killed_demo_servers_job_ends_with_the_lost_job_packet_everywhere() {
+    let redis = RedisServer::start();
+    let a = demo(&redis.url()).await;
+    let b = demo(&redis.url()).await;
+    let path = "/stream/durable?items=100000&every=1&interval_ms=50";
+    let mut on_a = Reading::new(
+        open(&format!("http://{}{path}", a.addr), Format::Sse, None).await,
+        0,
+    );
+    assert_eq!(on_a.until(2).await, None);
+    let point = on_a.resume_point();
+    let mut on_b = Reading::new(
+        open(
+            &format!("http://{}{path}", b.addr),
+            Format::Ndjson,
+            Some(&point),
+        )
+        .await,
+        2,
+    );
+    assert_eq!(on_b.until(1).await, None);
+
+    drop(a); // SIGKILL: no word to the store
+    // Within the lease (10 s) and the test's patience, `b` ends the stream.
+    assert_eq!(on_b.read_to_end().await, End::Final);
+    let lost = |event: Option<&Event>| {
+        matches!(event, Some(Event::Error(e))
+            if e.message == rivulet::protocol::JOB_LOST_MESSAGE && e.status == 500)
+    };
+    assert!(lost(on_b.events.last()), "{:?}", on_b.events.last());
+    // A later resume gets the same final packet, not a retryable 503.
+    let mut later = Reading::new(
+        open(
+            &format!("http://{}{path}", b.addr),
+            Format::Sse,
+            Some(&point),
+        )
+        .await,
+        2,
+    );
+    assert_eq!(later.read_to_end().await, End::Final);
+    assert_eq!(later.events, on_b.events);
+    // And a cancel finds nothing running.
+    let cancel = rivulet_testkit::cancel(&format!("http://{}{path}", b.addr), Some(&point)).await;
+    assert_eq!(cancel.status(), 204);
+}

@@ -19,16 +19,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const PACKET: usize = 1024;
 const GIB_OF_PACKETS: u64 = (1 << 30) / PACKET as u64;
 
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 async fn firehose(State(sent): State<Arc<AtomicU64>>, stream: Stream) -> Response {
     stream
         .run(|tx| async move {
@@ -60,14 +50,14 @@ async fn a_slow_reader_holds_the_handler_back_and_memory_stays_flat() {
         let _ = tcp.read(&mut buf).await.unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let (rss_before, sent_before) = (rss_bytes(), sent.load(Ordering::Relaxed));
+    let (rss_before, sent_before) = (rivulet_testkit::rss_bytes(), sent.load(Ordering::Relaxed));
     // Read at 1 KiB/s for 6 s.
     let mut read = 0;
     for _ in 0..12 {
         read += tcp.read(&mut buf).await.unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let (rss_after, sent_after) = (rss_bytes(), sent.load(Ordering::Relaxed));
+    let (rss_after, sent_after) = (rivulet_testkit::rss_bytes(), sent.load(Ordering::Relaxed));
     let growth = rss_after.saturating_sub(rss_before);
     eprintln!(
         "slow reader: read {read} bytes in 6 s; the handler sent {sent_before} packets before, \

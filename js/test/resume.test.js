@@ -189,3 +189,13 @@ test('reconnect options are checked', () => {
   assert.deepEqual(DEFAULT_RECONNECT, { retries: 8, delay: 500, maxDelay: 15_000 });
   assert.throws(() => createStream('/x', { reconnect: { delay: -1 } }), TypeError);
 });
+
+test('parseResumePoint is the one reading of `<id>.<count>` (stream.js and share.js use it)', async () => {
+  const { parseResumePoint } = await import('../resume.js');
+  assert.deepEqual(parseResumePoint(`${STREAM_ID}.12`), { id: STREAM_ID, count: 12 });
+  assert.deepEqual(parseResumePoint(`${STREAM_ID}.0`), { id: STREAM_ID, count: 0 });
+  for (const bad of [STREAM_ID, `${STREAM_ID}.`, `${STREAM_ID}.x`, `${STREAM_ID}.1.2`, `${STREAM_ID}.-1`]) {
+    assert.equal(parseResumePoint(bad).id, STREAM_ID, bad);
+    assert.ok(Number.isNaN(parseResumePoint(bad).count), bad);
+  }
+});

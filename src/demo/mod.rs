@@ -1,6 +1,7 @@
 //! The demo app: the streams of the seed examples, a page to try them, and
 //! Prometheus metrics.
 
+mod command;
 mod faults;
 mod params;
 mod routes;
@@ -8,9 +9,11 @@ mod server;
 mod ticker;
 mod tls;
 
-pub use server::{Options, serve, serve_on, serve_with};
+pub use command::{Args, run};
+use server::serve;
+pub use server::{Options, serve_on, serve_with};
 pub use ticker::{TICKER_BODY_LIMIT, TICKER_FEED, memory_ticker, redis_ticker};
-pub use tls::{CertificateError, SELF_SIGNED_NAMES, self_signed};
+pub use tls::{CertificateError, SELF_SIGNED_NAMES, SelfSigned, self_signed};
 
 use std::convert::Infallible;
 use std::sync::OnceLock;
@@ -79,6 +82,7 @@ pub fn router(config: rivulet::Config, durable: Resume, ticker: Feed) -> Router 
             "/stream/durable",
             get(routes::durable)
                 .post(routes::durable)
+                .delete(routes::durable)
                 .layer(Extension(durable)),
         )
         .route("/stream/job", get(routes::job).post(routes::job))

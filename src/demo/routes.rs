@@ -218,7 +218,7 @@ pub async fn render(stream: Stream, params: Params) -> Response {
 /// The job survives a dropped connection or a page reload: a client that comes
 /// back with `Last-Event-ID` (or `?lastEventId=`) gets what it missed, then the
 /// rest. A packet every `every` items (default 10).
-pub async fn durable(stream: rivulet::Resumable, params: Params) -> Response {
+pub async fn durable(stream: rivulet::resume::Resumable, params: Params) -> Response {
     stream
         .run(|tx| async move {
             let items: u32 = params.get("items", 100, 1..=100_000)?;

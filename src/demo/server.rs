@@ -63,7 +63,7 @@ impl Default for Options {
             max_streams: 10_000,
             max_connections: rivulet::serve::DEFAULT_MAX_CONNECTIONS,
             max_header_bytes: rivulet::serve::DEFAULT_MAX_HEADER_BYTES,
-            grace: rivulet::serve::DEFAULT_GRACE,
+            grace: rivulet::serve::DEFAULT_SHUTDOWN_GRACE,
             max_stream_duration: None,
             tls: None,
             durable: memory_store(),
@@ -87,7 +87,7 @@ impl Options {
 
 /// Binds `addr` with a listen backlog of `backlog` and serves the demo until
 /// Ctrl-C or SIGTERM.
-pub async fn serve(addr: SocketAddr, backlog: u32, options: Options) -> std::io::Result<()> {
+pub(super) async fn serve(addr: SocketAddr, backlog: u32, options: Options) -> std::io::Result<()> {
     let listener = rivulet::serve::bind_with_backlog(addr, backlog)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
     let scheme = if options.tls.is_some() {

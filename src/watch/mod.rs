@@ -7,7 +7,7 @@
 //! | 0    | the stream ended with its `done` packet |
 //! | 1    | the stream ended with an `error` packet |
 //! | 2    | an HTTP error status, a transport failure, a truncated or malformed stream, an idle timeout, or bad arguments |
-//! | 130  | interrupted by Ctrl-C (the request is aborted: the server sees the client leave) |
+//! | 130  | interrupted by Ctrl-C (the request is aborted: the server sees the client leave; with `--cancel-on-interrupt` a resumable stream's job is cancelled too) |
 
 mod output;
 mod progress;
@@ -21,8 +21,9 @@ use futures::StreamExt;
 use rivulet::Format;
 use rivulet::client::reqwest::Method;
 use rivulet::client::reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
-use rivulet::client::{Client, Error};
+use rivulet::client::{Cancelled, Client, Error};
 use rivulet::decode::Event;
+use rivulet::protocol::ResumePoint;
 
 use output::Output;
 
@@ -47,7 +48,8 @@ Output:
     {\"type\":\"done\",\"data\":<packet>}
     {\"type\":\"error\",\"data\":{\"message\":…,\"status\":…,\"error_id\":…}}
     {\"type\":\"failure\",\"reason\":\"http_status|not_a_stream|transport|truncated|malformed|idle_timeout|interrupted|input\",
-     \"message\":…, \"status\":<HTTP status, for http_status>, \"error\":<the server's error object, if any>}
+     \"message\":…, \"status\":<HTTP status, for http_status>, \"error\":<the server's error object, if any>,
+     \"resume_point\":<where a resumable stream can go on with --resume, if known>}
 
 Progress bar:
   When stderr is a terminal, a bar follows progress packets of these shapes:
@@ -155,10 +157,36 @@ pub struct Args {
 
     /// Resume a resumable stream from a resume point (`<stream id>.<packets
     /// received>`, the SSE event id) instead of starting it, as after a crash.
+    /// A watch that ends without the final packet prints where to resume.
     ///
     /// Example: --resume 3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42
-    #[arg(long, value_name = "POINT")]
-    pub resume: Option<String>,
+    #[arg(long, value_name = "POINT", value_parser = parse_resume_point)]
+    pub resume: Option<ResumePoint>,
+
+    /// Trust the certificates of this PEM file to verify an https:// server,
+    /// besides the system's: the certificate `rivulet demo --tls-self-signed
+    /// --tls-self-signed-out FILE` wrote, or a private CA.
+    ///
+    /// Example: --ca-file /tmp/rivulet-demo.pem
+    #[arg(long, value_name = "CA.pem")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Do not verify the server's certificate at all (any certificate, any
+    /// name): for a local test server only, as anyone on the path could read
+    /// and change the stream. Prefer --ca-file.
+    ///
+    /// Example: --insecure
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+
+    /// On Ctrl-C, cancel a resumable stream's job on the server (DELETE on
+    /// the stream's URL with its resume point) besides disconnecting. Without
+    /// it, Ctrl-C only disconnects: the job keeps running and can be resumed
+    /// with --resume.
+    ///
+    /// Example: --cancel-on-interrupt
+    #[arg(long)]
+    pub cancel_on_interrupt: bool,
 }
 
 fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
@@ -176,10 +204,10 @@ fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
 pub(crate) enum Ending {
     /// The final packet arrived (done or error).
     Final(Event),
-    /// No complete stream.
-    Failed(Error),
-    /// Ctrl-C.
-    Interrupted,
+    /// No complete stream; a resumable one can go on from the point.
+    Failed(Error, Option<ResumePoint>),
+    /// Ctrl-C, with what became of a resumable stream's job.
+    Interrupted(Option<String>),
     /// The body file could not be read.
     Input(String),
     /// Stdout is gone or full.
@@ -191,8 +219,8 @@ impl Ending {
         match self {
             Ending::Final(Event::Error(_)) => EXIT_ERROR_PACKET,
             Ending::Final(_) => EXIT_DONE,
-            Ending::Interrupted => EXIT_INTERRUPTED,
-            Ending::Failed(_) | Ending::Input(_) | Ending::Output(_) => EXIT_FAILURE,
+            Ending::Interrupted(_) => EXIT_INTERRUPTED,
+            Ending::Failed(..) | Ending::Input(_) | Ending::Output(_) => EXIT_FAILURE,
         }
     }
 }
@@ -200,12 +228,13 @@ impl Ending {
 /// Runs `rivulet watch`: prints the stream, returns the exit status.
 pub async fn run(args: Args) -> ExitCode {
     let mut output = Output::new(args.json, args.raw);
-    let ending = tokio::select! {
-        // Polled first, so the handler is in place before any packet is printed.
-        biased;
-        () = interrupted() => Ending::Interrupted,
-        ending = watch(&args, &mut output) => ending,
-    };
+    let mut interrupt = std::pin::pin!(interrupted());
+    // Polled once first, so the handler is in place before any packet is printed.
+    if futures::poll!(interrupt.as_mut()).is_ready() {
+        output.end(&Ending::Interrupted(None));
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
+    let ending = watch(&args, &mut output, interrupt).await;
     // The request is dropped by now: on Ctrl-C the connection is already closed.
     output.end(&ending);
     ExitCode::from(ending.exit_code())
@@ -218,13 +247,12 @@ async fn interrupted() {
     }
 }
 
-async fn watch(args: &Args, output: &mut Output) -> Ending {
+async fn watch(
+    args: &Args,
+    output: &mut Output,
+    mut interrupt: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Ending {
     if let Err(why) = check_url(&args.url) {
-        return Ending::Input(why);
-    }
-    if let Some(point) = &args.resume
-        && let Err(why) = check_resume_point(point)
-    {
         return Ending::Input(why);
     }
     let body = match read_body(args).await {
@@ -236,7 +264,11 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
     } else {
         Method::GET
     });
-    let mut request = Client::new().request(method, &args.url).format(args.format);
+    let client = match http_client(args).await {
+        Ok(client) => client,
+        Err(why) => return Ending::Input(why),
+    };
+    let mut request = client.request(method, &args.url).format(args.format);
     for (name, value) in &args.headers {
         request = request.header(name.clone(), value.clone());
     }
@@ -252,16 +284,21 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
     if args.no_reconnect {
         request = request.no_reconnect();
     }
-    if let Some(point) = &args.resume {
-        request = request.resume_from(point.clone());
+    if let Some(point) = args.resume {
+        request = request.resume_from(point);
     }
-    let mut stream = match request.send().await {
+    let sent = tokio::select! {
+        biased;
+        () = interrupt.as_mut() => return Ending::Interrupted(None),
+        sent = request.send() => sent,
+    };
+    let mut stream = match sent {
         Ok(stream) => stream,
         Err(Error::NotAStream { status, .. })
             if status == rivulet::client::reqwest::StatusCode::NO_CONTENT
                 && args.resume.is_some() =>
         {
-            let point = args.resume.as_deref().unwrap_or_default();
+            let point = args.resume.map(|p| p.to_string()).unwrap_or_default();
             return Ending::Input(format!(
                 "the stream cannot be resumed from {point}: the server answered 204 No \
                  Content, so it does not keep this stream (the id is wrong, the stream \
@@ -269,9 +306,15 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
                  final packet"
             ));
         }
-        Err(error) => return Ending::Failed(error),
+        Err(error) => return Ending::Failed(error, None),
     };
-    while let Some(event) = stream.next().await {
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = interrupt.as_mut() => return interrupt_stream(stream, args.cancel_on_interrupt).await,
+            event = stream.next() => event,
+        };
+        let Some(event) = event else { break };
         match event {
             Ok(event) => {
                 if let Err(error) = output.event(&event) {
@@ -281,11 +324,33 @@ async fn watch(args: &Args, output: &mut Output) -> Ending {
                     return Ending::Final(event);
                 }
             }
-            Err(error) => return Ending::Failed(error),
+            Err(error) => return Ending::Failed(error, stream.resume_point()),
         }
     }
     // The stream yields an error before it ends without a final packet.
-    Ending::Failed(Error::Truncated)
+    Ending::Failed(Error::Truncated, stream.resume_point())
+}
+
+/// Ctrl-C while streaming: disconnects, and with `--cancel-on-interrupt`
+/// cancels a resumable stream's job; otherwise says how to resume it.
+async fn interrupt_stream(stream: rivulet::client::EventStream, cancel: bool) -> Ending {
+    let point = stream.resume_point();
+    if !cancel {
+        drop(stream);
+        return Ending::Interrupted(point.map(|point| {
+            format!(
+                "the job keeps running on the server: resume it with --resume {point}, \
+                 or stop it with --cancel-on-interrupt next time"
+            )
+        }));
+    }
+    let note = match stream.cancel().await {
+        Ok(Cancelled::Stopped) => "the stream was cancelled".to_owned(),
+        Ok(Cancelled::NotRunning) => "nothing was running to cancel".to_owned(),
+        Err(Error::NotResumable) => "the stream is not resumable: disconnected".to_owned(),
+        Err(error) => format!("the cancel failed: {error}"),
+    };
+    Ending::Interrupted(Some(note))
 }
 
 /// What a URL argument looks like, for the messages about one that is not.
@@ -305,20 +370,46 @@ fn check_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// The HTTP client: the system's roots plus `--ca-file`, or no verification
+/// with `--insecure`.
+async fn http_client(args: &Args) -> Result<Client, String> {
+    use rivulet::client::reqwest;
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = &args.ca_file {
+        let pem = tokio::fs::read(path)
+            .await
+            .map_err(|e| format!("--ca-file: cannot read {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .ok()
+            .filter(|certs| !certs.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "--ca-file: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    path.display()
+                )
+            })?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    if args.insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder
+        .build()
+        .map(Client::from)
+        .map_err(|e| format!("cannot set up the HTTP client: {e}"))
+}
+
 /// `--resume` takes what a resumable stream's client reports: 32 hex digits,
 /// then optionally a dot and the number of packets received.
-fn check_resume_point(point: &str) -> Result<(), String> {
-    let (id, count) = point.split_once('.').unwrap_or((point, "0"));
-    let id_ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    if id_ok && count.parse::<u64>().is_ok() {
-        return Ok(());
-    }
-    Err(format!(
-        "`{point}` is not a resume point: --resume takes <stream id>.<packets received>, \
+fn parse_resume_point(point: &str) -> Result<ResumePoint, String> {
+    point.parse::<ResumePoint>().map_err(|_| {
+        format!(
+            "`{point}` is not a resume point: --resume takes <stream id>.<packets received>, \
          32 hex digits, a dot and a number, as in \
          3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42 (the stream id is the response's \
          Rivulet-Stream-Id header)"
-    ))
+        )
+    })
 }
 
 async fn read_body(args: &Args) -> Result<Option<Vec<u8>>, String> {
@@ -374,11 +465,12 @@ mod tests {
 
     #[test]
     fn resume_points_are_checked_before_sending() {
-        assert!(check_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42").is_ok());
-        assert!(check_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5").is_ok());
+        let point = parse_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42").unwrap();
+        assert_eq!(point.received, 42);
+        assert!(parse_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5").is_ok());
         for bad in ["42", "3f2a9c0e.1", "3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.x", ""] {
             assert!(
-                check_resume_point(bad)
+                parse_resume_point(bad)
                     .unwrap_err()
                     .contains("not a resume point")
             );

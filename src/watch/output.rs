@@ -66,14 +66,21 @@ impl Output {
         let message = match ending {
             Ending::Final(Event::Error(packet)) => format!("error packet: {packet}"),
             Ending::Final(_) => return,
-            Ending::Failed(error) => error.to_string(),
-            Ending::Interrupted => "interrupted".to_owned(),
+            Ending::Failed(error, _) => error.to_string(),
+            Ending::Interrupted(None) => "interrupted".to_owned(),
+            Ending::Interrupted(Some(note)) => format!("interrupted: {note}"),
             Ending::Input(why) => why.clone(),
             // A reader that left (`| head`) needs no message.
             Ending::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => return,
             Ending::Output(error) => format!("cannot write the output: {error}"),
         };
         eprintln!("rivulet watch: {}", printable(&message));
+        if let Ending::Failed(_, Some(point)) = ending {
+            eprintln!(
+                "rivulet watch: the stream can go on where it stopped: run the same \
+                 command with --resume {point}"
+            );
+        }
         if !self.json {
             return;
         }
@@ -117,9 +124,9 @@ pub(crate) fn printable(text: &str) -> Cow<'_, str> {
 fn failure(ending: &Ending, message: &str) -> Option<Value> {
     let reason = match ending {
         Ending::Final(_) | Ending::Output(_) => return None,
-        Ending::Interrupted => "interrupted",
+        Ending::Interrupted(_) => "interrupted",
         Ending::Input(_) => "input",
-        Ending::Failed(error) => match error {
+        Ending::Failed(error, _) => match error {
             Error::Status { .. } => "http_status",
             Error::NotAStream { .. } => "not_a_stream",
             // Connections that kept dropping: a transport problem too.
@@ -130,7 +137,10 @@ fn failure(ending: &Ending, message: &str) -> Option<Value> {
         },
     };
     let mut object = json!({ "type": "failure", "reason": reason, "message": message });
-    if let Ending::Failed(error) = ending {
+    if let Ending::Failed(error, point) = ending {
+        if let Some(point) = point {
+            object["resume_point"] = json!(point.to_string());
+        }
         if let Error::Status { status, .. } | Error::NotAStream { status, .. } = error {
             object["status"] = json!(status.as_u16());
         }

@@ -1,17 +1,17 @@
 // The example apps' pages (crates/rivulet/examples/) in Chromium: each example
 // binary is started on a free loopback port (ADDR=127.0.0.1:0; it prints the
 // address it got), its page is opened, and what the page shows is checked.
-// run.sh builds the examples (cargo build --release -p rivulet-http --examples).
+// run.sh builds the examples (cargo build --release -p rivulet-http --all-features --examples).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-import { WAIT_MS, launchBrowser } from './support.js';
+import { WAIT_MS, launchBrowser, binDir } from './support.js';
 
-const EXAMPLES = fileURLToPath(new URL('../../target/release/examples/', import.meta.url));
+const EXAMPLES = join(binDir(), 'examples', '/');
 const opts = { timeout: WAIT_MS * 2 };
 const children = [];
 let browser;

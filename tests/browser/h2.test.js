@@ -12,12 +12,12 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import https from 'node:https';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
-import { WAIT_MS, launchBrowser } from './support.js';
+import { WAIT_MS, launchBrowser, binDir } from './support.js';
 
 const opts = { timeout: WAIT_MS * 3 };
-const BINARY = fileURLToPath(new URL('../../target/release/rivulet', import.meta.url));
+const BINARY = join(binDir(), 'rivulet');
 const FEEDS = 20;
 const FEED = '/stream/feed?interval_ms=100';
 

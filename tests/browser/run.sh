@@ -7,7 +7,8 @@
 #   tests/browser/run.sh                 # everything
 #   tests/browser/run.sh demo.test.js    # some files only
 #
-# Needs: cargo, node >= 20, npm (for js/'s devDependencies), chromium.
+# Needs: cargo, node >= 20, npm (for js/'s devDependencies), chromium. Works
+# with CARGO_TARGET_DIR set: binaries are found where cargo says it put them.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -23,15 +24,24 @@ if [[ ! -d js/node_modules/playwright-core || ! -d js/node_modules/jquery ]]; th
   (cd js && npm ci --no-audit --no-fund)
 fi
 
-cargo build --release
+# The release build by default; RIVULET_PROFILE=dev tests a debug build (quicker
+# to compile, slower to run).
+profile="${RIVULET_PROFILE:-release}"
+cargo build --profile "$profile"
 # The example apps, for examples.test.js.
-cargo build --release -p rivulet-http --examples
+cargo build --profile "$profile" -p rivulet-http --all-features --examples
+# Where cargo put them: target/ unless CARGO_TARGET_DIR or a cargo config says
+# otherwise; cargo itself answers, as an absolute path. The tests that start
+# binaries of their own (h2.test.js, examples.test.js) read it from here.
+RIVULET_BIN_DIR="$(cargo metadata --format-version 1 --no-deps |
+  node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')/$([[ $profile == dev ]] && echo debug || echo "$profile")"
+export RIVULET_BIN_DIR
 
 port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 url="http://127.0.0.1:$port"
 log="$(mktemp -t rivulet-demo.XXXXXX.log)"
 
-target/release/rivulet demo --addr "127.0.0.1:$port" >"$log" 2>&1 &
+"$RIVULET_BIN_DIR/rivulet" demo --addr "127.0.0.1:$port" >"$log" 2>&1 &
 server=$!
 stop_server() {
   kill "$server" 2>/dev/null || true

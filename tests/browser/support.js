@@ -3,7 +3,9 @@
 // sets RIVULET_URL; the npm packages come from js/ (npm ci there).
 
 import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const requireFromJs = createRequire(new URL('../../js/package.json', import.meta.url));
@@ -13,6 +15,23 @@ export const BASE = (process.env.RIVULET_URL ?? '').replace(/\/$/, '');
 if (!BASE) throw new Error('RIVULET_URL is not set: run tests/browser/run.sh');
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/**
+ * The folder of the binaries under test (`rivulet`, `examples/…`): run.sh
+ * exports RIVULET_BIN_DIR after building; otherwise cargo is asked where its
+ * target folder is (it honours CARGO_TARGET_DIR and cargo config files) and
+ * the release build there is used.
+ */
+export function binDir() {
+  if (process.env.RIVULET_BIN_DIR) return process.env.RIVULET_BIN_DIR;
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const metadata = execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return join(JSON.parse(metadata).target_directory, 'release');
+}
 
 /** Where screenshots go (gitignored). */
 export const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url));

@@ -42,7 +42,7 @@ pub use metrics::{metric, scrape};
 pub use proxy::Proxy;
 pub use reader::{Reader, events, get};
 pub use redis::{RedisCluster, RedisServer, RedisTls};
-pub use resumable::{Count, End, Reading, counting, expected, open};
+pub use resumable::{Count, DropSignal, End, Reading, cancel, counting, endless, expected, open};
 
 /// Every wait in the tests is bounded by this, so a bug fails instead of
 /// hanging. Generous: the tests run on loaded two-core machines.
@@ -134,4 +134,16 @@ where
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// This process's resident memory in bytes, from `/proc/self/status`: what
+/// a test that bounds memory under load reads before and after.
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmRSS line");
+    kib * 1024
 }

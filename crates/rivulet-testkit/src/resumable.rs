@@ -158,3 +158,49 @@ pub fn expected(n: u64) -> Vec<Event> {
         .chain([Event::Done(json!({ "total": n }))])
         .collect()
 }
+
+/// Sends `DELETE url`, cancelling the stream `point` (a resume point) names,
+/// in the `Last-Event-ID` header when given.
+pub async fn cancel(url: &str, point: Option<&str>) -> reqwest::Response {
+    let mut request = client().delete(url);
+    if let Some(point) = point {
+        request = request.header("last-event-id", point);
+    }
+    tokio::time::timeout(PATIENCE, request.send())
+        .await
+        .expect("an answer in time")
+        .expect("an answer")
+}
+
+/// Where [`endless`] says that its job's future was dropped: one `()` per job.
+#[derive(Clone, Debug)]
+pub struct DropSignal(pub tokio::sync::mpsc::UnboundedSender<()>);
+
+/// Sends on its [`DropSignal`] when dropped, with the future that holds it.
+struct Dropped(tokio::sync::mpsc::UnboundedSender<()>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// A resumable job that would run for 50 minutes, one packet `{"i": n}` every
+/// 100 ms, and reports on the [`DropSignal`] extension when its future is
+/// dropped (a cancel, the grace period running out). Route it for `GET` and
+/// `DELETE`.
+pub async fn endless(
+    stream: Resumable,
+    axum::Extension(dropped): axum::Extension<DropSignal>,
+) -> Response {
+    stream
+        .run(move |tx| async move {
+            let _dropped = Dropped(dropped.0);
+            for i in 1..=30_000 {
+                tx.send(json!({ "i": i })).await?;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(json!("never reached in these tests"))
+        })
+        .await
+}

@@ -98,9 +98,17 @@ fn app() -> Router {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = addr.parse().map_err(std::io::Error::other)?;
+    // rivulet::serve: header timeout, connection cap, HTTP/2, and a graceful
+    // shutdown that ends running streams with a packet on Ctrl-C.
+    let listener = rivulet::serve::bind(addr)?;
     println!("open http://{}/", listener.local_addr()?);
-    axum::serve(listener, app()).await
+    let shutdown = rivulet::Shutdown::new();
+    rivulet::serve(listener, app())
+        .with_graceful_shutdown(&shutdown, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
 }
 
 #[cfg(test)]

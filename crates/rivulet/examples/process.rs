@@ -15,6 +15,7 @@
 //! decodes the final packet into a type. A stream that ends with an error
 //! packet, or is cut off, is a `rivulet::client::Error`, never a hang.
 
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -38,9 +39,9 @@ async fn main() -> std::process::ExitCode {
     let url = match std::env::args().nth(1) {
         Some(url) => url,
         None => {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let listener = rivulet::serve::bind("127.0.0.1:0".parse().unwrap()).unwrap();
             let addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, app()).await });
+            tokio::spawn(rivulet::serve(listener, app()).into_future());
             format!("http://{addr}/stream/process")
         }
     };

@@ -27,6 +27,7 @@
 //!
 //! `ADDR_A`, `ADDR_B` override the addresses; `?steps=N&interval_ms=M` the job.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -83,9 +84,9 @@ async fn serve(addr_var: &str, default: &str, app: Router) -> std::io::Result<So
         .unwrap_or_else(|_| default.into())
         .parse()
         .expect("an address HOST:PORT");
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let listener = rivulet::serve::bind(addr)?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(rivulet::serve(listener, app).into_future());
     Ok(addr)
 }
 

@@ -37,11 +37,11 @@ const REPORT_EVERY: u64 = 256 * 1024;
 async fn upload(stream: Stream, multipart: Result<Multipart, MultipartRejection>) -> Response {
     stream
         .run(|tx| async move {
-            let rejected =
-                |e: axum::extract::multipart::MultipartError| Error::new(e.status(), e.body_text());
-            let mut multipart = multipart.map_err(|e| Error::new(e.status(), e.body_text()))?;
+            // `?` classifies multipart rejections and field errors (a stalled
+            // or malformed body included) as 4xx errors with their reason.
+            let mut multipart = multipart?;
             let mut field = loop {
-                match multipart.next_field().await.map_err(rejected)? {
+                match multipart.next_field().await? {
                     Some(field) if field.name() == Some("file") => break field,
                     Some(_) => continue,
                     None => {
@@ -54,7 +54,7 @@ async fn upload(stream: Stream, multipart: Result<Multipart, MultipartRejection>
             };
             let name = field.file_name().unwrap_or("").to_owned();
             let (mut bytes, mut lines, mut reported) = (0u64, 0u64, 0u64);
-            while let Some(chunk) = field.chunk().await.map_err(rejected)? {
+            while let Some(chunk) = field.chunk().await? {
                 bytes += chunk.len() as u64;
                 lines += newlines(&chunk);
                 if bytes - reported >= REPORT_EVERY {
@@ -88,9 +88,17 @@ fn app() -> Router {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = addr.parse().map_err(std::io::Error::other)?;
+    // rivulet::serve: header timeout, connection cap, HTTP/2, and a graceful
+    // shutdown that ends running streams with a packet on Ctrl-C.
+    let listener = rivulet::serve::bind(addr)?;
     println!("open http://{}/", listener.local_addr()?);
-    axum::serve(listener, app()).await
+    let shutdown = rivulet::Shutdown::new();
+    rivulet::serve(listener, app())
+        .with_graceful_shutdown(&shutdown, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! use axum::Router;
 //! let app: Router = Router::new().merge(rivulet::assets::router(rivulet::assets::DEFAULT_BASE));
 //! // GET /rivulet/stream.js, /rivulet/jquery.stream.js, /rivulet/stream.d.ts, /rivulet/parser.js,
-//! // /rivulet/share.js
+//! // /rivulet/transport.js, /rivulet/resume.js, /rivulet/callbacks.js, /rivulet/share.js
 //! ```
 //!
 //! Each file is answered with its content type, a strong `ETag` (a hash of its
@@ -33,8 +33,9 @@ pub struct Asset {
     pub contents: &'static str,
 }
 
-/// The client files: the ES module, its parser, its tab sharing (loaded only
-/// by streams shared across tabs), the jQuery plugin and the types.
+/// The client files: the ES module and the modules it imports (parser,
+/// transport, resume, callbacks), its tab sharing (loaded only by streams
+/// shared across tabs), the jQuery plugin and the types.
 pub const FILES: &[Asset] = &[
     Asset {
         name: "stream.js",
@@ -45,6 +46,21 @@ pub const FILES: &[Asset] = &[
         name: "parser.js",
         content_type: "text/javascript; charset=utf-8",
         contents: include_str!("../assets/parser.js"),
+    },
+    Asset {
+        name: "transport.js",
+        content_type: "text/javascript; charset=utf-8",
+        contents: include_str!("../assets/transport.js"),
+    },
+    Asset {
+        name: "resume.js",
+        content_type: "text/javascript; charset=utf-8",
+        contents: include_str!("../assets/resume.js"),
+    },
+    Asset {
+        name: "callbacks.js",
+        content_type: "text/javascript; charset=utf-8",
+        contents: include_str!("../assets/callbacks.js"),
     },
     Asset {
         name: "share.js",

@@ -65,9 +65,9 @@ pub use config::{
     DEFAULT_MAX_PACKET_BYTES, DEFAULT_REQUEST_BODY_TIMEOUT, RequestGuard,
 };
 pub use error::{Error, SendError, rejection};
-pub use protocol::{ErrorPacket, Format, UnknownFormat};
+pub use protocol::error_packet::ErrorPacket;
+pub use protocol::format::{Format, UnknownFormat};
 pub use request::MAX_MULTIPART_HEAD;
-pub use resume::Resumable;
 #[cfg(feature = "serve")]
 pub use serve::serve;
 pub use shutdown::Shutdown;

@@ -11,16 +11,6 @@ use rivulet_testkit::{PATIENCE, Reader, client, eventually, serve};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_stops_reading_is_cut_off_while_the_others_go_on() {
     const PACKETS: u64 = 4000;
@@ -49,7 +39,7 @@ async fn a_subscriber_that_stops_reading_is_cut_off_while_the_others_go_on() {
     );
     eventually("both to join", || feed.subscribers() == 2).await;
 
-    let rss_before = rss_bytes();
+    let rss_before = rivulet_testkit::rss_bytes();
     let blob = "x".repeat(8 * 1024);
     // In step with the reading client, which thus never falls behind; the
     // stalled one does, whatever the pace.
@@ -61,7 +51,7 @@ async fn a_subscriber_that_stops_reading_is_cut_off_while_the_others_go_on() {
         assert_eq!(value["n"], json!(n));
         reading.raw.clear();
     }
-    let growth = rss_bytes().saturating_sub(rss_before);
+    let growth = rivulet_testkit::rss_bytes().saturating_sub(rss_before);
     assert_eq!(feed.subscribers(), 1, "the stalled subscriber was let go");
     // 4000 packets of 8 KiB went out: 32 MiB, none of it kept for the
     // stalled client beyond its buffer and its socket.

@@ -228,23 +228,13 @@ async fn flood(
     (status, body["error"].clone(), sent)
 }
 
-fn rss() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 #[tokio::test]
 async fn multipart_heads_that_never_end_are_refused_early_with_a_400() {
     const MIB: usize = 1024 * 1024;
     const MAX: usize = 64 * MIB;
     let addr = app(Config::default()).await;
     let junk = Bytes::from(vec![b'.'; 64 * 1024]);
-    let before = rss();
+    let before = rivulet_testkit::rss_bytes() as usize;
     // Six at once: a preamble that never reaches a boundary...
     let preambles =
         (0..3).map(|_| tokio::spawn(flood(addr, Bytes::from_static(b"."), junk.clone(), MAX)));
@@ -268,7 +258,7 @@ async fn multipart_heads_that_never_end_are_refused_early_with_a_400() {
         );
         most_sent = most_sent.max(sent);
     }
-    let grown = rss().saturating_sub(before);
+    let grown = (rivulet_testkit::rss_bytes() as usize).saturating_sub(before);
     println!(
         "6 connections sending endless multipart heads: answered 400 after at most {:.1} MiB sent each, RSS +{:.1} MiB",
         most_sent as f64 / MIB as f64,

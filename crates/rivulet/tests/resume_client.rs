@@ -13,7 +13,7 @@ use futures::StreamExt;
 use rivulet::Format;
 use rivulet::client::{Client, Error, EventStream, Reconnect};
 use rivulet::decode::Event;
-use rivulet::resume::{MemoryStore, Resume, StreamId};
+use rivulet::resume::{MemoryStore, Resume, ResumePoint, StreamId};
 use rivulet_testkit::{PATIENCE, Proxy, counting, expected, serve};
 
 async fn server() -> std::net::SocketAddr {
@@ -84,12 +84,12 @@ async fn a_saved_resume_point_resumes_the_stream_later() {
     let first = next(&mut stream).await.unwrap().unwrap();
     let second = next(&mut stream).await.unwrap().unwrap();
     let point = stream.resume_point().expect("a resumable stream");
-    assert!(point.ends_with(".2"), "{point}");
+    assert_eq!(point.received, 2, "{point}");
     drop(stream);
 
     let mut rest = Client::new()
         .get(&url)
-        .resume_from(&point)
+        .resume_from(point)
         .send()
         .await
         .unwrap();
@@ -100,7 +100,10 @@ async fn a_saved_resume_point_resumes_the_stream_later() {
     assert_eq!(events, expected(6));
 
     // A stream the server no longer has.
-    let gone = format!("{}.1", StreamId::random());
+    let gone = ResumePoint {
+        stream: StreamId::random(),
+        received: 1,
+    };
     match Client::new().get(&url).resume_from(gone).send().await {
         Err(Error::NotAStream { status, .. }) => assert_eq!(status, 204),
         other => panic!("expected a 204, got {other:?}"),
@@ -114,7 +117,8 @@ async fn without_reconnecting_a_cut_is_an_error() {
     let url = format!("http://{}/count?n=50&pause_ms=10", proxy.addr);
     let mut stream = Client::new().get(&url).no_reconnect().send().await.unwrap();
     next(&mut stream).await.unwrap().unwrap();
-    assert_eq!(stream.resume_point(), None);
+    // Not reconnecting, the client still says where the stream would resume.
+    let point = stream.resume_point().expect("a resumable stream's point");
     proxy.cut();
     let mut last = None;
     while let Some(event) = next(&mut stream).await {
@@ -124,4 +128,8 @@ async fn without_reconnecting_a_cut_is_an_error() {
         Some(Err(Error::Transport(_) | Error::Truncated)) => {}
         other => panic!("expected a transport error, got {other:?}"),
     }
+    // After the cut the point is still there, past the packets read before it.
+    let after = stream.resume_point().expect("the point after the cut");
+    assert_eq!(after.stream, point.stream);
+    assert!(after.received >= point.received.max(1), "{after}");
 }

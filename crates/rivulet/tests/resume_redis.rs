@@ -15,9 +15,11 @@ use axum::{Extension, Router};
 use rivulet::Format;
 use rivulet::decode::Event;
 use rivulet::protocol::PacketKind;
+use rivulet::protocol::{CANCELLED_MESSAGE, JOB_LOST_MESSAGE};
 use rivulet::resume::{Packet, RedisStore, Resume, Store, StoreError, StreamId};
 use rivulet_testkit::{
-    End, Proxy, Reading, RedisServer, counting, expected, open, serve, wait_for,
+    DropSignal, End, Proxy, Reading, RedisServer, cancel, counting, endless, expected, open, serve,
+    wait_for,
 };
 use serde_json::json;
 use serde_json::value::RawValue;
@@ -129,18 +131,98 @@ async fn a_dead_producer_ends_the_stream_with_an_error_after_its_lease() {
     }
     match last {
         Event::Error(error) => {
-            assert_eq!(error.status, 503);
-            assert_eq!(error.message, "the server running this stream stopped");
+            // Final, not the retryable 503.
+            assert_eq!(error.status, 500);
+            assert_eq!(error.message, JOB_LOST_MESSAGE);
         }
         other => panic!("expected an error packet, got {other:?}"),
     }
-    // So does a client that comes back later.
+    // So does a client that comes back later, with the same packet stored
+    // as the stream's last: its SSE id goes on from the others'.
     let mut late = Reading::new(
         open(&format!("http://{b}{path}"), Format::Ndjson, Some(&point)).await,
         3,
     );
     assert_eq!(late.read_to_end().await, End::Final);
     assert_eq!(late.events, on_b.events);
+    let before_end = format!("{}.{}", on_b.stream_id, on_b.received - 1);
+    // One missing only the final packet gets it as the whole answer: an
+    // error before any packet is an HTTP error with the same object.
+    let last_only = open(&format!("http://{b}{path}"), Format::Sse, Some(&before_end)).await;
+    assert_eq!(last_only.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: serde_json::Value = last_only.json().await.unwrap();
+    assert_eq!(body["error"]["message"], JOB_LOST_MESSAGE, "{body}");
+    // A client that has it gets 204.
+    let done = open(
+        &format!("http://{b}{path}"),
+        Format::Sse,
+        Some(&on_b.resume_point()),
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn a_cancel_sent_to_one_server_stops_the_job_on_another() {
+    let redis = RedisServer::start();
+    let (dropped, mut drops) = tokio::sync::mpsc::unbounded_channel();
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let store = RedisStore::connect(&redis.url())
+            .await
+            .expect("Redis answers");
+        let app = Router::new()
+            .route("/job", get(endless).delete(endless))
+            .layer(Extension(Resume::new(store)))
+            .layer(Extension(DropSignal(dropped.clone())));
+        servers.push(serve(app).await);
+    }
+    let (a, b) = (servers[0], servers[1]);
+    let mut on_a = Reading::new(open(&format!("http://{a}/job"), Format::Sse, None).await, 0);
+    assert_eq!(on_a.until(2).await, None);
+    let point = on_a.resume_point();
+    let mut on_b = Reading::new(
+        open(&format!("http://{b}/job"), Format::Ndjson, Some(&point)).await,
+        2,
+    );
+    assert_eq!(on_b.until(1).await, None);
+
+    let answer = cancel(&format!("http://{b}/job"), Some(&point)).await;
+    assert_eq!(answer.status(), StatusCode::ACCEPTED);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body, json!({ "cancelled": on_a.stream_id }));
+    tokio::time::timeout(Duration::from_secs(5), drops.recv())
+        .await
+        .expect("the job on the other server is dropped soon after")
+        .expect("a drop signal");
+
+    let cancelled = |event: Option<&Event>| matches!(event, Some(Event::Error(e)) if e.message == CANCELLED_MESSAGE && e.status == 409);
+    for reading in [&mut on_a, &mut on_b] {
+        assert_eq!(reading.read_to_end().await, End::Final);
+        assert!(
+            cancelled(reading.events.last()),
+            "{:?}",
+            reading.events.last()
+        );
+    }
+    // Later: the same final packet from either server, or 204 with it in hand.
+    for server in [a, b] {
+        let mut later = Reading::new(
+            open(&format!("http://{server}/job"), Format::Sse, Some(&point)).await,
+            2,
+        );
+        assert_eq!(later.read_to_end().await, End::Final);
+        assert!(cancelled(later.events.last()));
+        let done = open(
+            &format!("http://{server}/job"),
+            Format::Sse,
+            Some(&later.resume_point()),
+        )
+        .await;
+        assert_eq!(done.status(), StatusCode::NO_CONTENT);
+        let again = cancel(&format!("http://{server}/job"), Some(&point)).await;
+        assert_eq!(again.status(), StatusCode::NO_CONTENT);
+    }
 }
 
 #[tokio::test]

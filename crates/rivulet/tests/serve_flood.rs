@@ -8,17 +8,6 @@ use std::time::Duration;
 use axum::Router;
 use tokio::io::AsyncWriteExt;
 
-/// The server's resident memory, from `/proc`.
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 #[tokio::test]
 async fn a_flood_of_connections_with_big_unfinished_heads_is_bounded() {
     const CAP: usize = 50;
@@ -31,7 +20,7 @@ async fn a_flood_of_connections_with_big_unfinished_heads_is_bounded() {
             .max_connections(CAP)
             .into_future(),
     );
-    let before = rss_bytes();
+    let before = rivulet_testkit::rss_bytes();
     let mut flood = Vec::new();
     let part = format!("GET / HTTP/1.1\r\nhost: x\r\nx-big: {}", "a".repeat(HEAD));
     for _ in 0..FLOOD {
@@ -43,7 +32,7 @@ async fn a_flood_of_connections_with_big_unfinished_heads_is_bounded() {
         flood.push(tcp);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let grown = rss_bytes().saturating_sub(before);
+    let grown = rivulet_testkit::rss_bytes().saturating_sub(before);
     // Uncapped, hyper reads up to ~400 KB of head per connection: 600 × 60 KiB
     // ≈ 35 MiB. Capped, 50 connections are read.
     assert!(

@@ -50,6 +50,10 @@ stream
 
 const state: 'pending' | 'running' | 'resolved' | 'rejected' = stream.state();
 
+const stopped: Promise<boolean> = createStream('/stream/process').cancel();
+// @ts-expect-error cancel() returns a Promise, not the stream: it does not chain
+createStream('/stream/process').cancel().progress(() => {});
+
 async function modern(): Promise<number> {
   for await (const data of createStream<string, Final>('/stream/process')) {
     const text: string = data;
@@ -134,3 +138,35 @@ createStream('/x', { connectTimeout: '3s' });
 createStream('/x', { shareAcrossTabs: 'yes' });
 
 export { modern, state, parseError, parseErrorKind, resumeAt, defaultConnectTimeout, timeoutMessage };
+
+// rivulet-client/react
+import { useStream, useFeed, type StreamStatus } from 'rivulet-client/react';
+
+function hookUses(): void {
+  const job = useStream<{ i: number }, { total: number }>('/stream/process', {
+    immediate: true,
+    keep: 10,
+    resumeKey: 'job',
+    body: { n: 1 },
+    onProgress: (data) => void data.i,
+    onDone: (data) => void data.total,
+    onError: (error) => void error.errorType,
+    onUploadProgress: (event) => void event.loaded,
+  });
+  const status: StreamStatus = job.status;
+  const first: number | undefined = job.packets[0]?.i;
+  const total: number | undefined = job.result?.total;
+  const errorType: ErrorType | undefined = job.error?.errorType;
+  job.start({ body: { n: 2 } });
+  job.abort();
+  const stopped: Promise<boolean> = job.cancel();
+  // @ts-expect-error packets are read-only state
+  job.packets.push({ i: 1 });
+  // @ts-expect-error not a status
+  const wrong: StreamStatus = 'resolved';
+  const feed = useFeed<{ price: number }>('/feed/ticker', { keep: 20, shareAcrossTabs: true });
+  const price: number | undefined = feed.value?.price;
+  const prices: readonly { price: number }[] = feed.history;
+  void [status, first, total, errorType, stopped, wrong, price, prices];
+}
+void hookUses;

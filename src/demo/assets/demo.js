@@ -154,10 +154,16 @@ function buildCard(demo) {
   const startButton = card.querySelector('[data-action=start]');
   const abortButton = card.querySelector('[data-action=abort]');
   let dropButton = null;
+  let cancelButton = null;
   if (demo.resumable) {
     dropButton = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Drop connection', disabled: true });
     dropButton.dataset.action = 'drop';
     abortButton.after(dropButton);
+    // Abort only disconnects (the job stays resumable); Cancel stops the job
+    // on whichever server runs it.
+    cancelButton = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Cancel job', disabled: true });
+    cancelButton.dataset.action = 'cancel';
+    dropButton.after(cancelButton);
   }
   let stream;
 
@@ -167,6 +173,7 @@ function buildCard(demo) {
     startButton.disabled = name === 'running';
     abortButton.disabled = name !== 'running';
     if (dropButton && name !== 'running') dropButton.disabled = true;
+    if (cancelButton && name !== 'running') cancelButton.disabled = true;
   };
 
   // Where a resumable card keeps its job across a page reload.
@@ -225,7 +232,8 @@ function buildCard(demo) {
         if (progressBar) progressBar.value = 1;
         if (uploadBar) uploadBar.value = 1;
         result.classList.add('ok');
-        result.textContent = JSON.stringify(final, null, 2);
+        // A handler that returns nothing ends with a `null` final packet.
+        result.textContent = final === null || final === undefined ? 'Done (no final value).' : JSON.stringify(final, null, 2);
         setState('done');
       })
       .error((xhr, errorType, message) => {
@@ -237,18 +245,33 @@ function buildCard(demo) {
           setState('aborted');
           return;
         }
+        if (message === 'the stream was cancelled') {
+          // The final packet of a job this card (or another client) cancelled.
+          result.textContent = 'Cancelled: the job was stopped on the server.';
+          setState('cancelled');
+          return;
+        }
         result.classList.add('failed');
-        const status = xhr.status ? ` (HTTP ${xhr.status})` : '';
+        // The HTTP status only when the server refused before the stream
+        // began: an error packet arrives in a 200 response and carries its
+        // own status in the detail below.
+        const refused = xhr.status && (xhr.status < 200 || xhr.status >= 300);
+        const status = refused ? ` (HTTP ${xhr.status})` : '';
         const detail = xhr.responseJSON?.error;
-        result.textContent = `${errorType}: ${message}${status}` + (detail ? `\n${JSON.stringify(detail, null, 2)}` : '');
+        // "timeout" says it all; no "timeout: timeout".
+        const said = message && message !== errorType ? `${errorType}: ${message}` : errorType;
+        result.textContent = `${said}${status}` + (detail ? `\n${JSON.stringify(detail, null, 2)}` : '');
         setState('error', errorType);
       })
       .start();
     setState('running', resumed ? `resumed after packet ${resumed.received}` : 'running');
     // Enabled once there is a point to resume from.
     if (dropButton) dropButton.disabled = true;
+    if (cancelButton) cancelButton.disabled = true;
     stream.progress(() => {
-      if (live() && dropButton) dropButton.disabled = !stream.lastEventId();
+      if (!live()) return;
+      if (dropButton) dropButton.disabled = !stream.lastEventId();
+      if (cancelButton) cancelButton.disabled = !stream.lastEventId();
     });
   };
 
@@ -285,6 +308,24 @@ function buildCard(demo) {
     stream.abort();
     appendLog(log, `— connection dropped after packet ${entry.received}; resuming —`);
     start(entry.url, { format: entry.format, lastEventId: point }, { expected: entry.expected, resumed: entry });
+  });
+
+  // DELETE on the stream's own URL with its resume point (docs/protocol.md,
+  // "Cancelling"). The connection stays open, so the card shows the final
+  // packet every reader of the job gets: "the stream was cancelled".
+  cancelButton?.addEventListener('click', async () => {
+    const point = stream?.lastEventId();
+    const entry = readSaved(storageKey);
+    if (!point || !entry) return;
+    cancelButton.disabled = true;
+    try {
+      const answer = await fetch(entry.url, { method: 'DELETE', headers: { 'Last-Event-ID': point } });
+      if (answer.status === 202) appendLog(log, '— cancel sent: the job is stopping —');
+      else if (answer.status === 204) appendLog(log, '— nothing was running to cancel —');
+      else appendLog(log, `— the cancel was refused (HTTP ${answer.status}) —`);
+    } catch (error) {
+      appendLog(log, `— the cancel could not be sent: ${error.message} —`);
+    }
   });
 
   if (saved) {

@@ -64,19 +64,39 @@ export function buildTickerCard() {
     stop.disabled = name !== 'running';
   };
 
+  let run = 0; // numbers the follows: endings of a stopped one are ignored
+
   follow.addEventListener('click', () => {
+    const current = ++run;
+    // The card runs while any viewer does; once every viewer ended it says
+    // how: done, or error when one of them failed.
+    let running = viewers.length;
+    let failed = false;
+    const ended = (error) => {
+      failed ||= error;
+      running -= 1;
+      if (current === run && running === 0) setState(failed ? 'error' : 'done');
+    };
     for (const viewer of viewers) {
       viewer.log.replaceChildren();
       viewer.stream = createStream(new URL('/stream/ticker', location.href), { format: viewer.format })
         .progress((data) => append(viewer.log, JSON.stringify(data)))
-        .done((final) => append(viewer.log, `done: ${JSON.stringify(final)}`))
-        .error((xhr, errorType, message) => append(viewer.log, `${errorType}: ${message}`))
+        .done((final) => {
+          append(viewer.log, `done: ${JSON.stringify(final)}`);
+          ended(false);
+        })
+        .error((xhr, errorType, message) => {
+          append(viewer.log, message && message !== errorType ? `${errorType}: ${message}` : errorType);
+          // Stop asked for it: not a failure, and the card is idle already.
+          if (errorType !== 'abort') ended(true);
+        })
         .start();
     }
     setState('running');
   });
 
   stop.addEventListener('click', () => {
+    run += 1;
     for (const viewer of viewers) viewer.stream?.abort();
     setState('idle');
   });

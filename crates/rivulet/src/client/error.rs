@@ -76,6 +76,9 @@ pub enum Error {
         /// The connections in a row that dropped.
         connections: u32,
     },
+    /// [`EventStream::cancel`](super::EventStream::cancel) of a stream that
+    /// is not resumable: its response named no stream (`Rivulet-Stream-Id`).
+    NotResumable,
     /// A packet is not of the type the caller asked for
     /// ([`EventStream::progress`](super::EventStream::progress),
     /// [`EventStream::done`](super::EventStream::done)).
@@ -120,19 +123,118 @@ impl fmt::Display for Error {
                 content_type.as_deref().unwrap_or("none")
             ),
             Error::Server(packet) => write!(f, "the stream failed: {packet}"),
-            Error::Transport(e) => write!(f, "{}", error_chain(e)),
+            Error::Transport(e) => f.write_str(&transport_words(e)),
             Error::Truncated => f.write_str(crate::protocol::TRUNCATED_MESSAGE),
             Error::Decode(e) => write!(f, "{e}"),
             Error::IdleTimeout(after) => {
                 write!(f, "nothing received for {} s", after.as_secs_f64())
             }
             Error::Deserialize(e) => write!(f, "a packet is not of the expected type: {e}"),
+            Error::NotResumable => {
+                f.write_str("the stream is not resumable: it cannot be cancelled")
+            }
             Error::Unsteady { connections } => write!(
                 f,
                 "the server dropped {connections} connections in a row after one packet each: gave up reconnecting"
             ),
         }
     }
+}
+
+/// A transport failure said in words: what failed (connecting to which
+/// host, the TLS handshake, reading the response) and why, from the
+/// operating system's error kind ("connection refused") rather than the
+/// chain of library messages.
+fn transport_words(error: &reqwest::Error) -> String {
+    let target = error
+        .url()
+        .map(|url| {
+            let host = url.host_str().unwrap_or("the server");
+            match url.port_or_known_default() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            }
+        })
+        .unwrap_or_else(|| "the server".to_owned());
+    let why = cause_in_words(error);
+    if error.is_builder() {
+        return format!("cannot build the request: {}", error_chain(error));
+    }
+    if error.is_timeout() {
+        return format!("{target} did not answer in time");
+    }
+    if let Some(why) = certificate_refused(error) {
+        return format!(
+            "the TLS handshake with {target} failed: {why}; trust its CA or certificate \
+             explicitly (`rivulet watch --ca-file CA.pem`, or a client's root certificates)"
+        );
+    }
+    if error.is_connect() {
+        return match why {
+            Some(why) => format!("cannot connect to {target}: {why}"),
+            None => format!("cannot connect to {target}: {}", error_chain(error)),
+        };
+    }
+    if error.is_body() || error.is_decode() {
+        return match why {
+            Some(why) => format!("the connection to {target} broke off: {why}"),
+            None => format!("the connection to {target} broke off"),
+        };
+    }
+    match why {
+        Some(why) => format!("the request to {target} failed: {why}"),
+        None => format!("the request to {target} failed: {}", error_chain(error)),
+    }
+}
+
+/// The first cause of type `T` in `error`'s chain.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        if let Some(found) = cause.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = cause.source();
+    }
+    None
+}
+
+/// Why, from the operating system's error in the chain, if there is one.
+fn cause_in_words(error: &reqwest::Error) -> Option<String> {
+    use std::io::ErrorKind;
+    let io = find_cause::<std::io::Error>(error)?;
+    let words = match io.kind() {
+        ErrorKind::ConnectionRefused => "connection refused (nothing listens on that port)",
+        ErrorKind::ConnectionReset => "the connection was reset",
+        ErrorKind::ConnectionAborted => "the connection was aborted",
+        ErrorKind::NotConnected | ErrorKind::BrokenPipe => "the connection was closed",
+        ErrorKind::UnexpectedEof => "the server closed the connection",
+        ErrorKind::TimedOut => "timed out",
+        ErrorKind::HostUnreachable => "the host is unreachable",
+        ErrorKind::NetworkUnreachable => "the network is unreachable",
+        ErrorKind::AddrNotAvailable => "the address is not available",
+        ErrorKind::PermissionDenied => "permission denied",
+        // Name resolution failures come as `Other` with the resolver's text.
+        _ => return Some(format!("{io}")),
+    };
+    Some(words.to_owned())
+}
+
+/// The TLS library's reason when it refused the server's certificate
+/// (rustls says "invalid peer certificate: …"); the TLS library is reqwest's,
+/// so its error is recognised by its text rather than its type.
+fn certificate_refused(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if text.starts_with("invalid peer certificate") {
+            return Some(text);
+        }
+        next = cause.source();
+    }
+    None
 }
 
 /// reqwest's own message is terse ("error sending request"); the causes say why.

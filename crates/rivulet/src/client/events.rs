@@ -11,10 +11,13 @@ use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use tokio::time::{Instant, Sleep};
 
+use super::Cancelled;
 use super::Error;
+use super::cancel::Canceller;
 use super::reconnect::Resumer;
 use crate::decode::{Decoder, Event};
 use crate::protocol::Format;
+use crate::protocol::{ResumePoint, STREAM_ID_HEADER, StreamId};
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
@@ -46,6 +49,8 @@ pub struct EventStream {
     max_packet_bytes: usize,
     /// For a resumable stream: how to go on after a dropped connection.
     resume: Option<Resumer>,
+    /// How to cancel the stream.
+    canceller: Canceller,
 }
 
 struct Idle {
@@ -60,6 +65,7 @@ impl EventStream {
         idle_timeout: Option<Duration>,
         max_packet_bytes: usize,
         mut resume: Option<Resumer>,
+        canceller: Canceller,
     ) -> Self {
         if let Some(resume) = &mut resume {
             resume.response(response.headers());
@@ -82,6 +88,7 @@ impl EventStream {
             outcome: None,
             max_packet_bytes,
             resume,
+            canceller,
         }
     }
 
@@ -105,10 +112,12 @@ impl EventStream {
         self.decoder.last_event_id()
     }
 
-    /// For a resumable stream, where it would resume, in any format:
-    /// `<stream id>.<packets received>` (see [`RequestBuilder::resume_from`](super::RequestBuilder::resume_from)).
-    /// `None` for a stream that is not resumable, or when reconnecting is off.
-    pub fn resume_point(&self) -> Option<String> {
+    /// For a resumable stream, where it would resume, in any format (see
+    /// [`RequestBuilder::resume_from`](super::RequestBuilder::resume_from)); its
+    /// text, `<stream id>.<packets received>`, is what `Last-Event-ID` carries.
+    /// `None` for a stream that is not resumable, or whose request cannot be
+    /// sent again (a streaming body).
+    pub fn resume_point(&self) -> Option<ResumePoint> {
         self.resume.as_ref()?.point()
     }
 
@@ -148,6 +157,33 @@ impl EventStream {
             Some(Event::Error(packet)) => Err(Error::Server(packet)),
             Some(Event::Progress(_)) | None => Err(Error::Truncated),
         }
+    }
+
+    /// Cancels a resumable stream: closes the connection, then sends `DELETE`
+    /// on the stream's URL with its resume point and the request's headers
+    /// (its credentials), so that the job stops on whichever server runs it.
+    /// Dropping the stream instead only disconnects, and the job stays
+    /// resumable for its grace period.
+    ///
+    /// [`Error::NotResumable`] for a stream whose response named no stream.
+    pub async fn cancel(mut self) -> Result<Cancelled, Error> {
+        self.close();
+        let point = match self.resume_point() {
+            Some(point) => point,
+            None => {
+                let id = self
+                    .headers
+                    .get(STREAM_ID_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<StreamId>().ok())
+                    .ok_or(Error::NotResumable)?;
+                ResumePoint {
+                    stream: id,
+                    received: 0,
+                }
+            }
+        };
+        self.canceller.cancel(&point.to_string()).await
     }
 
     /// Stops reading: the connection is closed now rather than when the

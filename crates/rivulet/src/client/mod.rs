@@ -83,7 +83,10 @@
 //! the last packet received, every packet once and in order
 //! ([`RequestBuilder::reconnect`]). [`EventStream::resume_point`] says where it
 //! would resume, and [`RequestBuilder::resume_from`] resumes from there later.
+//! Dropping the [`EventStream`] only disconnects, and the job stays
+//! resumable; [`EventStream::cancel`] disconnects and stops the job.
 
+mod cancel;
 mod error;
 mod events;
 mod reconnect;
@@ -96,9 +99,9 @@ use reqwest::IntoUrl;
 use serde::Serialize;
 
 use crate::config::DEFAULT_MAX_PACKET_BYTES;
-use crate::protocol::Format;
-use crate::protocol::{ErrorBody, LAST_EVENT_ID};
+use crate::protocol::{ErrorBody, Format, LAST_EVENT_ID, ResumePoint};
 
+pub use cancel::Cancelled;
 pub use error::Error;
 pub use events::EventStream;
 pub use reconnect::Reconnect;
@@ -173,7 +176,7 @@ pub struct RequestBuilder {
     idle_timeout: Option<Duration>,
     max_packet_bytes: usize,
     reconnect: Option<Reconnect>,
-    resume_from: Option<String>,
+    resume_from: Option<ResumePoint>,
 }
 
 impl RequestBuilder {
@@ -243,18 +246,20 @@ impl RequestBuilder {
     }
 
     /// Never reconnects: a dropped connection ends the stream with an error.
+    /// [`EventStream::resume_point`] still says where a resumable stream
+    /// would resume, so that it can be resumed later with
+    /// [`resume_from`](Self::resume_from).
     pub fn no_reconnect(mut self) -> Self {
-        self.reconnect = None;
+        self.reconnect = Some(Reconnect::default().retries(0));
         self
     }
 
     /// Resumes a stream instead of starting one: `point` is what
-    /// [`EventStream::resume_point`] gave earlier (`<stream id>.<packets
-    /// received>`), sent as `Last-Event-ID`. A stream that can no longer be
+    /// [`EventStream::resume_point`] gave earlier, sent as `Last-Event-ID`
+    /// (`<stream id>.<packets received>`). A stream that can no longer be
     /// resumed fails with [`Error::NotAStream`] (status 204).
-    pub fn resume_from(mut self, point: impl Into<String>) -> Self {
-        let point = point.into();
-        self.inner = self.inner.header(LAST_EVENT_ID, point.as_str());
+    pub fn resume_from(mut self, point: ResumePoint) -> Self {
+        self.inner = self.inner.header(LAST_EVENT_ID, point.to_string());
         self.resume_from = Some(point);
         self
     }
@@ -275,7 +280,7 @@ impl RequestBuilder {
             }
         }
         let resume = self.reconnect.and_then(|policy| {
-            let from = self.resume_from.as_deref();
+            let from = self.resume_from;
             reconnect::Resumer::new(
                 http.clone(),
                 &request,
@@ -285,6 +290,7 @@ impl RequestBuilder {
                 from,
             )
         });
+        let canceller = cancel::Canceller::new(http.clone(), &request, self.idle_timeout);
         let response = within(self.idle_timeout, http.execute(request))
             .await?
             .map_err(Error::Transport)?;
@@ -307,6 +313,7 @@ impl RequestBuilder {
             self.idle_timeout,
             self.max_packet_bytes,
             resume,
+            canceller,
         ))
     }
 }

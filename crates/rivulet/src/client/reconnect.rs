@@ -113,12 +113,9 @@ impl Resumer {
         format: Format,
         policy: Reconnect,
         idle_timeout: Option<Duration>,
-        from: Option<&str>,
+        from: Option<ResumePoint>,
     ) -> Option<Resumer> {
-        // The point is sent as a header: one that is not a valid header
-        // value already failed the first request.
-        let point = from.and_then(|point| point.parse::<ResumePoint>().ok());
-        let (stream, received) = match point {
+        let (stream, received) = match from {
             Some(point) => (Some(point.stream), point.received),
             None => (None, 0),
         };
@@ -179,15 +176,11 @@ impl Resumer {
     }
 
     /// Where the stream would resume: `<stream id>.<packets received>`.
-    pub(super) fn point(&self) -> Option<String> {
-        let stream = self.stream?;
-        Some(
-            ResumePoint {
-                stream,
-                received: self.received,
-            }
-            .to_string(),
-        )
+    pub(super) fn point(&self) -> Option<ResumePoint> {
+        Some(ResumePoint {
+            stream: self.stream?,
+            received: self.received,
+        })
     }
 
     /// True while a reconnection is under way.
@@ -199,7 +192,10 @@ impl Resumer {
     /// and returns `None`, or gives `error` back when the stream cannot be
     /// resumed (not resumable, or out of attempts).
     pub(super) fn retry(&mut self, error: Error) -> Option<Error> {
-        let Some(point) = self.point().and_then(|p| HeaderValue::from_str(&p).ok()) else {
+        let Some(point) = self
+            .point()
+            .and_then(|p| HeaderValue::from_str(&p.to_string()).ok())
+        else {
             return Some(error);
         };
         if self.attempt >= self.policy.retries {

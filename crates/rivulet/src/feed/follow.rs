@@ -1,21 +1,20 @@
 //! Following a feed: [`Stream::follow`], the request's way in.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
+use tokio::sync::OwnedSemaphorePermit;
 
-use super::lag::Subscriber;
+use super::body::FeedBody;
+use super::lag::{Ending, Hold, Subscriber};
 use super::window::Beyond;
 use super::{Feed, Shared, done_frame, frame};
 use crate::error::Error;
 use crate::error::refusal::retry_later;
-use crate::metrics::ActiveStream;
 use crate::protocol::Format;
 use crate::protocol::{LAST_EVENT_ID, ResumePoint, WINDOW_PASSED_MESSAGE};
-use crate::stream::buffer::{self, End, Reader, Writer};
-use crate::stream::handler_task::HandlerTask;
-use crate::stream::hold::Held;
 use crate::stream::{self, Stream};
 
 /// A request to follow a feed, as the [`Feed::authorize`] hook sees it.
@@ -49,7 +48,7 @@ impl Stream {
     /// feed, `503` while the feed's Redis cannot be reached, and the
     /// [`Feed::authorize`] hook's error.
     pub async fn follow(self, feed: &Feed) -> Response {
-        let limits = match self.admit() {
+        let mut limits = match self.admit() {
             Ok(limits) => limits,
             Err(refused) => return *refused,
         };
@@ -60,83 +59,66 @@ impl Stream {
             .headers
             .get(LAST_EVENT_ID)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let joined = match subscribe(&feed.shared, from.as_deref(), format, &self.headers) {
+        let permit = limits._permit.take();
+        let joined = match subscribe(&feed.shared, from.as_deref(), format, &self.headers, permit) {
             Ok(joined) => joined,
             Err(answer) => return *answer,
         };
-        let Some(id) = joined.id else {
-            // A closed feed: everything is queued already.
-            let task = tokio::spawn(async {}).abort_handle();
-            return stream::response(
-                joined.rx,
-                format,
-                keep_alive,
-                HandlerTask(task),
-                false,
-                Held::default(),
-            );
-        };
-        let leave = Leave {
-            feed: Arc::downgrade(&feed.shared),
-            id,
-            _active: ActiveStream::start(),
-        };
-        let subscriber = Subscriber {
-            writer: joined.writer,
-            format,
-        };
-        // Watches the connection: lets the feed forget the subscriber when it
-        // leaves (the body aborts this task), and ends it at its limits.
-        let task = tokio::spawn(async move {
-            let _leave = leave;
-            if let Err(limit) = limits.bound(subscriber.writer.closed()).await {
-                subscriber.cut_off(limit.into_packet(expose_internal));
+        if let Some(id) = joined.id
+            && (limits.max_duration.is_some() || limits.shutdown.is_some())
+        {
+            // Ends the subscriber at its limits; aborted when it ends
+            // otherwise (its hold goes).
+            let shared = Arc::downgrade(&feed.shared);
+            let watcher = tokio::spawn(async move {
+                let never = std::future::pending::<std::convert::Infallible>();
+                let Err(limit) = limits.bound(never).await;
+                if let Some(shared) = shared.upgrade() {
+                    let packet = limit.into_packet(expose_internal);
+                    let mut state = shared.lock();
+                    let at = state.ring.next();
+                    state.end(
+                        id,
+                        Ending {
+                            at,
+                            frame: frame::error(format, &packet),
+                        },
+                    );
+                }
+            });
+            let mut state = feed.shared.lock();
+            match state.subscribers.get_mut(&id).and_then(|s| s.hold.as_mut()) {
+                Some(hold) => hold.watcher = Some(watcher.abort_handle()),
+                None => watcher.abort(),
             }
-        });
-        stream::response(
-            joined.rx,
+        }
+        let body = FeedBody::new(
+            feed.shared.clone(),
+            joined.id,
             format,
             keep_alive,
-            HandlerTask(task.abort_handle()),
-            false,
-            Held::default(),
-        )
+            joined.first,
+        );
+        stream::head(Response::new(axum::body::Body::new(body)), format)
     }
 }
 
-/// Removes a subscriber from its feed when its connection's watcher ends.
-/// Until then the subscriber counts as a running stream, as every other
-/// stream does (`rivulet_streams_active`, `rivulet_streams_total`).
-struct Leave {
-    feed: Weak<Shared>,
-    id: u64,
-    _active: ActiveStream,
+/// A new subscriber: the frames it gets first (what it missed, and for a
+/// closed feed its end).
+pub(super) struct Joined {
+    /// `None` when the feed is closed: `first` ends with its final packet.
+    pub(super) id: Option<u64>,
+    pub(super) first: Vec<Bytes>,
 }
 
-impl Drop for Leave {
-    fn drop(&mut self) {
-        ::metrics::gauge!(crate::metrics::FEED_SUBSCRIBERS).decrement(1.0);
-        if let Some(feed) = self.feed.upgrade() {
-            feed.remove(self.id);
-        }
-    }
-}
-
-/// A new subscriber's end of its buffer, with what it missed queued.
-struct Joined {
-    /// `None` when the feed is closed: the buffer holds its end.
-    id: Option<u64>,
-    writer: Writer,
-    rx: Reader,
-}
-
-/// Checks the request, queues what it missed and registers it, under the
+/// Checks the request, takes what it missed and registers it, under the
 /// feed's lock: no packet is published in between.
-fn subscribe(
+pub(super) fn subscribe(
     feed: &Shared,
     from: Option<&str>,
     format: Format,
     headers: &HeaderMap,
+    permit: Option<OwnedSemaphorePermit>,
 ) -> Result<Joined, Box<Response>> {
     let point = from.map(str::parse::<ResumePoint>);
     let hook = feed.lock().authorize.clone();
@@ -163,7 +145,7 @@ fn subscribe(
         // The client has the final packet already.
         return Err(Box::new(StatusCode::NO_CONTENT.into_response()));
     }
-    let mut frames = Vec::new();
+    let mut first = Vec::new();
     let mut end = None;
     match after
         .ok_or(Beyond)
@@ -175,13 +157,13 @@ fn subscribe(
                 if record.kind().is_final() {
                     end = Some(packet);
                 } else {
-                    frames.push(packet);
+                    first.push(packet);
                 }
             }
         }
         Err(Beyond) if on_lag == super::OnLag::SkipAhead => {
             let missed = after.map_or(0, |after| last.saturating_sub(after));
-            frames.push(frame::skipped(format, epoch, last, missed as usize));
+            first.push(frame::skipped(format, epoch, last, missed as usize));
         }
         Err(Beyond) => {
             let gone = Error::new(StatusCode::GONE, WINDOW_PASSED_MESSAGE);
@@ -191,31 +173,26 @@ fn subscribe(
     if end.is_none() {
         end = done_frame(&state, format);
     }
-    let (writer, rx) = buffer::channel(state.buffer + frames.len());
-    for packet in &frames {
-        writer
-            .try_push(packet)
-            .expect("the buffer has room for what the client missed");
-    }
     if let Some(done) = end {
-        writer.finish(End::Done(done));
-        return Ok(Joined {
-            id: None,
-            writer,
-            rx,
-        });
+        first.push(done);
+        return Ok(Joined { id: None, first });
     }
     let id = state.next_subscriber;
     state.next_subscriber += 1;
-    let subscriber = Subscriber {
-        writer: writer.clone(),
-        format,
-    };
-    state.subscribers.insert(id, subscriber);
-    ::metrics::gauge!(crate::metrics::FEED_SUBSCRIBERS).increment(1.0);
+    let next = last + 1;
+    state.subscribers.insert(
+        id,
+        Subscriber {
+            format,
+            next,
+            end: None,
+            hold: Some(Hold::new(permit)),
+        },
+    );
+    state.cursors.insert((next, id));
+    state.formats[frame::slot(format)] += 1;
     Ok(Joined {
         id: Some(id),
-        writer,
-        rx,
+        first,
     })
 }

@@ -5,6 +5,8 @@
 //! resumable stream's resume point, so that an `EventSource` coming back
 //! sends it as `Last-Event-ID`.
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -52,30 +54,56 @@ pub(super) fn error(format: Format, packet: &ErrorPacket) -> Bytes {
     encode::error(format, EventId::None, packet)
 }
 
-/// A record encoded once per wire format, on demand: a publish encodes it
-/// only for the formats its subscribers read.
-pub(super) struct Frames<'a> {
+/// A published packet with its frame in each wire format, encoded once, on
+/// first need, and shared by every subscriber that reads that format: each
+/// takes a [`Bytes`] handle to the same memory.
+pub(super) struct Encoded {
     epoch: StreamId,
-    record: &'a Record,
-    encoded: [Option<Bytes>; 3],
+    record: Record,
+    frames: [OnceLock<Bytes>; 3],
 }
 
-impl<'a> Frames<'a> {
-    pub(super) fn new(epoch: StreamId, record: &'a Record) -> Self {
-        Frames {
+impl Encoded {
+    pub(super) fn new(epoch: StreamId, record: Record) -> Self {
+        Encoded {
             epoch,
             record,
-            encoded: [None, None, None],
+            frames: [OnceLock::new(), OnceLock::new(), OnceLock::new()],
         }
     }
 
-    pub(super) fn get(&mut self, format: Format) -> &Bytes {
-        let slot = match format {
-            Format::Sse => 0,
-            Format::Ndjson => 1,
-            Format::Legacy => 2,
-        };
-        self.encoded[slot].get_or_insert_with(|| record(format, self.epoch, self.record))
+    /// The packet's frame in `format`, encoded the first time it is asked for.
+    pub(super) fn frame(&self, format: Format) -> &Bytes {
+        self.frames[slot(format)].get_or_init(|| record(format, self.epoch, &self.record))
+    }
+
+    pub(super) fn seq(&self) -> u64 {
+        self.record.seq()
+    }
+
+    /// The final packet of the feed: nothing follows it.
+    pub(super) fn is_final(&self) -> bool {
+        self.record.kind().is_final()
+    }
+
+    /// The memory it holds: its JSON and the frames encoded so far.
+    pub(super) fn bytes(&self) -> usize {
+        let frames: usize = self
+            .frames
+            .iter()
+            .filter_map(OnceLock::get)
+            .map(Bytes::len)
+            .sum();
+        self.record.packet.data.get().len() + frames
+    }
+}
+
+/// The index of `format` in per-format tables.
+pub(super) fn slot(format: Format) -> usize {
+    match format {
+        Format::Sse => 0,
+        Format::Ndjson => 1,
+        Format::Legacy => 2,
     }
 }
 
@@ -88,13 +116,13 @@ mod tests {
         let epoch: StreamId = "000000000000000000000000000000ff".parse().unwrap();
         let json = serde_json::value::to_raw_value(&serde_json::json!({"n": 1})).unwrap();
         let record = Record::new(7, 0, PacketKind::Progress, json);
-        let mut frames = Frames::new(epoch, &record);
+        let frames = Encoded::new(epoch, record);
         assert_eq!(
-            &frames.get(Format::Sse)[..],
+            &frames.frame(Format::Sse)[..],
             b"id: 000000000000000000000000000000ff.7\ndata: {\"n\":1}\n\n"
         );
         assert_eq!(
-            &frames.get(Format::Ndjson)[..],
+            &frames.frame(Format::Ndjson)[..],
             b"{\"progress\":{\"n\":1}}\n"
         );
         assert_eq!(

@@ -22,11 +22,15 @@
 //! How it behaves:
 //!
 //! * **The publisher never waits.** A publish encodes the packet once per wire
-//!   format its subscribers read and queues it on each subscriber's bounded
-//!   buffer ([`Feed::buffer`]). A subscriber whose buffer is full has fallen
-//!   behind: its waiting packets are dropped, memory and all, and it is cut
-//!   off with an error packet (status 410) or, with [`OnLag::SkipAhead`],
-//!   carries on after a marker packet.
+//!   format its subscribers read and pushes it on a ring shared by every
+//!   subscriber of the server; each subscriber is a cursor into the ring and
+//!   its response takes the same bytes, without a copy. The ring is bounded
+//!   ([`Feed::buffer_bytes`], 1 MiB by default, and [`Feed::buffer`]): a
+//!   subscriber that has more than that waiting has fallen behind and is cut
+//!   off with an error packet (status 410), leaving the subscriber count and
+//!   its stream slot at once, or, with [`OnLag::SkipAhead`], carries on after
+//!   a marker packet. A publish costs the same however many subscribers have
+//!   stopped reading.
 //! * **Resume.** A feed keeps its last packets ([`Feed::window_packets`],
 //!   [`Feed::window_duration`]). SSE events carry ids, so an `EventSource`
 //!   that reconnects sends `Last-Event-ID` by itself and gets what it missed,
@@ -44,18 +48,21 @@
 //! metrics like any stream. The wire side is in `docs/protocol.md` ("Live
 //! feeds").
 
+mod body;
 mod follow;
 mod frame;
 mod lag;
 mod record;
 #[cfg(feature = "redis")]
 mod redis;
+mod ring;
 mod window;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -68,12 +75,14 @@ use crate::protocol::{PacketKind, StreamId};
 
 pub use crate::protocol::{FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, WINDOW_PASSED_MESSAGE};
 pub use follow::FollowRequest;
-pub use lag::{DEFAULT_FEED_BUFFER, OnLag};
+pub use lag::OnLag;
+pub use ring::{DEFAULT_FEED_BUFFER, DEFAULT_FEED_BUFFER_BYTES};
 pub use window::DEFAULT_WINDOW_PACKETS;
 
-use frame::Frames;
-use lag::{Kept, Subscriber};
+use frame::Encoded;
+use lag::{Ending, Subscriber};
 use record::Record;
+use ring::Ring;
 use window::Window;
 
 type Authorize = dyn Fn(&FollowRequest<'_>) -> Result<(), Error> + Send + Sync;
@@ -96,13 +105,22 @@ struct State {
     /// or of this one before a restart, is not mistaken for one of its own.
     epoch: StreamId,
     window: Window,
+    /// The latest packets, shared by the subscribers on this server.
+    ring: Ring,
     subscribers: HashMap<u64, Subscriber>,
+    /// The cursors of the subscribers that still follow, oldest first: a
+    /// publish finds those that fell behind at the front, without looking at
+    /// the others.
+    cursors: BTreeSet<(u64, u64)>,
+    /// The bodies waiting for the next packet, woken by a publish.
+    waiting: HashMap<u64, Waker>,
+    /// How many subscribers that still follow read each wire format.
+    formats: [usize; 3],
     next_subscriber: u64,
     /// The final packet, once the feed is closed.
     done: Option<Record>,
     /// Why the feed cannot be followed now (its Redis is gone).
     unavailable: Option<&'static str>,
-    buffer: usize,
     on_lag: OnLag,
     authorize: Option<Arc<Authorize>>,
 }
@@ -181,12 +199,22 @@ impl Feed {
         self.configure(|state| state.window.max_age = Some(duration))
     }
 
-    /// How many packets a subscriber may have waiting (written to it by the
-    /// feed, not yet by its connection) before it counts as fallen behind (at
-    /// least 2; default [`DEFAULT_FEED_BUFFER`]). A resuming subscriber's
-    /// buffer holds the packets it missed on top.
+    /// How many packets a subscriber may have waiting (published, not yet
+    /// taken by its connection) before it counts as fallen behind (at least
+    /// 2; default [`DEFAULT_FEED_BUFFER`]). A resuming subscriber gets the
+    /// packets it missed on top.
     pub fn buffer(self, packets: usize) -> Self {
-        self.configure(|state| state.buffer = packets.max(2))
+        self.configure(|state| state.ring.max_packets = packets.max(2))
+    }
+
+    /// How many bytes of packets a subscriber may have waiting before it
+    /// counts as fallen behind (default [`DEFAULT_FEED_BUFFER_BYTES`], 1 MiB).
+    /// A packet counts its JSON and its frames in the wire formats the
+    /// subscribers read; the latest packet is always kept, whatever its size.
+    /// This is also all the memory the server keeps for subscribers that
+    /// stopped reading, however many there are: they share one ring.
+    pub fn buffer_bytes(self, bytes: usize) -> Self {
+        self.configure(|state| state.ring.max_bytes = bytes)
     }
 
     /// What happens to a subscriber that falls behind (default
@@ -263,9 +291,16 @@ impl Feed {
         }
     }
 
-    /// How many requests follow the feed on this server now.
+    /// How many requests follow the feed on this server now. A subscriber
+    /// that was cut off no longer counts, even while its connection is open.
     pub fn subscribers(&self) -> usize {
-        self.shared.lock().subscribers.len()
+        self.shared.lock().following()
+    }
+
+    /// The bytes of packets this server keeps for its subscribers (the
+    /// ring's, see [`Feed::buffer_bytes`]).
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared.lock().ring.bytes()
     }
 }
 
@@ -275,7 +310,7 @@ impl fmt::Debug for Feed {
         f.debug_struct("Feed")
             .field("epoch", &state.epoch)
             .field("last", &state.window.last())
-            .field("subscribers", &state.subscribers.len())
+            .field("subscribers", &state.following())
             .field("closed", &state.done.is_some())
             .finish_non_exhaustive()
     }
@@ -288,9 +323,12 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Lets subscriber `id` go (it left, or its limits ended it).
+    /// Forgets subscriber `id`: its response body is gone.
     fn remove(&self, id: u64) {
-        self.lock().subscribers.remove(&id);
+        let mut state = self.lock();
+        state.release(id);
+        state.waiting.remove(&id);
+        state.subscribers.remove(&id);
     }
 }
 
@@ -299,45 +337,139 @@ impl State {
         State {
             epoch,
             window: Window::new(),
+            ring: Ring::new(),
             subscribers: HashMap::new(),
+            cursors: BTreeSet::new(),
+            waiting: HashMap::new(),
+            formats: [0; 3],
             next_subscriber: 0,
             done: None,
             unavailable: None,
-            buffer: DEFAULT_FEED_BUFFER,
             on_lag: OnLag::default(),
             authorize: None,
         }
     }
 
-    /// Sends `record`, the packet after the last one, to every subscriber and
-    /// keeps it for those that resume.
-    fn deliver(&mut self, record: Record) {
-        let epoch = self.epoch;
-        let on_lag = self.on_lag;
-        let mut frames = Frames::new(epoch, &record);
-        match record.kind() {
-            PacketKind::Progress => self.subscribers.retain(|_, subscriber| {
-                let packet = frames.get(subscriber.format);
-                subscriber.offer(packet, record.seq(), epoch, on_lag) == Kept::Yes
-            }),
-            PacketKind::Done | PacketKind::Error => {
-                for (_, subscriber) in self.subscribers.drain() {
-                    subscriber.finish(frames.get(subscriber.format).clone());
-                }
-                self.done = Some(record.clone());
-            }
-        }
-        ::metrics::counter!(metrics::FEED_PUBLISHED_TOTAL).increment(1);
-        self.window.push(record);
+    /// How many subscribers still follow.
+    fn following(&self) -> usize {
+        self.formats.iter().sum()
     }
 
-    /// Ends every subscriber with an error: the feed cannot go on for now.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    fn fail_all(&mut self, error: impl Fn() -> Error) {
-        for (_, subscriber) in self.subscribers.drain() {
-            subscriber.cut_off(error().into_packet(false));
+    /// Publishes `record`, the packet after the last one: encodes it once per
+    /// wire format its subscribers read, pushes it on the ring, wakes the
+    /// bodies that wait for it and ends those that fell behind. Subscribers
+    /// that stopped reading cost nothing here unless they are ended now.
+    fn deliver(&mut self, record: Record) -> Delivered {
+        let encoded = Encoded::new(self.epoch, record.clone());
+        for format in crate::Format::ALL {
+            if self.formats[frame::slot(format)] > 0 {
+                encoded.frame(format);
+            }
+        }
+        self.ring.push(Arc::new(encoded));
+        if record.kind().is_final() {
+            self.done = Some(record.clone());
+        }
+        let woken = self.waiting.len();
+        for (_, waker) in self.waiting.drain() {
+            waker.wake();
+        }
+        let lagged = self.catch_laggards();
+        ::metrics::counter!(metrics::FEED_PUBLISHED_TOTAL).increment(1);
+        self.window.push(record);
+        Delivered { woken, lagged }
+    }
+
+    /// Handles the subscribers whose cursor the ring has passed: they have
+    /// more than its bound waiting.
+    fn catch_laggards(&mut self) -> usize {
+        let first = self.ring.first();
+        let mut lagged = 0;
+        while let Some(&(next, id)) = self.cursors.first()
+            && next < first
+        {
+            self.cursors.pop_first();
+            lagged += 1;
+            ::metrics::counter!(metrics::FEED_LAGGED_TOTAL).increment(1);
+            match self.on_lag {
+                OnLag::CutOff => self.cut_off(id),
+                // Its body marks the gap when it next takes packets, and
+                // puts its cursor back then.
+                OnLag::SkipAhead => {}
+            }
+        }
+        lagged
+    }
+
+    /// Ends subscriber `id`, which fell behind, with the error that says so.
+    fn cut_off(&mut self, id: u64) {
+        let error = Error::new(http::StatusCode::GONE, FELL_BEHIND_MESSAGE).into_packet(false);
+        let Some(subscriber) = self.subscribers.get(&id) else {
+            return;
+        };
+        let frame = frame::error(subscriber.format, &error);
+        let at = subscriber.next;
+        self.end(id, Ending { at, frame });
+    }
+
+    /// Ends subscriber `id` with `ending`, and lets it go at once: it leaves
+    /// the subscriber gauge and frees its stream slot, while its connection
+    /// writes what it still gets.
+    fn end(&mut self, id: u64, ending: Ending) {
+        let Some(subscriber) = self.subscribers.get_mut(&id) else {
+            return;
+        };
+        if subscriber.end.is_none() {
+            subscriber.end = Some(ending);
+        }
+        self.release(id);
+        if let Some(waker) = self.waiting.remove(&id) {
+            waker.wake();
         }
     }
+
+    /// Stops counting subscriber `id` as following.
+    fn release(&mut self, id: u64) {
+        let Some(subscriber) = self.subscribers.get_mut(&id) else {
+            return;
+        };
+        if subscriber.hold.take().is_some() {
+            self.formats[frame::slot(subscriber.format)] -= 1;
+        }
+        self.cursors.remove(&(subscriber.next, id));
+        if subscriber.end.is_some() {
+            return;
+        }
+        self.waiting.remove(&id);
+    }
+
+    /// Ends every subscriber with an error, after the packets published so
+    /// far: the feed cannot go on for now.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn fail_all(&mut self, error: impl Fn() -> Error) {
+        let at = self.ring.next();
+        let ids: Vec<u64> = self
+            .subscribers
+            .iter()
+            .filter(|(_, s)| s.end.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            let format = self.subscribers[&id].format;
+            let frame = frame::error(format, &error().into_packet(false));
+            self.end(id, Ending { at, frame });
+        }
+    }
+}
+
+/// What a publish did, for the tests that check its cost.
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+struct Delivered {
+    /// Bodies woken: those that waited for the packet.
+    woken: usize,
+    /// Subscribers found to have fallen behind.
+    lagged: usize,
 }
 
 /// The frame of the final packet of a closed feed, for a subscriber in

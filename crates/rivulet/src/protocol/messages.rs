@@ -13,8 +13,12 @@ pub(crate) const EVICTED_MESSAGE: &str =
     "the packets this client missed are no longer kept: the stream cannot be resumed";
 /// A resumable stream that left the store while a client read it.
 pub(crate) const EXPIRED_MESSAGE: &str = "the stream has expired";
-/// A resumable stream whose producer's lease ran out.
-pub(crate) const PRODUCER_GONE_MESSAGE: &str = "the server running this stream stopped";
+/// The final packet of a resumable stream whose producer's lease ran out
+/// before its job ended: the server running it stopped (status 500). Not
+/// retryable: every later resume gets the same packet.
+pub const JOB_LOST_MESSAGE: &str = "the job was lost: the server running this stream stopped";
+/// The final packet of a resumable stream a client cancelled (status 409).
+pub const CANCELLED_MESSAGE: &str = "the stream was cancelled";
 /// Reading a resumable stream from its store kept failing.
 pub(crate) const STORE_FAILED_MESSAGE: &str = "the stream store failed";
 /// The `503` answer when the store of resumable streams cannot be reached.

@@ -15,26 +15,26 @@
 //! ```
 
 mod envelope;
-mod error_packet;
-mod format;
+pub(crate) mod error_packet;
+pub(crate) mod format;
 mod kind;
 mod messages;
 mod resume_point;
 
 pub(crate) use envelope::{ErrorBody, LegacyErrorEnvelope, NdjsonLine};
-pub use error_packet::ErrorPacket;
-pub use format::{Format, UnknownFormat};
+pub(crate) use error_packet::ErrorPacket;
+pub(crate) use format::Format;
 pub use kind::PacketKind;
 pub(crate) use messages::BUSY_MESSAGE;
 #[cfg(feature = "redis")]
 pub(crate) use messages::FEED_GAP_MESSAGE;
+pub use messages::{
+    CANCELLED_MESSAGE, FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, INTERNAL_ERROR_MESSAGE,
+    JOB_LOST_MESSAGE, SHUTDOWN_MESSAGE, TRUNCATED_MESSAGE, WINDOW_PASSED_MESSAGE,
+};
 pub(crate) use messages::{
     ENDED_UNEXPECTEDLY_MESSAGE, EVICTED_MESSAGE, EXPIRED_MESSAGE, FULL_MESSAGE,
-    PRODUCER_GONE_MESSAGE, STORE_FAILED_MESSAGE, STORE_UNAVAILABLE_MESSAGE,
-};
-pub use messages::{
-    FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, INTERNAL_ERROR_MESSAGE, SHUTDOWN_MESSAGE,
-    TRUNCATED_MESSAGE, WINDOW_PASSED_MESSAGE,
+    STORE_FAILED_MESSAGE, STORE_UNAVAILABLE_MESSAGE,
 };
 pub use resume_point::{InvalidId, ResumePoint, StreamId};
 

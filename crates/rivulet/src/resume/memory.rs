@@ -100,6 +100,7 @@ struct Entry {
     /// How long a finished (or abandoned) stream is kept.
     ttl: Duration,
     finished_at: Option<Instant>,
+    cancelled: bool,
     appended: Arc<Notify>,
 }
 
@@ -166,6 +167,48 @@ impl MemoryStore {
     /// Bytes of packets kept now, as counted against [`max_bytes`](Self::max_bytes).
     pub fn bytes(&self) -> usize {
         self.lock().bytes
+    }
+
+    /// Appends `packet` if `allowed` says so of its stream, checked under the
+    /// same lock; true when it was appended now.
+    fn push(
+        &self,
+        stream: StreamId,
+        packet: Packet,
+        allowed: impl FnOnce(&Entry) -> bool,
+    ) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let entry = inner.entry(stream)?;
+        if packet.seq <= entry.last {
+            return Ok(false);
+        }
+        if packet.seq != entry.last + 1 || entry.finished {
+            return Err(StoreError::OutOfOrder { seq: packet.seq });
+        }
+        if !allowed(entry) {
+            return Ok(false);
+        }
+        let bytes = Entry::bytes(&packet);
+        entry.last = packet.seq;
+        if packet.is_final() {
+            entry.finished = true;
+            entry.finished_at = Some(now);
+        }
+        let seq = packet.seq;
+        entry.packets.push_back(packet);
+        let overflow = entry.packets.len() > self.bounds.per_stream;
+        let appended = entry.appended.clone();
+        inner.live_packets += 1;
+        inner.bytes += bytes;
+        inner.appended.push_back((stream, seq));
+        if overflow {
+            inner.drop_oldest(stream);
+        }
+        inner.evict_bytes(self.bounds.bytes);
+        drop(inner);
+        appended.notify_waiters();
+        Ok(true)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -322,6 +365,7 @@ impl Store for MemoryStore {
                 watched_until: None,
                 ttl,
                 finished_at: None,
+                cancelled: false,
                 appended: Arc::new(Notify::new()),
             },
         );
@@ -330,35 +374,7 @@ impl Store for MemoryStore {
     }
 
     async fn append(&self, stream: StreamId, packet: Packet) -> Result<(), StoreError> {
-        let now = Instant::now();
-        let mut inner = self.lock();
-        let entry = inner.entry(stream)?;
-        if packet.seq <= entry.last {
-            return Ok(());
-        }
-        if packet.seq != entry.last + 1 || entry.finished {
-            return Err(StoreError::OutOfOrder { seq: packet.seq });
-        }
-        let bytes = Entry::bytes(&packet);
-        entry.last = packet.seq;
-        if packet.is_final() {
-            entry.finished = true;
-            entry.finished_at = Some(now);
-        }
-        let seq = packet.seq;
-        entry.packets.push_back(packet);
-        let overflow = entry.packets.len() > self.bounds.per_stream;
-        let appended = entry.appended.clone();
-        inner.live_packets += 1;
-        inner.bytes += bytes;
-        inner.appended.push_back((stream, seq));
-        if overflow {
-            inner.drop_oldest(stream);
-        }
-        inner.evict_bytes(self.bounds.bytes);
-        drop(inner);
-        appended.notify_waiters();
-        Ok(())
+        self.push(stream, packet, |_| true).map(drop)
     }
 
     async fn renew(&self, stream: StreamId, lease: Duration) -> Result<(), StoreError> {
@@ -391,7 +407,35 @@ impl Store for MemoryStore {
             finished: entry.finished,
             producer_alive: entry.lease_until > now,
             watched: entry.watched_until.is_some_and(|until| until > now),
+            cancelled: entry.cancelled,
         }))
+    }
+
+    async fn cancel(&self, stream: StreamId) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let entry = match inner.entry(stream) {
+            Ok(entry) => entry,
+            Err(StoreError::Unknown | StoreError::Evicted { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        if entry.finished || entry.lease_until <= now {
+            return Ok(false);
+        }
+        entry.cancelled = true;
+        Ok(true)
+    }
+
+    async fn end_lost(&self, stream: StreamId, packet: Packet) -> Result<bool, StoreError> {
+        if !packet.is_final() {
+            return Err(StoreError::OutOfOrder { seq: packet.seq });
+        }
+        let now = Instant::now();
+        match self.push(stream, packet, |entry| entry.lease_until <= now) {
+            // The stream ended meanwhile, or another reader ended it.
+            Err(StoreError::OutOfOrder { .. }) => Ok(false),
+            result => result,
+        }
     }
 
     async fn read(

@@ -24,7 +24,8 @@
 //!
 //! let resume = Resume::new(MemoryStore::new()).grace(Duration::from_secs(30));
 //! let app: Router = Router::new()
-//!     .route("/stream/durable", get(durable))
+//!     // DELETE with a resume point cancels the job (see below).
+//!     .route("/stream/durable", get(durable).delete(durable))
 //!     .layer(Extension(resume));
 //! ```
 //!
@@ -46,8 +47,15 @@
 //!   packet, a resume is answered `204 No Content`.
 //! * With a store shared by several servers (`RedisStore`, feature `redis`),
 //!   any of them can serve a resume. The server running the job holds a lease;
-//!   if it dies, readers end the stream with an error once the lease runs out.
-//! * Resuming checks that the client may: the owner given with
+//!   if it dies, the first reader to find the lease run out ends the stream
+//!   with a stored error packet saying the job was lost, which every later
+//!   resume gets too.
+//! * A `DELETE` on the same route carrying a resume point cancels the stream,
+//!   on whichever server runs its job: [`Resumable::run`] answers it
+//!   (`202`, or `204` when nothing runs) without calling the handler; the job
+//!   is dropped within a second and every reader gets the final packet "the
+//!   stream was cancelled". Closing a connection never cancels.
+//! * Resuming (and cancelling) checks that the client may: the owner given with
 //!   [`Resumable::owner`] must match, or the hook set with
 //!   [`Resume::authorize`] decides.
 //!
@@ -73,7 +81,7 @@ pub use memory::{
 pub use redis::{CorruptEntry, RedisStore};
 pub use request::ResumeRequest;
 pub use resumable::Resumable;
-pub use settings::{DEFAULT_GRACE, DEFAULT_LEASE, DEFAULT_TTL, Resume};
+pub use settings::{DEFAULT_LEASE, DEFAULT_RECONNECT_GRACE, DEFAULT_TTL, Resume};
 pub use store::{Packet, Status, Store, StoreError};
 
 use settings::Settings;

@@ -11,12 +11,15 @@ use tokio::time::{Instant, interval_at};
 use super::Settings;
 use super::store::{Packet, StoreError};
 use crate::error::Error;
-use crate::protocol::ENDED_UNEXPECTEDLY_MESSAGE;
 use crate::protocol::StreamId;
+use crate::protocol::{CANCELLED_MESSAGE, ENDED_UNEXPECTEDLY_MESSAGE};
 use crate::stream::Job;
 use crate::stream::buffer::{End, Taken};
 use crate::stream::handler_task::HandlerTask;
 use crate::stream::record::{Record, Records};
+
+/// How often, at most, the producer looks for a cancel.
+const CANCEL_POLL: Duration = Duration::from_millis(250);
 
 /// Registers the stream and spawns its producer. On failure the job is stopped.
 pub(super) async fn start(
@@ -42,7 +45,9 @@ async fn produce(settings: Arc<Settings>, id: StreamId, job: Job<Records>, stop:
     let mut rx = job.rx;
     let renew_every = settings.lease / 3;
     let mut renew = interval_at(Instant::now() + renew_every, renew_every);
-    let check_every = (settings.grace / 4).max(Duration::from_millis(5));
+    // Often enough that a cancel stops the job within a second, wherever the
+    // client sent it: the flag travels through the store.
+    let check_every = (settings.grace / 4).clamp(Duration::from_millis(5), CANCEL_POLL);
     let mut check = interval_at(Instant::now() + check_every, check_every);
     let mut seq = 0;
     loop {
@@ -62,32 +67,19 @@ async fn produce(settings: Arc<Settings>, id: StreamId, job: Job<Records>, stop:
                 }
             }
             _ = check.tick() => match store.status(id).await {
+                Ok(Some(status)) if status.cancelled => {
+                    let packet = Error::new(StatusCode::CONFLICT, CANCELLED_MESSAGE);
+                    tracing::info!(stream = %id, "a client cancelled the stream: its job is stopped");
+                    return stop_job(&settings, id, &stop, rx, seq, packet).await;
+                }
                 Ok(Some(status)) if status.watched => {}
                 Ok(Some(_)) => {
-                    stop.0.abort();
-                    // No client came back: this is when a resumable stream
-                    // is cancelled.
-                    crate::metrics::cancelled();
-                    // What the job sent before it stopped is kept; a final
-                    // packet among it ends the stream as it was.
-                    rx.close();
-                    let mut taken = rx.try_take();
-                    if matches!(taken.end, Some(End::Dropped)) {
-                        // Stopped here, not from outside: said below.
-                        taken.end = None;
-                    }
-                    if !matches!(keep(&settings, id, &mut seq, taken).await, Ok(false)) {
-                        return;
-                    }
                     let message = format!(
                         "the stream was stopped: no client was connected for {:?}",
                         settings.grace
                     );
-                    let packet = Error::new(StatusCode::GONE, message).into_packet(false);
-                    seq += 1;
-                    let record = Record::error(&packet);
-                    let _ = append(&settings, id, Packet::new(seq, record.kind, record.data)).await;
-                    return;
+                    let packet = Error::new(StatusCode::GONE, message);
+                    return stop_job(&settings, id, &stop, rx, seq, packet).await;
                 }
                 Ok(None) | Err(StoreError::Unknown | StoreError::Evicted { .. }) => {
                     tracing::warn!(stream = %id, "the stream left the store: its job is stopped");
@@ -97,6 +89,32 @@ async fn produce(settings: Arc<Settings>, id: StreamId, job: Job<Records>, stop:
             },
         }
     }
+}
+
+/// Stops the job (drops its future), keeps what it sent before, and ends the
+/// stream with `why` unless a final packet among that already ended it.
+async fn stop_job(
+    settings: &Settings,
+    id: StreamId,
+    stop: &HandlerTask,
+    mut rx: crate::stream::buffer::Reader<Records>,
+    mut seq: u64,
+    why: Error,
+) {
+    stop.0.abort();
+    crate::metrics::cancelled();
+    rx.close();
+    let mut taken = rx.try_take();
+    if matches!(taken.end, Some(End::Dropped)) {
+        // Stopped here, not from outside: `why` says it below.
+        taken.end = None;
+    }
+    if !matches!(keep(settings, id, &mut seq, taken).await, Ok(false)) {
+        return;
+    }
+    seq += 1;
+    let record = Record::error(&why.into_packet(false));
+    let _ = append(settings, id, Packet::new(seq, record.kind, record.data)).await;
 }
 
 /// Appends `packet`, retrying a failing backend for up to one lease.

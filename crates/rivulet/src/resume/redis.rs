@@ -5,7 +5,7 @@
 //!
 //! | key | type | holds |
 //! |-----|------|-------|
-//! | `<prefix>:{<id>}:meta` | hash | `owner`, `last` (packets appended), `finished`, `ttl` and `lease` (ms) |
+//! | `<prefix>:{<id>}:meta` | hash | `owner`, `last` (packets appended), `finished`, `cancelled` (set by a client's cancel), `ttl` and `lease` (ms) |
 //! | `<prefix>:{<id>}:packets` | stream | one entry per packet, entry id `0-<seq>`, fields `k` = its kind (`progress`, `done`, `error`), `d` = its JSON |
 //! | `<prefix>:{<id>}:lease` | string | exists while the producer renews it |
 //! | `<prefix>:{<id>}:seen` | string | exists while a client is connected (grace period) |
@@ -43,11 +43,13 @@ pub(crate) const DEFAULT_REDIS_MAX_PACKETS_PER_STREAM: usize = 10_000;
 /// The default key prefix.
 pub(crate) const DEFAULT_REDIS_PREFIX: &str = "rivulet";
 
-/// Appends one packet. KEYS: meta, packets. ARGV: seq, kind, data, last (0|1),
-/// max packets, notification channel, stream id, notification command
-/// (`PUBLISH` or `SPUBLISH`).
+/// Appends one packet. KEYS: meta, packets, lease. ARGV: seq, kind, data,
+/// last (0|1), max packets, notification channel, stream id, only when the
+/// lease has run out (0|1), notification command (`PUBLISH`, or `SPUBLISH`
+/// on a cluster).
 /// Returns 1 when appended, 0 when it was already there, -1 for an unknown
-/// stream, -2 for a packet out of order.
+/// stream, -2 for a packet out of order, -3 when the lease runs while it
+/// should not.
 const APPEND: &str = r"
 local last = redis.call('HGET', KEYS[1], 'last')
 if not last then return -1 end
@@ -55,6 +57,7 @@ last = tonumber(last)
 local seq = tonumber(ARGV[1])
 if seq <= last then return 0 end
 if seq ~= last + 1 or redis.call('HGET', KEYS[1], 'finished') == '1' then return -2 end
+if ARGV[8] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return -3 end
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'k', ARGV[2], 'd', ARGV[3])
 redis.call('HSET', KEYS[1], 'last', seq)
 local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl'))
@@ -65,7 +68,7 @@ else
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call(ARGV[8], ARGV[6], ARGV[7])
+redis.call(ARGV[9], ARGV[6], ARGV[7])
 return 1
 ";
 
@@ -83,6 +86,18 @@ return 1
 ";
 
 static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RENEW));
+
+/// Marks a running stream cancelled. KEYS: meta, lease.
+/// Returns 1 when marked, 0 when nothing runs (unknown, finished, or the
+/// lease ran out).
+const CANCEL: &str = r"
+if redis.call('HGET', KEYS[1], 'finished') ~= '0' then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'cancelled', '1')
+return 1
+";
+
+static CANCEL_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CANCEL));
 
 /// Keeps resumable streams in Redis, so that every server sharing it can
 /// serve any stream: a client whose connection moved to another server
@@ -402,6 +417,27 @@ impl RedisStore {
         self
     }
 
+    /// Runs the append script; `lost` appends only once the lease ran out.
+    async fn push(&self, stream: StreamId, packet: &Packet, lost: bool) -> Result<i64, StoreError> {
+        let mut connection = self.connection.clone();
+        APPEND_SCRIPT
+            .key(self.keys.of(stream, "meta"))
+            .key(self.keys.of(stream, "packets"))
+            .key(self.keys.of(stream, "lease"))
+            .arg(packet.seq)
+            .arg(packet.kind.name())
+            .arg(packet.data.get())
+            .arg(if packet.is_final() { "1" } else { "0" })
+            .arg(self.max_packets)
+            .arg(self.keys.of(stream, "appended"))
+            .arg(stream.to_string())
+            .arg(if lost { "1" } else { "0" })
+            .arg(self.link.publish_command())
+            .invoke_async(&mut connection)
+            .await
+            .map_err(backend)
+    }
+
     async fn range(
         &self,
         stream: StreamId,
@@ -532,22 +568,7 @@ impl Store for RedisStore {
     }
 
     async fn append(&self, stream: StreamId, packet: Packet) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
-        let outcome: i64 = APPEND_SCRIPT
-            .key(self.keys.of(stream, "meta"))
-            .key(self.keys.of(stream, "packets"))
-            .arg(packet.seq)
-            .arg(packet.kind.name())
-            .arg(packet.data.get())
-            .arg(if packet.is_final() { "1" } else { "0" })
-            .arg(self.max_packets)
-            .arg(self.keys.of(stream, "appended"))
-            .arg(stream.to_string())
-            .arg(self.link.publish_command())
-            .invoke_async(&mut connection)
-            .await
-            .map_err(backend)?;
-        match outcome {
+        match self.push(stream, &packet, false).await? {
             0 | 1 => Ok(()),
             -1 => Err(StoreError::Unknown),
             _ => Err(StoreError::OutOfOrder { seq: packet.seq }),
@@ -567,6 +588,29 @@ impl Store for RedisStore {
         Ok(())
     }
 
+    async fn cancel(&self, stream: StreamId) -> Result<bool, StoreError> {
+        let mut connection = self.connection.clone();
+        let marked: i64 = CANCEL_SCRIPT
+            .key(self.keys.of(stream, "meta"))
+            .key(self.keys.of(stream, "lease"))
+            .invoke_async(&mut connection)
+            .await
+            .map_err(backend)?;
+        Ok(marked == 1)
+    }
+
+    async fn end_lost(&self, stream: StreamId, packet: Packet) -> Result<bool, StoreError> {
+        if !packet.is_final() {
+            return Err(StoreError::OutOfOrder { seq: packet.seq });
+        }
+        match self.push(stream, &packet, true).await? {
+            1 => Ok(true),
+            -1 => Err(StoreError::Unknown),
+            // Already there, the stream ended meanwhile, or the lease runs.
+            _ => Ok(false),
+        }
+    }
+
     async fn touch(&self, stream: StreamId, grace: Duration) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
         let options =
@@ -580,18 +624,20 @@ impl Store for RedisStore {
 
     async fn status(&self, stream: StreamId) -> Result<Option<Status>, StoreError> {
         let mut connection = self.connection.clone();
-        type Meta = (Option<String>, Option<u64>, Option<String>);
-        let ((owner, last, finished), producer_alive, watched): (Meta, bool, bool) = redis::pipe()
-            .cmd("HMGET")
-            .arg(self.keys.of(stream, "meta"))
-            .arg("owner")
-            .arg("last")
-            .arg("finished")
-            .exists(self.keys.of(stream, "lease"))
-            .exists(self.keys.of(stream, "seen"))
-            .query_async(&mut connection)
-            .await
-            .map_err(backend)?;
+        type Meta = (Option<String>, Option<u64>, Option<String>, Option<String>);
+        let ((owner, last, finished, cancelled), producer_alive, watched): (Meta, bool, bool) =
+            redis::pipe()
+                .cmd("HMGET")
+                .arg(self.keys.of(stream, "meta"))
+                .arg("owner")
+                .arg("last")
+                .arg("finished")
+                .arg("cancelled")
+                .exists(self.keys.of(stream, "lease"))
+                .exists(self.keys.of(stream, "seen"))
+                .query_async(&mut connection)
+                .await
+                .map_err(backend)?;
         let Some(last) = last else {
             return Ok(None);
         };
@@ -601,6 +647,7 @@ impl Store for RedisStore {
             finished: finished.as_deref() == Some("1"),
             producer_alive,
             watched,
+            cancelled: cancelled.as_deref() == Some("1"),
         }))
     }
 

@@ -18,10 +18,10 @@ use crate::protocol::Format;
 use crate::protocol::SHUTDOWN_MESSAGE;
 use crate::protocol::StreamId;
 use crate::protocol::{
-    EVICTED_MESSAGE, EXPIRED_MESSAGE, PRODUCER_GONE_MESSAGE, PacketKind as Kind,
-    STORE_FAILED_MESSAGE,
+    EVICTED_MESSAGE, EXPIRED_MESSAGE, JOB_LOST_MESSAGE, PacketKind as Kind, STORE_FAILED_MESSAGE,
 };
 use crate::shutdown::Shutdown;
+use crate::stream::body::Leaving;
 use crate::stream::buffer::{self, End, Writer};
 use crate::stream::encode::{self, EventId};
 use crate::stream::handler_task::HandlerTask;
@@ -68,7 +68,7 @@ pub(super) async fn respond(
         held,
     ));
     let task = HandlerTask(task.abort_handle());
-    let mut response = stream::respond(rx, format, timing, task, true, None).await;
+    let mut response = stream::respond(rx, format, timing, task, Leaving::KeepsJob, None).await;
     if response.status() == StatusCode::OK {
         let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
         response.headers_mut().insert(STREAM_ID_HEADER, value);
@@ -120,7 +120,7 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
     let wait = (settings.lease / 2).min(Duration::from_secs(5));
     let mut failures = 0;
     loop {
-        let mut packets = match store.read(id, after, BATCH, wait).await {
+        let packets = match store.read(id, after, BATCH, wait).await {
             Ok(packets) => packets,
             Err(StoreError::Evicted { .. }) => {
                 return fail(tx, format, id, StatusCode::GONE, EVICTED_MESSAGE).await;
@@ -146,17 +146,36 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                     failures = 0;
                     continue;
                 }
-                Ok(Some(_)) => {
-                    // The lease ran out. A final packet appended just before
-                    // that would still be there: one last look.
-                    packets = store
-                        .read(id, after, BATCH, Duration::ZERO)
-                        .await
-                        .unwrap_or_default();
-                    if packets.is_empty() {
-                        let status = StatusCode::SERVICE_UNAVAILABLE;
-                        return fail(tx, format, id, status, PRODUCER_GONE_MESSAGE).await;
+                Ok(Some(status)) => {
+                    // The lease ran out before the final packet: the server
+                    // running the job is gone. The stream gets its final
+                    // packet here, in the store, so that every reader and
+                    // every later resume gets the same answer. The store
+                    // appends it only if the lease has still run out and no
+                    // other packet came meanwhile; either way, read again.
+                    let lost = Error::new(StatusCode::INTERNAL_SERVER_ERROR, JOB_LOST_MESSAGE)
+                        .into_packet(false);
+                    let record = crate::stream::record::Record::error(&lost);
+                    let packet = Packet::new(status.last + 1, record.kind, record.data);
+                    match store.end_lost(id, packet).await {
+                        Ok(ended) => {
+                            if ended {
+                                tracing::warn!(stream = %id, "the producer's lease ran out: the job was lost");
+                            }
+                        }
+                        Err(StoreError::Unknown) => {
+                            return fail(tx, format, id, StatusCode::GONE, EXPIRED_MESSAGE).await;
+                        }
+                        Err(e) => {
+                            failures += 1;
+                            tracing::warn!(stream = %id, error = %e, "ending a lost stream failed");
+                            if failures >= MAX_FAILURES {
+                                let status = StatusCode::SERVICE_UNAVAILABLE;
+                                return fail(tx, format, id, status, STORE_FAILED_MESSAGE).await;
+                            }
+                        }
                     }
+                    continue;
                 }
                 Ok(None) => {
                     return fail(tx, format, id, StatusCode::GONE, EXPIRED_MESSAGE).await;

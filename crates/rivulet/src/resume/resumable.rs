@@ -7,9 +7,10 @@ use std::future::Future;
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 
+use super::Settings;
 use super::request::ResumeRequest;
 use super::settings::Resume;
 use super::store::StoreError;
@@ -38,6 +39,8 @@ pub struct Resumable {
     /// Kept for the authorization hook when the request resumes.
     headers: HeaderMap,
     owner: Option<String>,
+    /// A `DELETE`: the request cancels the stream its point names.
+    cancel: bool,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Resumable {
@@ -66,6 +69,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Resumable {
             },
             from,
             owner: None,
+            cancel: parts.method == Method::DELETE,
         })
     }
 }
@@ -85,7 +89,13 @@ impl Resumable {
 
     /// True when the request resumes a stream rather than starting one.
     pub fn is_resume(&self) -> bool {
-        self.from.is_some()
+        self.from.is_some() && !self.cancel
+    }
+
+    /// True when the request is a `DELETE` that cancels a stream:
+    /// [`run`](Self::run) answers it without running the handler.
+    pub fn is_cancel(&self) -> bool {
+        self.cancel
     }
 
     /// Ties the stream to `owner` (a user id, a session): a new stream is
@@ -108,6 +118,15 @@ impl Resumable {
     /// expired, or the client already has its final packet; `410 Gone` when
     /// the packets it missed are no longer kept; the hook's error when it is
     /// not allowed.
+    ///
+    /// A `DELETE` carrying a resume point cancels the stream it names, on
+    /// whichever server runs its job, once allowed as a resume would be:
+    /// `202 Accepted` with `{"cancelled":"<stream id>"}` when a running job
+    /// was told to stop (its future is dropped, and its readers get the
+    /// final error packet "the stream was cancelled", status 409);
+    /// `204 No Content` when nothing runs under that id; `400` when the
+    /// point is missing or malformed. Route the same handler for both
+    /// methods: `get(handler).delete(handler)`.
     pub async fn run<F, Fut, T>(self, handler: F) -> Response
     where
         F: FnOnce(Sender) -> Fut,
@@ -120,8 +139,12 @@ impl Resumable {
             from,
             headers,
             owner,
+            cancel,
         } = self;
         let settings = resume.inner;
+        if cancel {
+            return cancel_stream(&settings, from.as_deref(), &headers, owner.as_deref()).await;
+        }
         let format = stream.format();
         let timing = Timing::of(stream.config());
         let shutdown = stream.config().shutdown.clone();
@@ -175,15 +198,7 @@ impl Resumable {
             presented: owner.as_deref(),
             headers: &headers,
         };
-        let allowed = match &settings.authorize {
-            Some(hook) => hook(&request),
-            None if request.owner == request.presented => Ok(()),
-            None => Err(Error::new(
-                StatusCode::FORBIDDEN,
-                "not allowed to resume this stream",
-            )),
-        };
-        if let Err(denied) = allowed {
+        if let Err(denied) = authorize(&settings, &request) {
             return denied.into_response();
         }
         if point.received >= status.last && (status.finished || point.received > status.last) {
@@ -204,6 +219,70 @@ impl Resumable {
             held: Some((slot, ActiveStream::start())),
         };
         replay::respond(&settings, point.stream, point.received, connection).await
+    }
+}
+
+/// Asks the resume hook (or, without one, compares the owners) whether
+/// `request` may resume, or cancel, its stream.
+fn authorize(settings: &Settings, request: &ResumeRequest<'_>) -> Result<(), Error> {
+    match &settings.authorize {
+        Some(hook) => hook(request),
+        None if request.owner == request.presented => Ok(()),
+        None => Err(Error::new(
+            StatusCode::FORBIDDEN,
+            "not allowed to resume this stream",
+        )),
+    }
+}
+
+/// Answers a `DELETE` that cancels the stream `from` names.
+async fn cancel_stream(
+    settings: &Settings,
+    from: Option<&str>,
+    headers: &HeaderMap,
+    presented: Option<&str>,
+) -> Response {
+    let Some(from) = from else {
+        let message = "a cancel needs the stream's resume point in Last-Event-ID or lastEventId";
+        return Error::new(StatusCode::BAD_REQUEST, message).into_response();
+    };
+    let point = match from.parse::<ResumePoint>() {
+        Ok(point) => point,
+        Err(e) => {
+            let message = format!("a cancel needs a valid resume point: {e}");
+            return Error::new(StatusCode::BAD_REQUEST, message).into_response();
+        }
+    };
+    let status = match settings.store.status(point.stream).await {
+        Ok(Some(status)) => status,
+        Ok(None) | Err(StoreError::Unknown | StoreError::Evicted { .. }) => {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        Err(e) => {
+            tracing::error!(stream = %point.stream, error = %e, "could not look up a stream to cancel");
+            return store_unavailable();
+        }
+    };
+    let request = ResumeRequest {
+        stream: point.stream,
+        owner: status.owner.as_deref(),
+        presented,
+        headers,
+    };
+    if let Err(denied) = authorize(settings, &request) {
+        return denied.into_response();
+    }
+    match settings.store.cancel(point.stream).await {
+        Ok(true) => {
+            tracing::info!(stream = %point.stream, "a client cancelled the stream");
+            let body = serde_json::json!({ "cancelled": point.stream.to_string() });
+            (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+        }
+        Ok(false) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => {
+            tracing::error!(stream = %point.stream, error = %e, "could not cancel a stream");
+            store_unavailable()
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use super::store::{DynStore, Store};
 use crate::error::Error;
 
 /// The default [`Resume::grace`]: 30 s.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+pub const DEFAULT_RECONNECT_GRACE: Duration = Duration::from_secs(30);
 /// The default [`Resume::ttl`]: 5 minutes.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 /// The default [`Resume::lease`]: 10 s.
@@ -44,7 +44,7 @@ impl Resume {
         Resume {
             inner: Arc::new(Settings {
                 store: Arc::new(store),
-                grace: DEFAULT_GRACE,
+                grace: DEFAULT_RECONNECT_GRACE,
                 ttl: DEFAULT_TTL,
                 lease: DEFAULT_LEASE,
                 authorize: None,

@@ -69,6 +69,9 @@ pub struct Status {
     pub producer_alive: bool,
     /// A client was connected within the grace period (see [`Store::touch`]).
     pub watched: bool,
+    /// A client asked for the job to stop (see [`Store::cancel`]): the
+    /// producer stops it and ends the stream with the cancelled packet.
+    pub cancelled: bool,
 }
 
 /// Why a store could not do what was asked.
@@ -141,6 +144,12 @@ impl std::error::Error for StoreError {
 ///   [`renew`](Store::renew) its lease while the job runs;
 /// * every connection serving the stream calls [`touch`](Store::touch) while it
 ///   is open and [`read`](Store::read) to get packets;
+/// * a client that cancels the stream, on any server, calls
+///   [`cancel`](Store::cancel); the producer sees it in the status it checks
+///   and stops the job;
+/// * a reader that finds the producer's lease run out before the final
+///   packet calls [`end_lost`](Store::end_lost), so that every reader, now
+///   and later, gets the same final packet;
 /// * [`status`](Store::status) tells whether a stream exists, has finished, still
 ///   has a live producer and a client.
 ///
@@ -188,6 +197,23 @@ pub trait Store: Send + Sync + 'static {
         stream: StreamId,
     ) -> impl Future<Output = Result<Option<Status>, StoreError>> + Send;
 
+    /// Marks the stream cancelled ([`Status::cancelled`]) when its job still
+    /// runs: not finished, and its producer's lease not run out. True when
+    /// it was marked; false when nothing runs under that id (finished,
+    /// abandoned, expired or unknown).
+    fn cancel(&self, stream: StreamId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Appends `packet`, a final packet, for a producer that is gone: only
+    /// when the stream is not finished, its producer's lease has run out and
+    /// `packet.seq` is the next number, all checked at once with the append.
+    /// True when appended; false when the producer is alive after all or the
+    /// stream has ended meanwhile (its reader reads again).
+    fn end_lost(
+        &self,
+        stream: StreamId,
+        packet: Packet,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The packets after number `after`, in order, at most `limit` of them.
     /// When there are none yet, waits up to `wait` for some to be appended and
     /// returns an empty list if none came. Fails with
@@ -217,6 +243,9 @@ pub(crate) trait DynStore: Send + Sync + 'static {
     fn renew(&self, stream: StreamId, lease: Duration) -> BoxFuture<'_, Result<(), StoreError>>;
     fn touch(&self, stream: StreamId, grace: Duration) -> BoxFuture<'_, Result<(), StoreError>>;
     fn status(&self, stream: StreamId) -> BoxFuture<'_, Result<Option<Status>, StoreError>>;
+    fn cancel(&self, stream: StreamId) -> BoxFuture<'_, Result<bool, StoreError>>;
+    fn end_lost(&self, stream: StreamId, packet: Packet)
+    -> BoxFuture<'_, Result<bool, StoreError>>;
     fn read(
         &self,
         stream: StreamId,
@@ -247,6 +276,16 @@ impl<S: Store> DynStore for S {
     }
     fn status(&self, stream: StreamId) -> BoxFuture<'_, Result<Option<Status>, StoreError>> {
         Box::pin(Store::status(self, stream))
+    }
+    fn cancel(&self, stream: StreamId) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(Store::cancel(self, stream))
+    }
+    fn end_lost(
+        &self,
+        stream: StreamId,
+        packet: Packet,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(Store::end_lost(self, stream, packet))
     }
     fn read(
         &self,

@@ -45,6 +45,13 @@
 //! [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo) extractor, as with
 //! `into_make_service_with_connect_info`.
 //!
+//! No peer holds a connection by saying nothing: a request head must arrive
+//! within the [header-read timeout](Serve::header_read_timeout), over HTTP/2
+//! a connection with no open stream for that long is sent GOAWAY and closed,
+//! and HTTP/2 peers that do not answer [PINGs](Serve::ping_timeout) lose
+//! their connection. What an HTTP/2 stream queues for a peer that does not
+//! read is [bounded](Serve::stream_send_buffer) whatever window it advertises.
+//!
 //! When the stop signal completes the server stops accepting, tells HTTP/2
 //! clients so (GOAWAY) and closes idle HTTP/1.1 connections; streams asked
 //! for from then on are answered `503` with `Retry-After`; running streams get
@@ -53,6 +60,7 @@
 
 mod connection;
 mod deadline;
+mod idle;
 mod listener;
 mod tls;
 
@@ -79,8 +87,17 @@ pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// The default number of streams at once on one HTTP/2 connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 1_000;
+/// The default time between HTTP/2 PINGs the server sends to check that a
+/// peer is still there.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// The default time an HTTP/2 peer has to answer a PING before its connection
+/// is closed.
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// The default number of bytes one HTTP/2 stream may queue for a peer that
+/// does not read, whatever window the peer advertised.
+pub const DEFAULT_STREAM_SEND_BUFFER: usize = 16 * 1024;
 /// The default time running streams get to finish after the stop signal.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How long connections get to close after the streams were ended.
 const CLOSE_AFTER_END: Duration = Duration::from_secs(5);
@@ -95,7 +112,10 @@ pub fn serve(listener: TcpListener, app: Router) -> Serve {
         max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
         max_connections: DEFAULT_MAX_CONNECTIONS,
         max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
-        grace: DEFAULT_GRACE,
+        ping_interval: DEFAULT_PING_INTERVAL,
+        ping_timeout: DEFAULT_PING_TIMEOUT,
+        stream_send_buffer: DEFAULT_STREAM_SEND_BUFFER,
+        grace: DEFAULT_SHUTDOWN_GRACE,
         shutdown: None,
         signal: std::future::pending(),
     }
@@ -111,6 +131,9 @@ pub struct Serve<S = Pending<()>> {
     max_header_bytes: usize,
     max_connections: usize,
     max_concurrent_streams: u32,
+    ping_interval: Duration,
+    ping_timeout: Duration,
+    stream_send_buffer: usize,
     grace: Duration,
     shutdown: Option<Shutdown>,
     signal: S,
@@ -125,6 +148,9 @@ impl<S> std::fmt::Debug for Serve<S> {
             .field("max_header_bytes", &self.max_header_bytes)
             .field("max_connections", &self.max_connections)
             .field("max_concurrent_streams", &self.max_concurrent_streams)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("stream_send_buffer", &self.stream_send_buffer)
             .field("grace", &self.grace)
             .finish_non_exhaustive()
     }
@@ -139,7 +165,10 @@ impl<S> Serve<S> {
 
     /// A client must send a request's whole head within this time, also when
     /// it keeps a connection open between requests, and finish the TLS
-    /// handshake within it. Default: [`DEFAULT_HEADER_READ_TIMEOUT`].
+    /// handshake within it. Over HTTP/2 likewise: a connection that has held
+    /// no open stream for this time (a peer that sent only the preface, or
+    /// half a header block) is told to go away (GOAWAY) and closed a second
+    /// later if it has not. Default: [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
@@ -169,8 +198,36 @@ impl<S> Serve<S> {
         self
     }
 
+    /// The server PINGs each HTTP/2 peer this often; see
+    /// [`ping_timeout`](Serve::ping_timeout). Default:
+    /// [`DEFAULT_PING_INTERVAL`].
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// An HTTP/2 peer that does not answer a PING within this time is gone
+    /// (or pretends to be): its connection is closed, streams and all, and its
+    /// slot freed. Default: [`DEFAULT_PING_TIMEOUT`].
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.ping_timeout = timeout;
+        self
+    }
+
+    /// One HTTP/2 stream queues at most about this many bytes (plus one write
+    /// of at most 64 KiB) for a peer that does not read, however large a
+    /// window the peer advertised; the stream's packets then wait in its own
+    /// bounded buffer, under the same slow-reader rules as over HTTP/1.1. A
+    /// connection thus queues at most about
+    /// [`max_concurrent_streams`](Serve::max_concurrent_streams) times this.
+    /// Default: [`DEFAULT_STREAM_SEND_BUFFER`].
+    pub fn stream_send_buffer(mut self, bytes: usize) -> Self {
+        self.stream_send_buffer = bytes;
+        self
+    }
+
     /// How long running streams get to end on their own after the stop
-    /// signal. Default: [`DEFAULT_GRACE`].
+    /// signal. Default: [`DEFAULT_SHUTDOWN_GRACE`].
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
@@ -191,6 +248,9 @@ impl<S> Serve<S> {
             max_header_bytes: self.max_header_bytes,
             max_connections: self.max_connections,
             max_concurrent_streams: self.max_concurrent_streams,
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            stream_send_buffer: self.stream_send_buffer,
             grace: self.grace,
             shutdown: Some(shutdown.clone()),
             signal,
@@ -228,6 +288,9 @@ where
             max_header_bytes,
             max_connections,
             max_concurrent_streams,
+            ping_interval,
+            ping_timeout,
+            stream_send_buffer,
             grace,
             shutdown,
             signal,
@@ -241,11 +304,19 @@ where
         let builder = connection::builder(
             header_read_timeout,
             max_header_bytes,
-            max_concurrent_streams,
+            connection::Http2 {
+                max_concurrent_streams,
+                ping_interval,
+                ping_timeout,
+                stream_send_buffer,
+            },
         );
         let acceptor = tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.config));
         let slots = Arc::new(Semaphore::new(max_connections));
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        // Every connection holds a receiver until it has closed: a change
+        // tells it to shut down gracefully, and the sender's `closed` says
+        // when all have.
+        let (stop, _) = tokio::sync::watch::channel(());
         tokio::pin!(signal);
         loop {
             let slot = tokio::select! {
@@ -273,7 +344,7 @@ where
             }
             let app = app.clone();
             let builder = builder.clone();
-            let watcher = graceful.watcher();
+            let watcher = stop.subscribe();
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let _slot = slot;
@@ -308,7 +379,8 @@ where
         if let Some(shutdown) = &shutdown {
             shutdown.stop();
         }
-        let closed = graceful.shutdown();
+        stop.send_replace(());
+        let closed = stop.closed();
         tokio::pin!(closed);
         if tokio::time::timeout(grace, &mut closed).await.is_err() {
             tracing::info!("grace period over: ending the streams still running");

@@ -25,6 +25,34 @@ const COALESCE_BYTES: usize = 64 * 1024;
 /// How many polls in a row may hold frames back without new ones arriving.
 const MAX_IDLE_TURNS: u8 = 2;
 
+/// What a client that leaves before the final packet does to the job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Leaving {
+    /// The job is cancelled (a plain stream, a feed's subscription).
+    Cancels,
+    /// The job runs on for clients that come back (a resumable stream).
+    KeepsJob,
+}
+
+/// Writes shorter than this get an allocation of their own; see
+/// [`own_allocation`].
+const SMALL_WRITE: usize = 16 * 1024;
+
+/// A write as hyper will queue it. Frames are split off the stream buffer's
+/// allocation (up to 64 KiB); a write handed on as a slice of it keeps the
+/// whole allocation alive until the client has read it, and an HTTP/2 peer
+/// that advertises a huge window and does not read would have every stream's
+/// queued writes pin 64 KiB each. A small write is copied to an allocation of
+/// its size instead (and the buffer reuses its own at once); a large one keeps
+/// its slice, which pins at most four times its size.
+fn own_allocation(frames: BytesMut) -> Bytes {
+    if frames.len() < SMALL_WRITE {
+        Bytes::copy_from_slice(&frames)
+    } else {
+        frames.freeze()
+    }
+}
+
 /// The body of a stream response. Dropping it (hyper does when the client goes
 /// away) cancels the handler.
 pub(crate) struct StreamBody {
@@ -88,9 +116,9 @@ impl StreamBody {
         }
     }
 
-    /// A connection of a resumable stream: leaving early cancels nothing.
-    pub(crate) fn resumable(mut self) -> Self {
-        self.counts_cancel = false;
+    /// What the client's leaving early means for the job.
+    pub(crate) fn on_leave(mut self, leaving: Leaving) -> Self {
+        self.counts_cancel = matches!(leaving, Leaving::Cancels);
         self
     }
 
@@ -206,7 +234,7 @@ impl Body for StreamBody {
         if let Some(keep_alive) = this.keep_alive.as_mut() {
             keep_alive.last_write = Instant::now();
         }
-        let frame = std::mem::take(&mut this.held).freeze();
+        let frame = own_allocation(std::mem::take(&mut this.held));
         Poll::Ready(Some(Ok(Frame::data(frame))))
     }
 
@@ -277,6 +305,42 @@ mod tests {
         let frame = body.frame().now_or_never().expect("ready");
         let data = frame.unwrap().unwrap().into_data().unwrap();
         assert_eq!(&data[..], PACKET.repeat(2).as_slice());
+        drop(tx);
+    }
+
+    /// Keep-alives are timed by the body's clock alone: under paused time,
+    /// none before the interval, one at each interval while the handler is
+    /// silent, and the packet in between resets nothing it should not.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_silent_stream_gets_a_keep_alive_at_each_interval_and_none_before() {
+        const EVERY: Duration = Duration::from_secs(15);
+        let (tx, rx): (Writer, Reader) = buffer::channel(4);
+        let handler = tokio::spawn(std::future::pending::<()>());
+        let mut body = StreamBody::new(
+            rx,
+            Format::Sse,
+            Some(EVERY),
+            HandlerTask(handler.abort_handle()),
+        );
+        let keep_alive = crate::stream::encode::keep_alive(Format::Sse).unwrap();
+
+        tokio::time::advance(EVERY - Duration::from_secs(1)).await;
+        assert!(
+            body.frame().now_or_never().is_none(),
+            "nothing before the interval"
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(frame, keep_alive);
+
+        tx.push(PACKET).await.unwrap();
+        let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&frame[..], PACKET);
+        assert!(body.frame().now_or_never().is_none());
+
+        tokio::time::advance(EVERY).await;
+        let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(frame, keep_alive);
         drop(tx);
     }
 }

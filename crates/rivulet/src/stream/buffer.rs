@@ -369,14 +369,6 @@ impl<Q: Queue> Writer<Q> {
         }
     }
 
-    /// Drops every queued packet, and their memory: a live feed does so for a
-    /// subscriber that fell too far behind. Returns how many were dropped.
-    pub(crate) fn discard(&self) -> usize {
-        let mut state = self.shared.lock();
-        state.queue.clear();
-        std::mem::take(&mut state.packets)
-    }
-
     /// Completes when the reader is gone.
     pub(crate) async fn closed(&self) {
         let mut notified = pin!(self.shared.closed.notified());

@@ -34,7 +34,7 @@ use crate::stream::buffer::{End, Frames, Queue, Reader, Writer};
 use crate::stream::handler_task::HandlerTask;
 use crate::stream::limits::Limits;
 use crate::stream::sender::{Sender, Tx};
-use body::StreamBody;
+use body::{Leaving, StreamBody};
 use hold::Held;
 
 /// Extractor for a streaming handler. It reads the wire format the client asks
@@ -151,7 +151,7 @@ impl Stream {
         match self.spawn(handler) {
             Ok(job) => {
                 let task = HandlerTask(job.task);
-                respond(job.rx, format, timing, task, false, body_read).await
+                respond(job.rx, format, timing, task, Leaving::Cancels, body_read).await
             }
             Err(refused) => *refused,
         }
@@ -235,7 +235,7 @@ pub(crate) async fn respond(
     format: Format,
     timing: Timing,
     task: HandlerTask,
-    resumable: bool,
+    leaving: Leaving,
     body_read: Option<BodyRead>,
 ) -> Response {
     // Hold the response head until the first packet, so that a failure before
@@ -269,26 +269,29 @@ pub(crate) async fn respond(
             }
         }
     }
-    response(rx, format, timing.keep_alive, task, resumable, held)
+    response(rx, format, timing.keep_alive, task, leaving, held)
 }
 
 /// The streaming response for the packets of `rx`, sent at once: a live feed
-/// has no first packet to wait for. The body of a `resumable` stream does not
-/// count a dropped connection as cancelled: its job runs on. `held` is what
+/// has no first packet to wait for. `leaving` says whether a client that
+/// leaves early cancels the job. `held` is what
 /// the stream sent while its head waited for the request body.
 pub(crate) fn response(
     rx: Reader,
     format: Format,
     keep_alive: Option<Duration>,
     task: HandlerTask,
-    resumable: bool,
+    leaving: Leaving,
     held: Held,
 ) -> Response {
-    let mut body = StreamBody::new(rx, format, keep_alive, task).with_held(held);
-    if resumable {
-        body = body.resumable();
-    }
-    let mut response = Response::new(axum::body::Body::new(body));
+    let body = StreamBody::new(rx, format, keep_alive, task)
+        .with_held(held)
+        .on_leave(leaving);
+    head(Response::new(axum::body::Body::new(body)), format)
+}
+
+/// Gives a stream's `response` the headers every stream answer has.
+pub(crate) fn head(mut response: Response, format: Format) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,

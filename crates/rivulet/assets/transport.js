@@ -1,0 +1,1 @@
+../../../js/transport.js
