@@ -66,7 +66,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "tls_self_signed")]
     pub tls_self_signed_out: Option<PathBuf>,
     /// Keep the resumable streams of /stream/durable in this Redis
-    /// (redis://[:PASSWORD@]HOST:PORT; rediss:// for TLS; a node of a
+    /// (`redis://[:PASSWORD@]HOST:PORT`; rediss:// for TLS; a node of a
     /// Redis Cluster leads to the whole cluster, or
     /// redis+cluster://HOST:PORT,HOST:PORT names several), so that demo
     /// servers sharing it resume each other's streams, and share the live
