@@ -1,21 +1,24 @@
 //! Serving one connection: HTTP/1.1 or HTTP/2, whichever the client speaks.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use http::Request;
+use http::{Request, Response};
 use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tower_service::Service;
 
-use super::deadline::FirstByteDeadline;
 use super::idle::{OpenBody, Requests};
+use super::version::{self, Version};
 use crate::request::tracked;
 
 /// How long a connection told to go away for being idle gets to close on its
@@ -31,36 +34,52 @@ pub(crate) struct Http2 {
     pub(crate) stream_send_buffer: usize,
 }
 
+/// The HTTP/1.1 and HTTP/2 settings of a server.
+#[derive(Debug)]
+pub(crate) struct Builders {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
 /// The protocol settings every connection of a server shares.
-pub(crate) fn builder(
+pub(crate) fn builders(
     header_read_timeout: Duration,
     max_header_bytes: usize,
-    http2: Http2,
-) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    settings: Http2,
+) -> Builders {
+    let mut http1 = http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
         // A head larger than the read buffer is answered 431 by hyper. The
         // buffer is hyper's floor at least.
         .max_buf_size(max_header_bytes.max(8192));
-    builder
-        .http2()
+    let mut http2 = http2::Builder::new(TokioExecutor::new());
+    http2
         .timer(TokioTimer::new())
         // Larger header lists are refused with 431 too.
         .max_header_list_size(u32::try_from(max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(http2.max_concurrent_streams)
+        .max_concurrent_streams(settings.max_concurrent_streams)
         // Dead or silent peers with streams open: a PING unanswered within
         // the timeout closes the connection.
-        .keep_alive_interval(Some(http2.ping_interval))
-        .keep_alive_timeout(http2.ping_timeout)
+        .keep_alive_interval(Some(settings.ping_interval))
+        .keep_alive_timeout(settings.ping_timeout)
         // What a stream may queue for a peer that does not read, whatever
         // window it advertised; past it the body is not polled and the
         // stream's own bounded buffer holds the handler back.
-        .max_send_buf_size(http2.stream_send_buffer);
-    builder
+        .max_send_buf_size(settings.stream_send_buffer);
+    Builders { http1, http2 }
 }
+
+/// The answer to one request, being worked out by the app.
+///
+/// Boxed, so that what the app keeps while it works (the request, the
+/// router's future) is freed as soon as the response is given: hyper keeps
+/// room for the service's future for a connection's whole life (HTTP/1.1) or
+/// a stream's (HTTP/2), which for the future itself would be ~600 bytes held
+/// by every open stream.
+type Responding =
+    Pin<Box<dyn Future<Output = Result<Response<OpenBody<axum::body::Body>>, Infallible>> + Send>>;
 
 /// Serves `io` from `peer` with `app` until the client or a graceful
 /// shutdown (`stop` changes or its sender goes) ends it, or until it has held
@@ -70,12 +89,23 @@ pub(crate) async fn serve<I>(
     io: I,
     peer: SocketAddr,
     app: Router,
-    builder: auto::Builder<TokioExecutor>,
+    builders: Arc<Builders>,
     header_read_timeout: Duration,
     mut stop: watch::Receiver<()>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let detected = tokio::select! {
+        detected = version::detect(io, header_read_timeout) => detected,
+        _ = stop.changed() => return,
+    };
+    let (version, io) = match detected {
+        Ok(detected) => detected,
+        Err(e) => {
+            tracing::debug!(%peer, "connection not served: {e}");
+            return;
+        }
+    };
     let requests = Requests::new();
     let service = hyper::service::service_fn({
         let requests = requests.clone();
@@ -87,47 +117,113 @@ pub(crate) async fn serve<I>(
             let mut request = Request::from_parts(parts, axum::body::Body::new(body));
             request.extensions_mut().insert(ConnectInfo(peer));
             request.extensions_mut().insert(read);
-            async move {
+            let respond: Responding = Box::pin(async move {
                 let response = app.call(request).await;
                 let response = response.unwrap_or_else(|never| match never {});
-                Ok::<_, Infallible>(response.map(|body| OpenBody::new(body, open)))
-            }
+                Ok(response.map(|body| OpenBody::new(body, open)))
+            });
+            respond
         }
     });
-    let io = TokioIo::new(FirstByteDeadline::new(io, header_read_timeout));
-    let connection = builder.serve_connection_with_upgrades(io, service);
-    tokio::pin!(connection);
-    let idle = requests.idle_for(header_read_timeout);
-    tokio::pin!(idle);
-    let linger = tokio::time::sleep(Duration::MAX);
-    tokio::pin!(linger);
-    let (mut stopping, mut idled) = (false, false);
-    let ended = loop {
-        tokio::select! {
-            ended = connection.as_mut() => break ended,
-            _ = stop.changed(), if !stopping => {
-                stopping = true;
-                if !idled {
-                    connection.as_mut().graceful_shutdown();
-                }
-            }
-            () = &mut idle, if !idled => {
-                tracing::debug!(%peer, "closing a connection idle for {header_read_timeout:?}");
-                idled = true;
-                if !stopping {
-                    connection.as_mut().graceful_shutdown();
-                }
-                linger.as_mut().reset(tokio::time::Instant::now() + IDLE_GOAWAY_LINGER);
-            }
-            () = &mut linger, if idled => {
-                tracing::debug!(%peer, "dropping an idle connection that did not close");
-                return;
-            }
-        }
+    let io = TokioIo::new(io);
+    let open = Open {
+        peer,
+        requests,
+        header_read_timeout,
+        stop,
     };
-    if let Err(e) = ended {
-        tracing::debug!(%peer, "connection ended: {e}");
+    match version {
+        Version::Http1 => {
+            open.drive(
+                move || builders.http1.serve_connection(io, service).with_upgrades(),
+                |connection| connection.graceful_shutdown(),
+            )
+            .await
+        }
+        // Boxed: the task of every connection has room for the larger of the
+        // two, and an HTTP/2 connection (one for many streams) is the larger.
+        Version::Http2 => {
+            open.drive(
+                move || Box::pin(builders.http2.serve_connection(io, service)),
+                |connection| connection.get_mut().as_mut().graceful_shutdown(),
+            )
+            .await
+        }
     }
-    // `stop` is held until here: a graceful shutdown waits for every receiver.
-    drop(stop);
+}
+
+/// A connection being served, whichever its protocol.
+struct Open {
+    peer: SocketAddr,
+    requests: Requests,
+    header_read_timeout: Duration,
+    stop: watch::Receiver<()>,
+}
+
+/// How the first part of a connection's life ended.
+enum Phase {
+    Ended(hyper::Result<()>),
+    /// Idle for the header-read timeout, and asked to close.
+    Idled,
+}
+
+impl Open {
+    /// Runs the connection `make` makes to its end; `graceful_shutdown` asks
+    /// it to finish its requests and close.
+    ///
+    /// The connection is made here rather than passed in: an async fn keeps
+    /// its arguments apart from its locals, and a connection passed in would
+    /// take its room (~700 bytes over HTTP/1.1) twice in every connection's
+    /// task.
+    async fn drive<C>(self, make: impl FnOnce() -> C, graceful_shutdown: impl Fn(Pin<&mut C>))
+    where
+        C: Future<Output = hyper::Result<()>>,
+    {
+        let Open {
+            peer,
+            requests,
+            header_read_timeout,
+            mut stop,
+        } = self;
+        let connection = make();
+        tokio::pin!(connection);
+        let phase = {
+            let idle = requests.idle_for(header_read_timeout);
+            tokio::pin!(idle);
+            let mut stopping = false;
+            loop {
+                tokio::select! {
+                    ended = connection.as_mut() => break Phase::Ended(ended),
+                    _ = stop.changed(), if !stopping => {
+                        stopping = true;
+                        graceful_shutdown(connection.as_mut());
+                    }
+                    () = &mut idle => {
+                        tracing::debug!(%peer, "closing a connection idle for {header_read_timeout:?}");
+                        if !stopping {
+                            graceful_shutdown(connection.as_mut());
+                        }
+                        break Phase::Idled;
+                    }
+                }
+            }
+        };
+        let ended = match phase {
+            Phase::Ended(ended) => ended,
+            Phase::Idled => {
+                match tokio::time::timeout(IDLE_GOAWAY_LINGER, connection.as_mut()).await {
+                    Ok(ended) => ended,
+                    Err(_) => {
+                        tracing::debug!(%peer, "dropping an idle connection that did not close");
+                        return;
+                    }
+                }
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!(%peer, "connection ended: {e}");
+        }
+        // `stop` is held until here: a graceful shutdown waits for every receiver.
+        drop(stop);
+    }
 }

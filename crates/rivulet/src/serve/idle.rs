@@ -9,44 +9,54 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
-/// The open requests of one connection.
-#[derive(Clone, Debug)]
+/// The open requests of one connection: a count and a wake-up when it
+/// changes (a few dozen bytes; every open stream's connection keeps one).
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Requests {
-    open: Arc<watch::Sender<usize>>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    open: AtomicUsize,
+    changed: Notify,
 }
 
 impl Requests {
     pub(crate) fn new() -> Self {
-        Requests {
-            open: Arc::new(watch::Sender::new(0)),
-        }
+        Requests::default()
     }
 
     /// Counts a request as open until the returned guard is dropped.
     pub(crate) fn open(&self) -> Open {
-        self.open.send_modify(|open| *open += 1);
+        self.shared.open.fetch_add(1, Ordering::AcqRel);
+        self.shared.changed.notify_waiters();
         Open {
-            open: Arc::clone(&self.open),
+            shared: Arc::clone(&self.shared),
         }
     }
 
     /// Completes once no request has been open for `timeout`.
     pub(crate) async fn idle_for(&self, timeout: Duration) {
-        let mut open = self.open.subscribe();
         loop {
-            if *open.borrow_and_update() == 0 {
-                if tokio::time::timeout(timeout, open.changed()).await.is_err() {
+            // Registered before the count is read: a change in between wakes it.
+            let changed = self.shared.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.shared.open.load(Ordering::Acquire) == 0 {
+                if tokio::time::timeout(timeout, changed).await.is_err() {
                     return;
                 }
-            } else if open.changed().await.is_err() {
-                unreachable!("the sender lives as long as `self`");
+            } else {
+                changed.await;
             }
         }
     }
@@ -55,12 +65,13 @@ impl Requests {
 /// One open request: dropped when its response has been sent or abandoned.
 #[derive(Debug)]
 pub(crate) struct Open {
-    open: Arc<watch::Sender<usize>>,
+    shared: Arc<Shared>,
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.open.send_modify(|open| *open -= 1);
+        self.shared.open.fetch_sub(1, Ordering::AcqRel);
+        self.shared.changed.notify_waiters();
     }
 }
 

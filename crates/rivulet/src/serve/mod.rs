@@ -59,10 +59,10 @@
 //! packet saying the server is shutting down.
 
 mod connection;
-mod deadline;
 mod idle;
 mod listener;
 mod tls;
+mod version;
 
 pub use listener::{DEFAULT_BACKLOG, bind, bind_with_backlog};
 pub use tls::{Tls, TlsError};
@@ -301,7 +301,7 @@ where
             Some(shutdown) => app.layer(axum::Extension(shutdown.clone())),
             None => app,
         };
-        let builder = connection::builder(
+        let builders = Arc::new(connection::builders(
             header_read_timeout,
             max_header_bytes,
             connection::Http2 {
@@ -310,7 +310,7 @@ where
                 ping_timeout,
                 stream_send_buffer,
             },
-        );
+        ));
         let acceptor = tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.config));
         let slots = Arc::new(Semaphore::new(max_connections));
         // Every connection holds a receiver until it has closed: a change
@@ -343,36 +343,33 @@ where
                 tracing::debug!("could not set TCP_NODELAY: {e}");
             }
             let app = app.clone();
-            let builder = builder.clone();
+            let builders = builders.clone();
             let watcher = stop.subscribe();
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let _slot = slot;
-                match acceptor {
-                    None => {
-                        connection::serve(tcp, peer, app, builder, header_read_timeout, watcher)
-                            .await
-                    }
-                    Some(acceptor) => {
-                        let tls =
-                            match tokio::time::timeout(header_read_timeout, acceptor.accept(tcp))
-                                .await
-                            {
-                                Ok(Ok(tls)) => tls,
-                                Ok(Err(e)) => {
-                                    tracing::debug!(%peer, "TLS handshake failed: {e}");
-                                    return;
-                                }
-                                Err(_) => {
-                                    tracing::debug!(%peer, "TLS handshake timed out");
-                                    return;
-                                }
-                            };
-                        connection::serve(tls, peer, app, builder, header_read_timeout, watcher)
-                            .await
-                    }
-                }
-            });
+            // Each kind of connection is a task of its own size: a plain one
+            // does not carry room for a TLS session (several KiB) in its task.
+            match acceptor.clone() {
+                None => tokio::spawn(async move {
+                    let _slot = slot;
+                    connection::serve(tcp, peer, app, builders, header_read_timeout, watcher).await
+                }),
+                Some(acceptor) => tokio::spawn(async move {
+                    let _slot = slot;
+                    let tls = match tokio::time::timeout(header_read_timeout, acceptor.accept(tcp))
+                        .await
+                    {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, "TLS handshake failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    connection::serve(tls, peer, app, builders, header_read_timeout, watcher).await
+                }),
+            };
         }
         drop(listener);
         tracing::info!(?grace, "shutting down: letting running streams finish");
