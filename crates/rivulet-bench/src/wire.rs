@@ -31,7 +31,11 @@ pub async fn open_idle(addr: SocketAddr, path: &str, source: usize) -> TcpStream
     let mut buf = [0u8; 512];
     loop {
         let n = stream.read(&mut buf).await.expect("read");
-        assert!(n > 0, "stream closed before its first packet");
+        assert!(
+            n > 0,
+            "{addr}{path}: stream closed before its first packet, after {:?}",
+            String::from_utf8_lossy(&seen)
+        );
         seen.extend_from_slice(&buf[..n]);
         if let Some(head_end) = memmem::find(&seen, b"\r\n\r\n")
             && memmem::find(&seen[head_end..], b"\n\n").is_some()

@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tower_service::Service;
 
 use super::idle::{OpenBody, Requests};
@@ -83,8 +83,9 @@ type Responding =
 
 /// Serves `io` from `peer` with `app` until the client or a graceful
 /// shutdown (`stop` changes or its sender goes) ends it, or until it has held
-/// no request for `header_read_timeout`. Every request carries
-/// `ConnectInfo<SocketAddr>`.
+/// no request for `header_read_timeout` (hyper's header-read timeout over
+/// HTTP/1.1, the count of open requests over HTTP/2). Every request carries
+/// `ConnectInfo<SocketAddr>`. `slot` is held until the connection has closed.
 pub(crate) async fn serve<I>(
     io: I,
     peer: SocketAddr,
@@ -92,6 +93,7 @@ pub(crate) async fn serve<I>(
     builders: Arc<Builders>,
     header_read_timeout: Duration,
     mut stop: watch::Receiver<()>,
+    slot: OwnedSemaphorePermit,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -106,89 +108,111 @@ pub(crate) async fn serve<I>(
             return;
         }
     };
-    let requests = Requests::new();
-    let service = hyper::service::service_fn({
-        let requests = requests.clone();
-        move |request: Request<Incoming>| {
-            let open = requests.open();
-            let mut app = app.clone();
-            let (parts, body) = request.into_parts();
-            let (body, read) = tracked::track(body);
-            let mut request = Request::from_parts(parts, axum::body::Body::new(body));
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request.extensions_mut().insert(read);
-            let respond: Responding = Box::pin(async move {
-                let response = app.call(request).await;
-                let response = response.unwrap_or_else(|never| match never {});
-                Ok(response.map(|body| OpenBody::new(body, open)))
-            });
-            respond
-        }
-    });
     let io = TokioIo::new(io);
     let open = Open {
         peer,
-        requests,
-        header_read_timeout,
         stop,
+        _slot: slot,
     };
     match version {
+        // hyper closes an HTTP/1.1 connection that holds no request for the
+        // header-read timeout: no count of requests, no timer of our own.
         Version::Http1 => {
+            let service = service(app, peer, None);
             open.drive(
                 move || builders.http1.serve_connection(io, service).with_upgrades(),
                 |connection| connection.graceful_shutdown(),
+                std::future::pending(),
             )
             .await
         }
         // Boxed: the task of every connection has room for the larger of the
         // two, and an HTTP/2 connection (one for many streams) is the larger.
         Version::Http2 => {
-            open.drive(
-                move || Box::pin(builders.http2.serve_connection(io, service)),
-                |connection| connection.get_mut().as_mut().graceful_shutdown(),
-            )
+            let requests = Requests::new();
+            let service = service(app, peer, Some(requests.clone()));
+            Box::pin(open.drive(
+                move || builders.http2.serve_connection(io, service),
+                |connection| connection.graceful_shutdown(),
+                async move {
+                    requests.idle_for(header_read_timeout).await;
+                    tracing::debug!(%peer, "closing a connection idle for {header_read_timeout:?}");
+                },
+            ))
             .await
         }
     }
 }
 
+/// The service that hands each request to `app`, with the peer's address
+/// and its body tracked; with `requests`, counting it as open until its
+/// response has been sent.
+fn service(
+    app: Router,
+    peer: SocketAddr,
+    requests: Option<Requests>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<OpenBody<axum::body::Body>>,
+    Error = Infallible,
+    Future = Responding,
+> + Send {
+    hyper::service::service_fn(move |request: Request<Incoming>| {
+        let open = requests.as_ref().map(Requests::open);
+        let mut app = app.clone();
+        let (parts, body) = request.into_parts();
+        let (body, read) = tracked::track(body);
+        let mut request = Request::from_parts(parts, axum::body::Body::new(body));
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(read);
+        let respond: Responding = Box::pin(async move {
+            let response = app.call(request).await;
+            let response = response.unwrap_or_else(|never| match never {});
+            Ok(response.map(|body| OpenBody::new(body, open)))
+        });
+        respond
+    })
+}
+
 /// A connection being served, whichever its protocol.
 struct Open {
     peer: SocketAddr,
-    requests: Requests,
-    header_read_timeout: Duration,
     stop: watch::Receiver<()>,
+    _slot: OwnedSemaphorePermit,
 }
 
 /// How the first part of a connection's life ended.
 enum Phase {
     Ended(hyper::Result<()>),
-    /// Idle for the header-read timeout, and asked to close.
+    /// Idle too long, and asked to close.
     Idled,
 }
 
 impl Open {
     /// Runs the connection `make` makes to its end; `graceful_shutdown` asks
-    /// it to finish its requests and close.
+    /// it to finish its requests and close, which it is also asked to when
+    /// `idle` completes, and then given [`IDLE_GOAWAY_LINGER`] to do.
     ///
     /// The connection is made here rather than passed in: an async fn keeps
     /// its arguments apart from its locals, and a connection passed in would
     /// take its room (~700 bytes over HTTP/1.1) twice in every connection's
     /// task.
-    async fn drive<C>(self, make: impl FnOnce() -> C, graceful_shutdown: impl Fn(Pin<&mut C>))
-    where
+    async fn drive<C>(
+        self,
+        make: impl FnOnce() -> C,
+        graceful_shutdown: impl Fn(Pin<&mut C>),
+        idle: impl Future<Output = ()>,
+    ) where
         C: Future<Output = hyper::Result<()>>,
     {
         let Open {
             peer,
-            requests,
-            header_read_timeout,
             mut stop,
+            _slot,
         } = self;
         let connection = make();
         tokio::pin!(connection);
         let phase = {
-            let idle = requests.idle_for(header_read_timeout);
             tokio::pin!(idle);
             let mut stopping = false;
             loop {
@@ -199,7 +223,6 @@ impl Open {
                         graceful_shutdown(connection.as_mut());
                     }
                     () = &mut idle => {
-                        tracing::debug!(%peer, "closing a connection idle for {header_read_timeout:?}");
                         if !stopping {
                             graceful_shutdown(connection.as_mut());
                         }

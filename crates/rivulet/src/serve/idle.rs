@@ -3,9 +3,10 @@
 //! hyper's header-read timeout covers HTTP/1.1 only: over HTTP/2 a client
 //! that sends the connection preface, or half a header block, and then
 //! nothing, would hold its connection — and a slot of the connection cap — for
-//! ever. Every connection, whichever protocol it speaks, counts its open
-//! requests; one that has held none for the header-read timeout is told to go
-//! away and then closed.
+//! ever. Every HTTP/2 connection counts its open requests; one that has held
+//! none for the header-read timeout is told to go away and then closed. An
+//! HTTP/1.1 connection is left to hyper's timeout: it costs each idle stream's
+//! connection nothing more.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -76,17 +77,18 @@ impl Drop for Open {
 }
 
 pin_project! {
-    /// A response body that keeps its request counted as open.
+    /// A response body that keeps its request counted as open, if its
+/// connection counts them.
     #[derive(Debug)]
     pub(crate) struct OpenBody<B> {
         #[pin]
         body: B,
-        open: Open,
+        open: Option<Open>,
     }
 }
 
 impl<B> OpenBody<B> {
-    pub(crate) fn new(body: B, open: Open) -> Self {
+    pub(crate) fn new(body: B, open: Option<Open>) -> Self {
         OpenBody { body, open }
     }
 }

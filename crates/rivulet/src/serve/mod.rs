@@ -348,12 +348,16 @@ where
             // Each kind of connection is a task of its own size: a plain one
             // does not carry room for a TLS session (several KiB) in its task.
             match acceptor.clone() {
-                None => tokio::spawn(async move {
-                    let _slot = slot;
-                    connection::serve(tcp, peer, app, builders, header_read_timeout, watcher).await
-                }),
+                None => tokio::spawn(connection::serve(
+                    tcp,
+                    peer,
+                    app,
+                    builders,
+                    header_read_timeout,
+                    watcher,
+                    slot,
+                )),
                 Some(acceptor) => tokio::spawn(async move {
-                    let _slot = slot;
                     let tls = match tokio::time::timeout(header_read_timeout, acceptor.accept(tcp))
                         .await
                     {
@@ -367,7 +371,16 @@ where
                             return;
                         }
                     };
-                    connection::serve(tls, peer, app, builders, header_read_timeout, watcher).await
+                    let serve = connection::serve(
+                        tls,
+                        peer,
+                        app,
+                        builders,
+                        header_read_timeout,
+                        watcher,
+                        slot,
+                    );
+                    serve.await
                 }),
             };
         }
