@@ -270,6 +270,24 @@ async fn follow(
     failures: &mut u32,
 ) -> redis::RedisResult<()> {
     type Reply = Option<Vec<(String, Vec<Entry>)>>;
+    // A Redis that lost packets this server delivered (a failover before
+    // they reached the replica, a restart without persistence) numbers the
+    // next ones from where it is: its subscribers could not tell.
+    let kept: Option<u64> = redis::cmd("GET")
+        .arg(&keys.seq)
+        .query_async(connection)
+        .await?;
+    let kept = kept.unwrap_or(0);
+    if kept < *last {
+        let Some(shared) = feed.upgrade() else {
+            return Ok(());
+        };
+        tracing::warn!(feed = %keys.packets, delivered = *last, kept, "Redis lost packets of the feed");
+        let mut state = shared.lock();
+        state.fail_all(|| Error::new(StatusCode::SERVICE_UNAVAILABLE, FEED_GAP_MESSAGE));
+        state.window.restart_at(kept);
+        *last = kept;
+    }
     loop {
         let reply: Reply = redis::cmd("XREAD")
             .arg("COUNT")

@@ -141,6 +141,14 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
         };
         if packets.is_empty() {
             match store.status(id).await {
+                Ok(Some(status)) if status.last < after => {
+                    // The store holds fewer packets than this reader had: it
+                    // lost some (a Redis failover before they reached the
+                    // replica). What follows would not continue them.
+                    tracing::warn!(stream = %id, delivered = after, kept = status.last, "the store lost packets of the stream");
+                    let status = StatusCode::SERVICE_UNAVAILABLE;
+                    return fail(tx, format, id, status, STORE_FAILED_MESSAGE).await;
+                }
                 Ok(Some(status)) if status.finished && status.last <= after => return,
                 Ok(Some(status)) if status.finished || status.producer_alive => {
                     failures = 0;
