@@ -19,16 +19,14 @@ pub struct RedisServer {
     dir: TempDir,
     /// Its command line, to start it again ([`RedisServer::restart`]).
     args: Vec<String>,
+    /// Whether it outlives its test ([`shared`]).
+    kept: bool,
 }
 
-/// The thread that starts the deployments [`shared`] keeps: it lives as long
-/// as the test binary, and the servers it starts die with it.
-const KEEPER: &str = "rivulet-redis-keeper";
-
 /// The deployment in `cell`, started by `start` on first use and shared by
-/// every test of the binary from then on. Its servers are started by a
-/// thread that lives as long as the process, and are killed when the
-/// process ends, however it ends (`PR_SET_PDEATHSIG`); their directories are
+/// every test of the binary from then on. Its servers are killed when the
+/// process ends, however it ends (`PR_SET_PDEATHSIG` on the thread of
+/// [`spawn`] that lives as long as the process), and their directories are
 /// removed at exit.
 pub fn shared<T: Send + Sync + 'static>(cell: &'static OnceLock<T>, start: fn() -> T) -> &'static T {
     static STARTING: Mutex<()> = Mutex::new(());
@@ -36,20 +34,21 @@ pub fn shared<T: Send + Sync + 'static>(cell: &'static OnceLock<T>, start: fn() 
     if let Some(deployment) = cell.get() {
         return deployment;
     }
-    let (started, wait) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name(KEEPER.into())
-        .spawn(move || {
-            let _ = cell.set(start());
-            let _ = started.send(());
-            loop {
-                std::thread::park();
-            }
-        })
-        .unwrap();
-    wait.recv()
-        .expect("the shared Redis deployment starts (see the panic above)");
-    cell.get().unwrap()
+    KEPT.set(true);
+    let deployment = std::panic::catch_unwind(start);
+    KEPT.set(false);
+    match deployment {
+        Ok(deployment) => {
+            let _ = cell.set(deployment);
+            cell.get().unwrap()
+        }
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+thread_local! {
+    /// Whether the servers this thread starts outlive their test ([`shared`]).
+    static KEPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Directories of servers that outlive their tests, removed at exit.
@@ -107,7 +106,8 @@ impl RedisServer {
         // Redis needs an explicit port: take a free one from the kernel and
         // hand it over. Another process could take it in between; the start
         // is then retried on a new port.
-        if std::thread::current().name() == Some(KEEPER) {
+        let kept = KEPT.get();
+        if kept {
             static REGISTERED: std::sync::Once = std::sync::Once::new();
             REGISTERED.call_once(|| unsafe {
                 libc::atexit(remove_kept_dirs);
@@ -123,7 +123,7 @@ impl RedisServer {
             args.extend(["--bind", "127.0.0.1"].map(String::from));
             args.extend(["--save", "", "--appendonly", "no"].map(String::from));
             args.extend(["--dir".into(), dir.0.to_str().unwrap().to_owned()]);
-            let mut child = spawn(&binary, &args);
+            let mut child = spawn(&binary, &args, kept);
             let deadline = Instant::now() + PATIENCE;
             loop {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -135,6 +135,7 @@ impl RedisServer {
                         child,
                         dir,
                         args,
+                        kept,
                     };
                 }
                 assert!(
@@ -158,7 +159,7 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.kill();
         let deadline = Instant::now() + PATIENCE;
-        self.child = spawn(&binary(), &self.args);
+        self.child = spawn(&binary(), &self.args, self.kept);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -174,15 +175,19 @@ impl RedisServer {
     }
 }
 
-/// Starts `binary args`; from the [`KEEPER`] thread, the process is killed
-/// when that thread ends, with the test binary.
-fn spawn(binary: &str, args: &[String]) -> Child {
+/// Starts `binary args`. A `kept` server is started by a thread that lives
+/// as long as the process, and is killed when that thread ends: with the
+/// test binary, whichever test started it and however the binary ends.
+fn spawn(binary: &str, args: &[String], kept: bool) -> Child {
+    type Request = (Command, std::sync::mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<std::sync::mpsc::Sender<Request>>> = OnceLock::new();
     let mut command = Command::new(binary);
     command
         .args(args)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    if std::thread::current().name() == Some(KEEPER) {
+    let spawned = if kept {
         use std::os::unix::process::CommandExt;
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
         unsafe {
@@ -191,8 +196,30 @@ fn spawn(binary: &str, args: &[String]) -> Child {
                 Ok(())
             });
         }
-    }
-    command.spawn().unwrap_or_else(|e| {
+        let spawner = SPAWNER.get_or_init(|| {
+            let (requests, incoming) = std::sync::mpsc::channel::<Request>();
+            std::thread::Builder::new()
+                .name("rivulet-redis-spawner".into())
+                .spawn(move || {
+                    // Never ends: the sender lives in a static.
+                    for (mut command, reply) in incoming {
+                        let _ = reply.send(command.spawn());
+                    }
+                })
+                .unwrap();
+            Mutex::new(requests)
+        });
+        let (reply, child) = std::sync::mpsc::channel();
+        spawner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send((command, reply))
+            .unwrap();
+        child.recv().unwrap()
+    } else {
+        command.spawn()
+    };
+    spawned.unwrap_or_else(|e| {
         panic!(
             "cannot start `{binary}` ({e}): the Redis tests need redis-server \
              (apt-get install redis-server, or scripts/setup; REDIS_SERVER=path overrides)"
