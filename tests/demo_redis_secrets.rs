@@ -59,7 +59,9 @@ async fn unreachable_sentinels_are_named_by_host_and_port_without_the_password()
     assert_eq!(code, Some(2), "{stderr}");
     assert!(!stderr.contains(SECRET), "the password leaked: {stderr}");
     assert!(
-        stderr.contains(&format!("redis+sentinel://127.0.0.1:{a},127.0.0.1:{b}/cache")),
+        stderr.contains(&format!(
+            "redis+sentinel://127.0.0.1:{a},127.0.0.1:{b}/cache"
+        )),
         "the demo names the sentinels it asked: {stderr}"
     );
 }

@@ -40,7 +40,12 @@ async fn a_durable_stream_through_sentinel_resumes_on_another_demo_server() {
     let point = first.resume_point();
     drop(first.response);
     let mut rest = Reading::new(
-        open(&format!("http://{}{path}", b.addr), Format::Sse, Some(&point)).await,
+        open(
+            &format!("http://{}{path}", b.addr),
+            Format::Sse,
+            Some(&point),
+        )
+        .await,
         first.received,
     );
     assert_eq!(rest.read_to_end().await, End::Final);

@@ -28,7 +28,10 @@ pub struct RedisServer {
 /// process ends, however it ends (`PR_SET_PDEATHSIG` on the thread of
 /// [`spawn`] that lives as long as the process), and their directories are
 /// removed at exit.
-pub fn shared<T: Send + Sync + 'static>(cell: &'static OnceLock<T>, start: fn() -> T) -> &'static T {
+pub fn shared<T: Send + Sync + 'static>(
+    cell: &'static OnceLock<T>,
+    start: fn() -> T,
+) -> &'static T {
     static STARTING: Mutex<()> = Mutex::new(());
     let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(deployment) = cell.get() {
@@ -546,8 +549,7 @@ impl RedisSentinel {
             .contains("master_link_status:up");
             synced
                 && (0..self.sentinels.len()).all(|index| {
-                    let out =
-                        self.sentinel(index, &["sentinel", "master", RedisSentinel::MASTER]);
+                    let out = self.sentinel(index, &["sentinel", "master", RedisSentinel::MASTER]);
                     let field = |name: &str| {
                         let mut lines = out.lines();
                         lines.find(|line| *line == name)?;

@@ -34,7 +34,9 @@ use tokio::sync::RwLock;
 /// each.
 fn cluster() -> &'static Mutex<RedisCluster> {
     static CLUSTER: OnceLock<Mutex<RedisCluster>> = OnceLock::new();
-    shared(&CLUSTER, || Mutex::new(RedisCluster::start_with_replicas(1)))
+    shared(&CLUSTER, || {
+        Mutex::new(RedisCluster::start_with_replicas(1))
+    })
 }
 
 /// The ports of the cluster's nodes.
@@ -238,7 +240,10 @@ async fn a_cluster_node_failover_ends_readers_with_every_packet_or_an_error_neve
     // A job on one server, read on the other.
     let n = 60;
     let path = format!("/count?n={n}&pause_ms=50");
-    let mut first = Reading::new(open(&format!("http://{a}{path}"), Format::Sse, None).await, 0);
+    let mut first = Reading::new(
+        open(&format!("http://{a}{path}"), Format::Sse, None).await,
+        0,
+    );
     assert_eq!(first.until(3).await, None);
     let point = first.resume_point();
     let mut rest = Reading::new(

@@ -101,8 +101,15 @@ async fn a_waiting_reader_wakes(producer: &RedisStore, reader: &RedisStore) -> S
 
 /// Starts a job of `n` packets on `a`, reads three there, and resumes on
 /// `b`: the reading on `b`, and the events read on `a`.
-async fn started_on_a_resumed_on_b(a: SocketAddr, b: SocketAddr, path: &str) -> (Reading, Vec<Event>) {
-    let mut first = Reading::new(open(&format!("http://{a}{path}"), Format::Sse, None).await, 0);
+async fn started_on_a_resumed_on_b(
+    a: SocketAddr,
+    b: SocketAddr,
+    path: &str,
+) -> (Reading, Vec<Event>) {
+    let mut first = Reading::new(
+        open(&format!("http://{a}{path}"), Format::Sse, None).await,
+        0,
+    );
     assert_eq!(first.until(3).await, None);
     let point = first.resume_point();
     let rest = Reading::new(

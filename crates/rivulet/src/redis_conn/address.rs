@@ -290,7 +290,10 @@ mod tests {
             ("redis://:hunter2@", RedisUrlError::NoHost),
             ("redis://:hunter2@a:1,b:2", RedisUrlError::SeveralHosts),
             ("redis://:hunter2@a:port", RedisUrlError::Port),
-            ("redis+sentinel://:hunter2@a:1,b:2", RedisUrlError::MasterName),
+            (
+                "redis+sentinel://:hunter2@a:1,b:2",
+                RedisUrlError::MasterName,
+            ),
             ("redis+sentinel://:hunter2@a:1/", RedisUrlError::MasterName),
             ("redis+sentinel://:hunter2@a:1/m/zero", RedisUrlError::Db),
             ("redis://:hunter2@a:1/zero", RedisUrlError::Db),

@@ -64,7 +64,10 @@ impl Sentinels {
         let master = address.sentinel_master().unwrap_or_default();
         let nodes = address.nodes().iter().map(|node| {
             let (host, port) = node.rsplit_once(':').unwrap_or((node, "26379"));
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+            let host = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
             let port = port.parse().unwrap_or(26379);
             match address.is_tls() {
                 true => ConnectionAddr::TcpTls {
@@ -76,8 +79,11 @@ impl Sentinels {
                 false => ConnectionAddr::Tcp(host, port),
             }
         });
-        let mut builder =
-            SentinelClientBuilder::new(nodes.collect::<Vec<_>>(), master, SentinelServerType::Master)?;
+        let mut builder = SentinelClientBuilder::new(
+            nodes.collect::<Vec<_>>(),
+            master,
+            SentinelServerType::Master,
+        )?;
         let (username, password) = address.credentials();
         if let Some(username) = username {
             builder = builder.set_client_to_redis_username(username);
@@ -108,10 +114,7 @@ impl Sentinels {
             db,
             named: watch::Sender::new(None),
         });
-        tokio::spawn(watch_master(
-            Arc::downgrade(&sentinels),
-            master.to_owned(),
-        ));
+        tokio::spawn(watch_master(Arc::downgrade(&sentinels), master.to_owned()));
         Ok(sentinels)
     }
 
@@ -178,7 +181,12 @@ async fn watch_master(sentinels: std::sync::Weak<Sentinels>, master: String) {
             return;
         };
         if connection.is_none() {
-            let client = sentinels.client.lock().await.async_get_sentinel_client().await;
+            let client = sentinels
+                .client
+                .lock()
+                .await
+                .async_get_sentinel_client()
+                .await;
             let config = AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(WATCH_PERIOD * 4))
                 .set_response_timeout(Some(WATCH_PERIOD * 4));
@@ -318,7 +326,9 @@ impl MasterConnection {
         if self.sentinels.moved(&now.node) {
             // The sentinel asked does not name the master the others do
             // yet: the next command asks again.
-            return Err(io_error("the sentinels do not agree on the Redis master yet"));
+            return Err(io_error(
+                "the sentinels do not agree on the Redis master yet",
+            ));
         }
         *current = Some(now.clone());
         Ok(now)
