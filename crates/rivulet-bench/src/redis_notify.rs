@@ -141,7 +141,7 @@ fn commandstats(port: u16) -> Vec<(String, u64)> {
         })
         .filter(|(name, _)| name != "info" && !name.starts_with("config"))
         .collect();
-    calls.sort_by(|a, b| b.1.cmp(&a.1));
+    calls.sort_by_key(|(_, calls)| std::cmp::Reverse(*calls));
     calls
 }
 
