@@ -68,8 +68,9 @@ extern "C" fn remove_kept_dirs() {
 /// the command when it cannot run.
 pub fn redis_cli(port: u16, password: Option<&str>, args: &[&str]) -> String {
     let cli = std::env::var("REDIS_CLI").unwrap_or_else(|_| "redis-cli".into());
-    let mut command = Command::new(&cli);
-    command.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+    // Bounded: whatever listens on the port may never answer.
+    let mut command = Command::new("timeout");
+    command.args(["10", &cli, "-h", "127.0.0.1", "-p", &port.to_string()]);
     if let Some(password) = password {
         command.args(["--no-auth-warning", "-a", password]);
     }
@@ -107,8 +108,7 @@ impl RedisServer {
         let binary = binary();
         let dir = TempDir::new();
         // Redis needs an explicit port: take a free one from the kernel and
-        // hand it over. Another process could take it in between; the start
-        // is then retried on a new port.
+        // hand it over.
         let kept = KEPT.get();
         if kept {
             static REGISTERED: std::sync::Once = std::sync::Once::new();
@@ -120,7 +120,10 @@ impl RedisServer {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(dir.0.clone());
         }
-        for _ in 0..5 {
+        // Another process could take the port in between, and a cluster
+        // node also needs the port 10,000 above it (so at most 55535): the
+        // start is then retried on a new port.
+        for _ in 0..20 {
             let port = crate::free_port();
             let mut args = listen(port, &dir.0);
             args.extend(["--bind", "127.0.0.1"].map(String::from));
@@ -133,6 +136,13 @@ impl RedisServer {
                     break; // exited: the port was taken; try another
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    if !answers_as(port, child.id(), &args) {
+                        // Another process took the port first, and this
+                        // server could not listen: try another.
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
                     return RedisServer {
                         port,
                         child,
@@ -176,6 +186,23 @@ impl RedisServer {
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
+}
+
+/// Whether the Redis listening on `port` is the process `pid` started with
+/// `args` (its `--requirepass`, if any); a server on TLS only cannot be
+/// asked, and is taken to be.
+fn answers_as(port: u16, pid: u32, args: &[String]) -> bool {
+    if args.iter().any(|arg| arg == "--tls-port") {
+        return true;
+    }
+    let password = args
+        .iter()
+        .position(|arg| arg == "--requirepass")
+        .and_then(|at| args.get(at + 1))
+        .map(String::as_str);
+    let info = redis_cli(port, password, &["info", "server"]);
+    info.lines()
+        .any(|line| line.trim() == format!("process_id:{pid}"))
 }
 
 /// Starts `binary args`. A `kept` server is started by a thread that lives
@@ -476,12 +503,18 @@ impl RedisSentinel {
                              sentinel auth-pass {name} {password}\n\
                              sentinel down-after-milliseconds {name} 1000\n\
                              sentinel failover-timeout {name} 10000\n\
-                             requirepass {secret}\n\
                              sentinel sentinel-pass {secret}\n"
                         ),
                     )
                     .unwrap();
-                    vec![config.to_str().unwrap().to_owned(), "--sentinel".into()]
+                    vec![
+                        config.to_str().unwrap().to_owned(),
+                        "--sentinel".into(),
+                        "--port".into(),
+                        port.to_string(),
+                        "--requirepass".into(),
+                        secret.into(),
+                    ]
                 })
             })
             .collect();
