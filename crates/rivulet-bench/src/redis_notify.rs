@@ -43,12 +43,17 @@ impl RedisServer {
 
     fn start_with(extra: &[&str]) -> RedisServer {
         let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        // A free port from the kernel, handed over; retried if taken meanwhile.
-        for _ in 0..5 {
+        // A free port from the kernel, handed over; retried if taken
+        // meanwhile. A cluster node also needs the port 10,000 above its own.
+        let cluster = extra.contains(&"--cluster-enabled");
+        for _ in 0..20 {
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|probe| probe.local_addr())
                 .expect("a free port")
                 .port();
+            if cluster && port > 55535 {
+                continue;
+            }
             let dir = std::env::temp_dir().join(format!("rivulet-bench-redis-{port}"));
             std::fs::create_dir_all(&dir).expect("a directory for redis-server");
             let mut child = Command::new(&binary)
