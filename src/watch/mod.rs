@@ -400,7 +400,7 @@ async fn http_client(args: &Args) -> Result<Client, String> {
 }
 
 /// `--resume` takes what a resumable stream's client reports: 32 hex digits,
-/// then optionally a dot and the number of packets received.
+/// a dot and the number of packets received.
 fn parse_resume_point(point: &str) -> Result<ResumePoint, String> {
     point.parse::<ResumePoint>().map_err(|_| {
         format!(

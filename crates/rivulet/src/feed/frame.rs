@@ -8,11 +8,10 @@
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use serde::Serialize;
 
 use super::record::Record;
-use crate::protocol::ErrorPacket;
 use crate::protocol::Format;
+use crate::protocol::{ErrorPacket, SkipMarker};
 use crate::protocol::{PacketKind, StreamId};
 use crate::stream::encode::{self, EventId};
 
@@ -23,21 +22,11 @@ pub(super) fn record(format: Format, epoch: StreamId, record: &Record) -> Bytes 
         .expect("JSON that was parsed once serializes")
 }
 
-/// The value of the packet that tells a subscriber it skipped ahead.
-#[derive(Serialize)]
-struct Skipped {
-    rivulet: &'static str,
-    missed: usize,
-}
-
 /// The progress packet a subscriber that fell behind gets in place of the
 /// `missed` packets it lost, numbered as the last of them: an `EventSource`
 /// that reconnects after it resumes from there.
 pub(super) fn skipped(format: Format, epoch: StreamId, seq: u64, missed: usize) -> Bytes {
-    let value = Skipped {
-        rivulet: "skipped",
-        missed,
-    };
+    let value = SkipMarker::new(missed as u64);
     encode::packet(
         format,
         PacketKind::Progress,

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use axum::response::Response;
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 
+use super::Settings;
 use super::store::{Packet, StoreError};
-use super::{STREAM_ID_HEADER, Settings};
 use crate::error::Error;
 use crate::metrics::ActiveStream;
 use crate::protocol::ErrorPacket;
@@ -20,6 +20,7 @@ use crate::protocol::StreamId;
 use crate::protocol::{
     EVICTED_MESSAGE, EXPIRED_MESSAGE, JOB_LOST_MESSAGE, PacketKind as Kind, STORE_FAILED_MESSAGE,
 };
+use crate::request::resume;
 use crate::shutdown::Shutdown;
 use crate::stream::body::Leaving;
 use crate::stream::buffer::{self, End, Writer};
@@ -70,8 +71,7 @@ pub(super) async fn respond(
     let task = HandlerTask(task.abort_handle());
     let mut response = stream::respond(rx, format, timing, task, Leaving::KeepsJob, None).await;
     if response.status() == StatusCode::OK {
-        let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
-        response.headers_mut().insert(STREAM_ID_HEADER, value);
+        resume::name_history(response.headers_mut(), id, after);
     }
     response
 }
