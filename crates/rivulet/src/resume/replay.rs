@@ -18,7 +18,8 @@ use crate::protocol::Format;
 use crate::protocol::SHUTDOWN_MESSAGE;
 use crate::protocol::StreamId;
 use crate::protocol::{
-    EVICTED_MESSAGE, EXPIRED_MESSAGE, JOB_LOST_MESSAGE, PacketKind as Kind, STORE_FAILED_MESSAGE,
+    EVICTED_MESSAGE, EXPIRED_MESSAGE, HISTORY_LOST_MESSAGE, JOB_LOST_MESSAGE, PacketKind as Kind,
+    STORE_FAILED_MESSAGE,
 };
 use crate::request::resume;
 use crate::shutdown::Shutdown;
@@ -119,6 +120,18 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
     // How long one read waits for new packets before checking on the producer.
     let wait = (settings.lease / 2).min(Duration::from_secs(5));
     let mut failures = 0;
+    // A stream leaves its store on its own only its TTL after its final
+    // packet: one that leaves before a reader saw it finished was lost
+    // (Redis restarted empty, or evicted it), and the reader says so.
+    let mut finished = false;
+    let left = |finished: bool| if finished { EXPIRED_MESSAGE } else { HISTORY_LOST_MESSAGE };
+    let left_status = |finished: bool| {
+        if finished {
+            StatusCode::GONE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
     loop {
         let packets = match store.read(id, after, BATCH, wait).await {
             Ok(packets) => packets,
@@ -126,7 +139,7 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                 return fail(tx, format, id, StatusCode::GONE, EVICTED_MESSAGE).await;
             }
             Err(StoreError::Unknown) => {
-                return fail(tx, format, id, StatusCode::GONE, EXPIRED_MESSAGE).await;
+                return fail(tx, format, id, left_status(finished), left(finished)).await;
             }
             Err(e) => {
                 failures += 1;
@@ -140,7 +153,11 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
             }
         };
         if packets.is_empty() {
-            match store.status(id).await {
+            let status = store.status(id).await;
+            if let Ok(Some(status)) = &status {
+                finished |= status.finished;
+            }
+            match status {
                 Ok(Some(status)) if status.finished && status.last <= after => return,
                 Ok(Some(status)) if status.finished || status.producer_alive => {
                     failures = 0;
@@ -164,7 +181,8 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                             }
                         }
                         Err(StoreError::Unknown) => {
-                            return fail(tx, format, id, StatusCode::GONE, EXPIRED_MESSAGE).await;
+                            let (status, message) = (left_status(finished), left(finished));
+                            return fail(tx, format, id, status, message).await;
                         }
                         Err(e) => {
                             failures += 1;
@@ -178,7 +196,7 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                     continue;
                 }
                 Ok(None) => {
-                    return fail(tx, format, id, StatusCode::GONE, EXPIRED_MESSAGE).await;
+                    return fail(tx, format, id, left_status(finished), left(finished)).await;
                 }
                 Err(e) => {
                     failures += 1;
