@@ -24,7 +24,10 @@ async fn publish(feed: &Feed, value: serde_json::Value) -> u64 {
         match feed.publish(&value).await {
             Ok(seq) => return seq,
             Err(FeedError::Lost | FeedError::Backend(_)) => {
-                assert!(tokio::time::Instant::now() < deadline, "a publish taken in time");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "a publish taken in time"
+                );
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
             Err(e) => panic!("unexpected {e}"),
@@ -129,7 +132,8 @@ async fn a_resumable_stream_whose_redis_restarted_empty_tells_its_readers() {
     let mut first = Reader::new(started);
     take(&mut first, 3).await;
     // A second reader on the other server, from the same point.
-    let mut second = Reader::new(open(&url(servers[1]), Format::Ndjson, Some(&format!("{id}.3"))).await);
+    let mut second =
+        Reader::new(open(&url(servers[1]), Format::Ndjson, Some(&format!("{id}.3"))).await);
     take(&mut second, 1).await;
 
     redis.restart_empty();

@@ -508,7 +508,12 @@ impl State {
     /// starts again, empty, under `epoch`: no number names two packets.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     fn lose(&mut self, epoch: StreamId) {
-        self.fail_all(|| Error::new(http::StatusCode::INTERNAL_SERVER_ERROR, HISTORY_LOST_MESSAGE));
+        self.fail_all(|| {
+            Error::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                HISTORY_LOST_MESSAGE,
+            )
+        });
         for subscriber in self.subscribers.values_mut() {
             if let Some(ending) = &subscriber.end {
                 subscriber.next = subscriber.next.max(ending.at);

@@ -124,7 +124,13 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
     // packet: one that leaves before a reader saw it finished was lost
     // (Redis restarted empty, or evicted it), and the reader says so.
     let mut finished = false;
-    let left = |finished: bool| if finished { EXPIRED_MESSAGE } else { HISTORY_LOST_MESSAGE };
+    let left = |finished: bool| {
+        if finished {
+            EXPIRED_MESSAGE
+        } else {
+            HISTORY_LOST_MESSAGE
+        }
+    };
     let left_status = |finished: bool| {
         if finished {
             StatusCode::GONE
