@@ -39,6 +39,7 @@ use crate::error::Error;
 use crate::protocol::{FEED_GAP_MESSAGE, FEED_STORE_FAILED_MESSAGE, PacketKind, StreamId};
 use crate::redis_conn::{RedisConnection, RedisLink};
 use crate::resume::RedisStore;
+use crate::resume::entry::{self, Entry};
 
 /// How long one `XREAD` waits for packets.
 const BLOCK: Duration = Duration::from_secs(2);
@@ -230,26 +231,13 @@ impl Backend {
     }
 }
 
-/// A stream entry: its id and its fields.
-type Entry = (String, Vec<(String, String)>);
-
-fn parse((id, fields): Entry) -> Result<Record, FeedError> {
-    let seq = id
-        .strip_prefix("0-")
-        .and_then(|seq| seq.parse::<u64>().ok())
-        .ok_or_else(|| backend(format!("unexpected feed entry id {id}")))?;
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(field, _)| field == name)
-            .map(|(_, value)| value.as_str())
-            .ok_or_else(|| backend(format!("feed entry {id} has no field {name}")))
-    };
-    let kind = PacketKind::from_name(field("k")?)
-        .ok_or_else(|| backend(format!("feed entry {id} has no known kind")))?;
-    let at = field("t")?.parse().unwrap_or(0);
-    let json = RawValue::from_string(field("d")?.to_owned()).map_err(backend)?;
-    Ok(Record::new(seq, at, kind, json))
+/// A feed's packet from its entry in Redis.
+fn parse(entry: Entry) -> Result<Record, FeedError> {
+    let (packet, at) = entry::decode(entry).map_err(backend)?;
+    Ok(Record {
+        at: at.unwrap_or(0),
+        packet,
+    })
 }
 
 /// Follows the feed's stream in Redis from packet `last` on, delivering

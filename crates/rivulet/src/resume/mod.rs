@@ -61,6 +61,8 @@
 //!
 //! The wire side is specified in `docs/protocol.md` ("Resumable streams").
 
+#[cfg(feature = "redis")]
+pub(crate) mod entry;
 mod memory;
 mod producer;
 #[cfg(feature = "redis")]
@@ -74,11 +76,13 @@ mod store;
 pub use crate::protocol::{
     InvalidId, LAST_EVENT_ID_PARAM, ResumePoint, STREAM_ID_HEADER, StreamId,
 };
+#[cfg(feature = "redis")]
+pub use entry::CorruptEntry;
 pub use memory::{
     DEFAULT_MAX_BYTES, DEFAULT_MAX_PACKETS_PER_STREAM, DEFAULT_MAX_STREAMS, MemoryStore,
 };
 #[cfg(feature = "redis")]
-pub use redis::{CorruptEntry, RedisStore};
+pub use redis::RedisStore;
 pub use request::ResumeRequest;
 pub use resumable::Resumable;
 pub use settings::{DEFAULT_LEASE, DEFAULT_RECONNECT_GRACE, DEFAULT_TTL, Resume};
