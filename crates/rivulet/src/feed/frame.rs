@@ -13,13 +13,15 @@ use super::record::Record;
 use crate::protocol::Format;
 use crate::protocol::{ErrorPacket, SkipMarker};
 use crate::protocol::{PacketKind, StreamId};
+use crate::resume::replay;
 use crate::stream::encode::{self, EventId};
 
-/// `record` in `format`.
+/// `record` in `format`, as a resumable stream's stored packet is replayed.
 pub(super) fn record(format: Format, epoch: StreamId, record: &Record) -> Bytes {
-    let id = EventId::Resume(epoch, record.seq());
-    encode::packet(format, record.kind(), id, &*record.packet.data)
+    replay::encode_packet(&record.packet, format, epoch)
         .expect("JSON that was parsed once serializes")
+        .frame()
+        .clone()
 }
 
 /// The progress packet a subscriber that fell behind gets in place of the

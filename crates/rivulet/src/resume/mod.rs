@@ -67,7 +67,7 @@ mod memory;
 mod producer;
 #[cfg(feature = "redis")]
 mod redis;
-mod replay;
+pub(crate) mod replay;
 mod request;
 mod resumable;
 mod settings;

@@ -259,13 +259,29 @@ async fn fail(
 }
 
 /// A stored packet encoded for a connection.
-enum Item {
+pub(crate) enum Item {
     Packet(Bytes),
     End(End),
 }
 
-/// Encodes a stored packet for a connection in `format`.
-fn encode_packet(packet: &Packet, format: Format, id: StreamId) -> Result<Item, serde_json::Error> {
+impl Item {
+    /// The frame, whatever the packet's kind.
+    pub(crate) fn frame(&self) -> &Bytes {
+        match self {
+            Item::Packet(frame) | Item::End(End::Done(frame) | End::Failed { frame, .. }) => frame,
+            Item::End(End::Dropped) => unreachable!("stored packets are never dropped ends"),
+        }
+    }
+}
+
+/// Encodes a stored packet of history `id` (a resumable stream, or a feed's
+/// epoch) for a connection in `format`: the one path from a stored packet to
+/// its frame, for resumable streams and feeds alike.
+pub(crate) fn encode_packet(
+    packet: &Packet,
+    format: Format,
+    id: StreamId,
+) -> Result<Item, serde_json::Error> {
     // The SSE id is the packet's resume point, which an `EventSource` sends
     // back as `Last-Event-ID`.
     let event_id = EventId::Resume(id, packet.seq);
@@ -298,12 +314,7 @@ mod tests {
     use serde_json::value::RawValue;
 
     fn text(item: Item) -> String {
-        let frame = match item {
-            Item::Packet(frame) => frame,
-            Item::End(End::Done(frame) | End::Failed { frame, .. }) => frame,
-            Item::End(End::Dropped) => unreachable!("stored packets are never dropped ends"),
-        };
-        String::from_utf8(frame.to_vec()).unwrap()
+        String::from_utf8(item.frame().to_vec()).unwrap()
     }
 
     #[test]
