@@ -42,11 +42,14 @@ impl Stream {
     /// or, for a client that comes back with `Last-Event-ID`, every one after
     /// the point it names and then the live ones. See [`crate::feed`].
     ///
-    /// Answered before any packet: `410 Gone` when the packets a resuming
-    /// client missed are no longer kept (unless the feed skips ahead),
-    /// `204 No Content` when it already has the final packet of a closed
-    /// feed, `503` while the feed's Redis cannot be reached, and the
-    /// [`Feed::authorize`] hook's error.
+    /// The resume point comes from `Last-Event-ID` or `?lastEventId=` and
+    /// is answered as a resumable stream's is, before any packet: `410 Gone`
+    /// when the packets a resuming client missed are no longer kept (unless
+    /// the feed skips ahead), `204 No Content` when it already has the final
+    /// packet of a closed feed or the point is not one of this feed's epoch,
+    /// `400` when it is not a resume point, `503` while the feed's Redis
+    /// cannot be reached, and the [`Feed::authorize`] hook's error. A `200`
+    /// carries `Rivulet-Stream-Id` (the epoch) and `Rivulet-Resume-Point`.
     pub async fn follow(self, feed: &Feed) -> Response {
         let mut limits = match self.admit() {
             Ok(limits) => limits,

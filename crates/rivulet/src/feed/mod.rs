@@ -34,8 +34,12 @@
 //! * **Resume.** A feed keeps its last packets ([`Feed::window_packets`],
 //!   [`Feed::window_duration`]). SSE events carry ids, so an `EventSource`
 //!   that reconnects sends `Last-Event-ID` by itself and gets what it missed,
-//!   then the live packets, each once. A resume point the feed no longer
-//!   keeps is answered `410 Gone`.
+//!   then the live packets, each once. Every answer names the feed's epoch
+//!   (`Rivulet-Stream-Id`) and the point it starts after
+//!   (`Rivulet-Resume-Point`), so NDJSON and legacy clients resume too, and
+//!   a resume point is answered as a resumable stream's is (one table,
+//!   `docs/protocol.md`): `410 Gone` when the feed no longer keeps what the
+//!   client missed, `204` for a point of another epoch.
 //! * **End.** [`Feed::close`] sends every subscriber a final `done` packet.
 //! * **Several servers.** `Feed::redis` (feature `redis`) shares a feed
 //!   through Redis: a publish on any server reaches the subscribers of every

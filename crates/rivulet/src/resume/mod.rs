@@ -35,10 +35,11 @@
 //!   packets go to a [`Store`], numbered 1, 2, 3, … and kept as JSON, so that
 //!   a connection in any wire format can replay them.
 //! * Every connection reads the stream from the store. SSE events carry the id
-//!   `<stream id>.<number>`; every response carries the header
-//!   `Rivulet-Stream-Id`, from which NDJSON and legacy clients build the same
-//!   resume point (`<stream id>.<packets received>`). A browser `EventSource`
-//!   resumes on its own.
+//!   `<stream id>.<number>`; every response carries the headers
+//!   `Rivulet-Stream-Id` and `Rivulet-Resume-Point` (the point it starts
+//!   after), from which NDJSON and legacy clients build the same resume point
+//!   (`<stream id>.<packets received>`). A browser `EventSource` resumes on
+//!   its own.
 //! * When no client has been connected for the grace period, the job is stopped
 //!   (its future dropped, as for a plain stream whose client left) and the
 //!   stream ends with an error packet saying so.
