@@ -31,6 +31,7 @@ impl SkipMarker {
 
     /// How many packets a progress packet holding `value` counts as: the
     /// marker's `missed`, 1 for any other value.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn packets_in(value: &serde_json::Value) -> u64 {
         serde_json::from_value::<SkipMarker>(value.clone()).map_or(1, |marker| marker.missed)
     }
