@@ -70,7 +70,8 @@ async fn thousands_of_idle_http1_streams_stay_small() {
     let streams = open_many(addr, STREAMS).await;
     let grown = rivulet_testkit::rss_bytes().saturating_sub(before);
     // Server and client together, measured at ~13 KiB per stream (the bench's
-    // server alone: ~11 KiB); before the serving path was trimmed, ~24 KiB.
+    // server alone: ~12 KiB); before the serving path was trimmed, the server
+    // alone took ~21 KiB.
     let per_stream = grown / STREAMS as u64;
     eprintln!("{per_stream} bytes per idle stream, server and client");
     assert!(
