@@ -61,6 +61,7 @@
 //!
 //! The wire side is specified in `docs/protocol.md` ("Resumable streams").
 
+mod encoding;
 mod memory;
 mod producer;
 #[cfg(feature = "redis")]
@@ -74,6 +75,7 @@ mod store;
 pub use crate::protocol::{
     InvalidId, LAST_EVENT_ID_PARAM, ResumePoint, STREAM_ID_HEADER, StreamId,
 };
+pub use encoding::Encoding;
 pub use memory::{
     DEFAULT_MAX_BYTES, DEFAULT_MAX_PACKETS_PER_STREAM, DEFAULT_MAX_STREAMS, MemoryStore,
 };
