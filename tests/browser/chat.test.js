@@ -98,7 +98,7 @@ test('the stock DefaultChatTransport renders the demo answer', opts, async () =>
   assert.ok(expected.split(' ').length >= 30, expected);
   const page = await chatPage(newChat('stock'), { transport: 'default', delta: 5 });
   await ask(page, question);
-  await page.waitForSelector('#status[data-status=streaming]');
+  await eventually(async () => (await assistantTexts(page))[0] === expected, 'the whole answer');
   await page.waitForSelector('#status[data-status=ready]');
   assert.deepEqual(await page.$$eval('li[data-role=user]', (items) => items.map((li) => li.textContent)), [question]);
   assert.deepEqual(await assistantTexts(page), [expected]);
