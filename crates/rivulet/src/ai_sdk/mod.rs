@@ -65,3 +65,8 @@ pub use chat::{ChatSender, ChatStream};
 pub use encoding::{UI_MESSAGE_STREAM_HEADER, UI_MESSAGE_STREAM_VERSION, UiMessageStream};
 pub use part::{DataPart, FinishReason, Part};
 pub use request::{ChatRequest, MAX_CHAT_ID_BYTES, Role, Trigger, UiMessage};
+
+/// The examples of `docs/ai-sdk.md`, compiled as doctests.
+#[doc = include_str!("../../../../docs/ai-sdk.md")]
+#[cfg(doctest)]
+pub struct AiSdkDoctests;
