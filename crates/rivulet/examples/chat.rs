@@ -68,9 +68,16 @@ fn app() -> Router {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let addr = addr.parse().map_err(std::io::Error::other)?;
+    let listener = rivulet::serve::bind(addr)?;
     println!("POST http://{}/api/chat", listener.local_addr()?);
-    axum::serve(listener, app()).await
+    let shutdown = rivulet::Shutdown::new();
+    rivulet::serve(listener, app())
+        .with_graceful_shutdown(&shutdown, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
 }
 
 #[cfg(test)]
