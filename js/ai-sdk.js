@@ -35,8 +35,12 @@ export class RivuletChatTransport extends DefaultChatTransport {
   }
 
   reconnectToStream(options) {
-    this.#cancelOnAbort(options);
-    return super.reconnectToStream(options);
+    const resumed = super.reconnectToStream(options);
+    // Only once the answer is there: under React's StrictMode, useChat's
+    // simulated unmount stops the resume it started on mount at once, and
+    // that must not cancel the answer the page is about to resume.
+    resumed.then((stream) => stream && this.#cancelOnAbort(options), () => {});
+    return resumed;
   }
 
   /**

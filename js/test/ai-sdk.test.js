@@ -1,7 +1,9 @@
 // RivuletChatTransport against a real HTTP server on loopback: an aborted
 // request (useChat's stop) sends DELETE {api}/{chatId}/stream, keeping a
 // query string of `api` after the path as the AI SDK's resume URL does;
-// cancelOnStop: false sends nothing; cancel() reads 202 and 204.
+// a resume stopped before its answer arrived (React StrictMode's simulated
+// unmount) sends nothing; cancelOnStop: false sends nothing; cancel() reads
+// 202 and 204.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -56,6 +58,23 @@ test('an aborted request cancels its answer with DELETE on the resume URL', asyn
   controller.abort();
   await sent;
   assert.deepEqual(deletes, [{ url: '/api/chat/c%201/stream?delta_ms=5', user: 'me' }]);
+});
+
+test('a resume stopped before its answer arrived cancels nothing (StrictMode), one stopped after it does', async () => {
+  deletes.length = 0;
+  const transport = new RivuletChatTransport({ api: `${base}/api/chat` });
+  // useChat's mount under StrictMode: a resume, stopped by the simulated unmount at once.
+  const early = new AbortController();
+  const first = transport.reconnectToStream({ chatId: 'strict', abortSignal: early.signal });
+  early.abort();
+  await first.catch(() => {});
+  const later = new AbortController();
+  const stream = await transport.reconnectToStream({ chatId: 'strict', abortSignal: later.signal });
+  assert.deepEqual((await stream.getReader().read()).value, { type: 'start' });
+  const sent = new Promise((resolve) => (deleted = resolve));
+  later.abort();
+  await sent;
+  assert.deepEqual(deletes.map((d) => d.url), ['/api/chat/strict/stream']);
 });
 
 test('with cancelOnStop: false an abort sends nothing, and cancel() does it on demand', async () => {
