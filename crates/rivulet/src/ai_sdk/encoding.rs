@@ -66,12 +66,17 @@ fn is_cancel(error: &ErrorPacket) -> bool {
     error.status == StatusCode::CONFLICT.as_u16() && error.message == CANCELLED_MESSAGE
 }
 
-/// One SSE event: JSON has no line breaks outside strings, so one `data:`
-/// line holds it.
+/// One SSE event. A part's JSON, as `Part` serializes it, is one line; JSON
+/// sent another way (pretty-printed raw JSON) gets a `data:` field per line,
+/// which the client joins with line breaks, whitespace to JSON.
 fn event(out: &mut BytesMut, data: &str) {
-    out.put_slice(b"data: ");
-    out.put_slice(data.as_bytes());
-    out.put_slice(b"\n\n");
+    // CR, LF and CRLF all end SSE lines; in JSON they are whitespace.
+    for line in data.split(['\r', '\n']).filter(|line| !line.is_empty()) {
+        out.put_slice(b"data: ");
+        out.put_slice(line.as_bytes());
+        out.put_slice(b"\n");
+    }
+    out.put_slice(b"\n");
 }
 
 #[cfg(test)]
@@ -98,6 +103,10 @@ mod tests {
             "data: {\"type\":\"finish\"}\n\ndata: [DONE]\n\n"
         );
         assert_eq!(frame(PacketKind::Done, "null"), "data: [DONE]\n\n");
+        assert_eq!(
+            frame(PacketKind::Progress, "{\"type\":\r\n \"start\"}"),
+            "data: {\"type\":\ndata:  \"start\"}\n\n"
+        );
     }
 
     #[test]
