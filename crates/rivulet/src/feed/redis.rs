@@ -290,14 +290,23 @@ async fn follow(
     // A Redis that lost packets this server delivered (a failover before
     // they reached the replica, a restart without persistence) numbers the
     // next ones from where it is: its subscribers could not tell.
-    let kept: Option<u64> = redis::cmd("HGET")
+    // A history begun anew (another epoch) is the loop's to tell below.
+    let (epoch, kept): (Option<String>, Option<u64>) = redis::cmd("HMGET")
         .arg(&keys.meta)
+        .arg("epoch")
         .arg("seq")
         .query_async(connection)
         .await
         .map_err(backend)?;
+    let same_history = match (
+        epoch.and_then(|e| e.parse::<StreamId>().ok()),
+        feed.upgrade(),
+    ) {
+        (Some(epoch), Some(shared)) => shared.lock().epoch == epoch,
+        _ => false,
+    };
     let kept = kept.unwrap_or(0);
-    if kept < *last {
+    if same_history && kept < *last {
         let Some(shared) = feed.upgrade() else {
             return Ok(());
         };
