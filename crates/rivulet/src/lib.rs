@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub, missing_debug_implementations, missing_docs)]
 
+pub mod ai_sdk;
 pub mod assets;
 #[cfg(feature = "client")]
 pub mod client;
