@@ -42,7 +42,11 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub, missing_debug_implementations, missing_docs)]
 
+#[cfg(feature = "actix")]
+pub mod actix;
 pub mod assets;
+#[cfg(feature = "axum")]
+mod axum;
 #[cfg(feature = "client")]
 pub mod client;
 mod config;
@@ -54,15 +58,18 @@ pub mod protocol;
 #[cfg(feature = "redis")]
 pub mod redis_conn;
 mod request;
+pub mod response;
 pub mod resume;
 #[cfg(feature = "serve")]
 pub mod serve;
 mod shutdown;
 mod stream;
 
+#[cfg(feature = "axum")]
+pub use config::RequestGuard;
 pub use config::{
     Config, DEFAULT_BUFFER, DEFAULT_FIRST_PACKET_WAIT, DEFAULT_KEEP_ALIVE,
-    DEFAULT_MAX_PACKET_BYTES, DEFAULT_REQUEST_BODY_TIMEOUT, RequestGuard,
+    DEFAULT_MAX_PACKET_BYTES, DEFAULT_REQUEST_BODY_TIMEOUT,
 };
 pub use error::{Error, SendError, rejection};
 pub use protocol::error_packet::ErrorPacket;

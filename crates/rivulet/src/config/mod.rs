@@ -10,6 +10,9 @@ use crate::shutdown::Shutdown;
 mod layer;
 mod slots;
 
+#[cfg(feature = "actix")]
+pub(crate) use layer::Layered;
+#[cfg(feature = "axum")]
 pub use layer::RequestGuard;
 
 /// How streams behave: buffer size, keep-alive, packet limit, error exposure,

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use tokio::sync::OwnedSemaphorePermit;
@@ -15,6 +14,7 @@ use crate::error::Error;
 use crate::error::refusal::retry_later;
 use crate::protocol::Format;
 use crate::protocol::{LAST_EVENT_ID, ResumePoint, WINDOW_PASSED_MESSAGE};
+use crate::response::{self, IntoResponse, Response};
 use crate::stream::{self, Stream};
 
 /// A request to follow a feed, as the [`Feed::authorize`] hook sees it.
@@ -47,7 +47,9 @@ impl Stream {
     /// `204 No Content` when it already has the final packet of a closed
     /// feed, `503` while the feed's Redis cannot be reached, and the
     /// [`Feed::authorize`] hook's error.
-    pub async fn follow(self, feed: &Feed) -> Response {
+    ///
+    /// The framework-neutral form of `follow` (which the adapters give).
+    pub async fn respond_feed(self, feed: &Feed) -> Response {
         let mut limits = match self.admit() {
             Ok(limits) => limits,
             Err(refused) => return *refused,
@@ -99,7 +101,7 @@ impl Stream {
             keep_alive,
             joined.first,
         );
-        stream::head(Response::new(axum::body::Body::new(body)), format)
+        stream::head(Response::new(response::Body::feed(body)), format)
     }
 }
 

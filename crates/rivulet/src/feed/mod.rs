@@ -48,7 +48,7 @@
 //! metrics like any stream. The wire side is in `docs/protocol.md` ("Live
 //! feeds").
 
-mod body;
+pub(crate) mod body;
 mod follow;
 mod frame;
 mod lag;

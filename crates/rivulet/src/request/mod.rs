@@ -6,4 +6,5 @@ pub(crate) mod guard;
 pub(crate) mod tracked;
 
 pub use guard::MAX_MULTIPART_HEAD;
+#[cfg(feature = "axum")]
 pub(crate) use guard::guard_body;

@@ -1,11 +1,8 @@
 //! [`Resumable`]: the extractor of a resumable streaming handler, which starts
 //! a detached job or continues the stream a request's resume point names.
 
-use std::convert::Infallible;
 use std::future::Future;
 
-use axum::extract::FromRequestParts;
-use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
@@ -23,6 +20,7 @@ use crate::protocol::{
     EVICTED_MESSAGE, FULL_MESSAGE, LAST_EVENT_ID, LAST_EVENT_ID_PARAM, ResumePoint,
     STORE_UNAVAILABLE_MESSAGE, StreamId,
 };
+use crate::response::{IntoResponse, Response};
 use crate::stream::sender::Sender;
 use crate::stream::{Stream, Timing};
 
@@ -43,11 +41,12 @@ pub struct Resumable {
     cancel: bool,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Resumable {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
-        let stream = Stream::from_request_parts(parts, state).await?;
+impl Resumable {
+    /// The resumable stream a request asks for, from its head: as
+    /// [`Stream::from_parts`], with the [`Resume`] settings in its extensions
+    /// and the resume point it carries. What every adapter's extractor does.
+    pub fn from_parts(parts: &Parts) -> Self {
+        let stream = Stream::from_parts(parts);
         let header = parts
             .headers
             .get(LAST_EVENT_ID)
@@ -55,7 +54,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Resumable {
         let from = header.or_else(|| {
             form_urlencoded_value(parts.uri.query().unwrap_or(""), LAST_EVENT_ID_PARAM)
         });
-        Ok(Resumable {
+        Resumable {
             stream,
             resume: parts
                 .extensions
@@ -70,7 +69,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Resumable {
             from,
             owner: None,
             cancel: parts.method == Method::DELETE,
-        })
+        }
     }
 }
 
@@ -127,7 +126,9 @@ impl Resumable {
     /// `204 No Content` when nothing runs under that id; `400` when the
     /// point is missing or malformed. Route the same handler for both
     /// methods: `get(handler).delete(handler)`.
-    pub async fn run<F, Fut, T>(self, handler: F) -> Response
+    ///
+    /// The framework-neutral form of `run` (which the adapters give).
+    pub async fn respond<F, Fut, T>(self, handler: F) -> Response
     where
         F: FnOnce(Sender) -> Fut,
         Fut: Future<Output = Result<T, Error>> + Send + 'static,
@@ -276,7 +277,7 @@ async fn cancel_stream(
         Ok(true) => {
             tracing::info!(stream = %point.stream, "a client cancelled the stream");
             let body = serde_json::json!({ "cancelled": point.stream.to_string() });
-            (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+            crate::response::json(StatusCode::ACCEPTED, &body)
         }
         Ok(false) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => {

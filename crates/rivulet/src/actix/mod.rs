@@ -1,0 +1,55 @@
+//! The actix-web 4 adapter (feature `actix`): the same handlers, with the
+//! same guarantees, on actix-web.
+//!
+//! ```
+//! use actix_web::{App, HttpResponse, web};
+//! use rivulet::actix::Stream;
+//!
+//! async fn test(stream: Stream) -> HttpResponse {
+//!     stream
+//!         .run(|tx| async move {
+//!             tx.send("Starting stream test").await?;
+//!             for i in 1..=10 {
+//!                 tx.send(format!("i={i}")).await?;
+//!             }
+//!             Ok("finished")
+//!         })
+//!         .await
+//! }
+//!
+//! let app = App::new()
+//!     .app_data(rivulet::Config::default())
+//!     .route("/stream", web::get().to(test))
+//!     .service(rivulet::actix::assets(rivulet::assets::DEFAULT_BASE));
+//! ```
+//!
+//! What each piece is:
+//!
+//! * [`Stream`] and [`Resumable`]: extractors, with `run` (and `follow` for
+//!   a [`Feed`](crate::feed::Feed)) answering an `HttpResponse`. The app's
+//!   [`Config`](crate::Config), [`Resume`](crate::resume::Resume) and
+//!   [`Shutdown`](crate::Shutdown) are found in its data
+//!   (`App::app_data`).
+//! * A client that leaves cancels the handler: actix-web drops the
+//!   response's body, and the body's drop aborts the handler's task (its
+//!   `Sender` starts failing), as under hyper.
+//! * Rejections: [`reject`] for the extractor configs, [`rejected`] for an
+//!   extractor taken as a `Result` (see [`rejection`](self::rejection)).
+//! * [`stop`]: a graceful stop that ends the streams with the
+//!   shutting-down packet.
+//!
+//! Not on actix-web: the request body guard of `Config`'s axum layer (use
+//! actix-web's payload limits and `client_request_timeout`) and the holding
+//! of a stream's head until its request body is read, which only
+//! [`serve`](crate::serve()) does.
+
+mod assets;
+pub(crate) mod rejection;
+mod request;
+mod response;
+mod shutdown;
+
+pub use assets::assets;
+pub use rejection::{reject, rejected};
+pub use request::{Resumable, Stream};
+pub use shutdown::stop;
