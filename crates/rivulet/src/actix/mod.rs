@@ -52,4 +52,5 @@ mod shutdown;
 pub use assets::assets;
 pub use rejection::{reject, rejected};
 pub use request::{Resumable, Stream};
+pub use response::response;
 pub use shutdown::stop;

@@ -17,10 +17,13 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
 use http_body::Body as _;
 
+use crate::error::Error;
 use crate::response::{Body, Response};
 
-/// The core's answer as actix-web's response.
-pub(crate) fn response(response: Response) -> HttpResponse {
+/// The core's answer ([`Stream::respond`](crate::Stream::respond),
+/// [`Error::into_http_response`], [`Asset::respond`](crate::assets::Asset::respond))
+/// as actix-web's response.
+pub fn response(response: Response) -> HttpResponse {
     let (parts, body) = response.into_parts();
     let status =
         StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -66,5 +69,15 @@ impl MessageBody for Body {
                 Some(Err(never)) => match never {},
             }
         }
+    }
+}
+
+/// An error answered as a response of its own: its status and the JSON body
+/// `{"error": <error object>}`, as before a stream's first packet.
+impl actix_web::Responder for Error {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _request: &actix_web::HttpRequest) -> HttpResponse {
+        response(self.into_http_response())
     }
 }
