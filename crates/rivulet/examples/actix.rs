@@ -312,6 +312,9 @@ fn main() -> std::io::Result<()> {
         let shutdown = Shutdown::new();
         let shared = Shared::new(&shutdown);
         let server = HttpServer::new(move || actix_web::App::new().configure(app(shared.clone())))
+            // A client that leaves is noticed at once (its handler is
+            // dropped), not at the stream's next write.
+            .h1_allow_half_closed(false)
             .disable_signals()
             .shutdown_timeout(30)
             .bind(addr)?;

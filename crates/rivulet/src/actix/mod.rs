@@ -32,9 +32,16 @@
 //!   (`App::app_data`).
 //! * A client that leaves cancels the handler: actix-web drops the
 //!   response's body, and the body's drop aborts the handler's task (its
-//!   `Sender` starts failing), as under hyper.
+//!   `Sender` starts failing), as under hyper. actix-web notices the leaving
+//!   at the stream's next write (a packet, or a keep-alive: see
+//!   [`Config::keep_alive`](crate::Config::keep_alive)); serve with
+//!   `HttpServer::h1_allow_half_closed(false)` and it notices at once, even
+//!   on a stream that writes nothing (by default actix-web takes a client's
+//!   closed connection for a half-close and waits for the response).
 //! * Rejections: [`reject`] for the extractor configs, [`rejected`] for an
 //!   extractor taken as a `Result` (see [`rejection`](self::rejection)).
+//! * [`body`]: the request body, read from inside `run` (uploads with
+//!   progress).
 //! * [`stop`]: a graceful stop that ends the streams with the
 //!   shutting-down packet.
 //!
@@ -46,11 +53,13 @@
 mod assets;
 pub(crate) mod rejection;
 mod request;
+mod request_body;
 mod response;
 mod shutdown;
 
 pub use assets::assets;
 pub use rejection::{reject, rejected};
 pub use request::{Resumable, Stream};
+pub use request_body::{RequestBody, body};
 pub use response::response;
 pub use shutdown::stop;
