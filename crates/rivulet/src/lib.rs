@@ -33,6 +33,10 @@
 //! `Multipart`) and write `let Json(body) = body?;` inside `run`; a bad body is
 //! then a 4xx with its reason, in the protocol's error shape ([`rejection`]).
 //!
+//! Frameworks: axum through the default feature `axum` (the extractors above),
+//! actix-web 4 through the feature `actix` (`rivulet::actix`), and any
+//! hyper or tower service through the core itself ([`response`]).
+//!
 //! The data path, one file per step: handler → [`Sender`] (encodes each packet
 //! in the stream's [`Format`]) → a bounded buffer (backpressure) → the response
 //! body (joins ready packets, writes keep-alives, cancels the handler when the

@@ -38,8 +38,17 @@
 //!   `HttpServer::h1_allow_half_closed(false)` and it notices at once, even
 //!   on a stream that writes nothing (by default actix-web takes a client's
 //!   closed connection for a half-close and waits for the response).
-//! * Rejections: [`reject`] for the extractor configs, [`rejected`] for an
-//!   extractor taken as a `Result` (see [`rejection`](self::rejection)).
+//! * Rejections, as JSON 4xx: [`reject`] as the error handler of
+//!   actix-web's extractor configs (`web::JsonConfig::default()
+//!   .error_handler(rivulet::actix::reject)`, the same for `FormConfig`,
+//!   `QueryConfig`, `PathConfig`) refuses a bad request before the handler
+//!   runs; for an extractor taken as a `Result<web::Json<T>,
+//!   actix_web::Error>`, [`rejected`] turns the error into the stream's
+//!   (before `run`: actix-web's error is not `Send`), and `?` inside `run`
+//!   answers it with its 4xx before the first packet, or as an error packet
+//!   after it. actix-web's payload errors (`JsonPayloadError`,
+//!   `UrlencodedError`, `QueryPayloadError`, `PathError`, `PayloadError`)
+//!   convert with `?` as they are.
 //! * [`body`]: the request body, read from inside `run` (uploads with
 //!   progress).
 //! * [`stop`]: a graceful stop that ends the streams with the
@@ -48,7 +57,7 @@
 //! Not on actix-web: the request body guard of `Config`'s axum layer (use
 //! actix-web's payload limits and `client_request_timeout`) and the holding
 //! of a stream's head until its request body is read, which only
-//! [`serve`](crate::serve()) does.
+//! `rivulet::serve` does.
 
 mod assets;
 pub(crate) mod rejection;

@@ -1,21 +1,7 @@
 //! actix-web's request rejections as stream errors: a bad body, query or
 //! path keeps its 4xx status and its reason, answered with the JSON error
 //! body every early error has (`{"error": {"message": …, "status": …}}`).
-//!
-//! Two ways in, as on axum:
-//!
-//! * Bare extractors (`web::Json<Job>`): install [`reject`] as their error
-//!   handler (`web::JsonConfig::default().error_handler(rivulet::actix::reject)`,
-//!   the same for `FormConfig`, `QueryConfig`, `PathConfig`); the request is
-//!   refused before the handler runs.
-//! * Taken as a `Result<web::Json<Job>, actix_web::Error>`: turn the error
-//!   with [`rejected`] (before `run`: actix-web's error is not `Send`), and
-//!   open it inside `run` with `?`: a 4xx before the first packet, an error
-//!   packet after it.
-//!
-//! The payload errors themselves (`JsonPayloadError`, `UrlencodedError`,
-//! `QueryPayloadError`, `PathError`, `PayloadError`) convert with `?` as they
-//! are.
+//! How a handler uses them: the [module docs](super).
 
 use actix_web::error::{
     JsonPayloadError, PathError, PayloadError, QueryPayloadError, UrlencodedError,
