@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rivulet::protocol::PacketKind;
 use rivulet::resume::{Packet, RedisStore, Store, StreamId};
-use rivulet_testkit::{PATIENCE, RedisServer};
+use rivulet_testkit::{PATIENCE, RedisServer, eventually, wait_for};
 
 fn packet(seq: u64, last: bool) -> Packet {
     let kind = if last {
@@ -19,6 +19,18 @@ fn packet(seq: u64, last: bool) -> Packet {
     };
     let data = serde_json::value::RawValue::from_string(seq.to_string()).expect("a number is JSON");
     Packet::new(seq, kind, data)
+}
+
+/// How many channels have a subscriber, as the server counts them.
+fn subscribed_channels(redis: &RedisServer) -> usize {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "PUBSUB", "CHANNELS"])
+        .output()
+        .expect("redis-cli runs (apt-get install redis-tools, or scripts/setup)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .count()
 }
 
 #[tokio::test]
@@ -47,8 +59,12 @@ async fn a_server_receives_the_notifications_of_the_streams_it_reads_only() {
     };
     let on_a = reader(a.clone(), read_on_a);
     let on_b = reader(b.clone(), read_on_b);
-    // Both readers wait (subscribed) before the appends.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both readers wait (subscribed) before the appends: Redis itself says
+    // when both channels have their subscriber.
+    wait_for("both readers subscribed", || async {
+        (subscribed_channels(&redis) >= 2).then_some(())
+    })
+    .await;
     const PACKETS: u64 = 50;
     for seq in 1..=PACKETS {
         for stream in [read_on_a, read_on_b] {
@@ -62,9 +78,13 @@ async fn a_server_receives_the_notifications_of_the_streams_it_reads_only() {
             .unwrap();
         assert_eq!(last, PACKETS);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
     // Each server got the notifications of its own stream, none of the other.
-    // (With one channel for every stream, each got all 100.)
+    // (With one channel for every stream, each got all 100.) The reader saw
+    // the last packet, but its notification may still be on the way.
+    eventually("each server's own notifications", || {
+        a.notifications_received() >= PACKETS && b.notifications_received() >= PACKETS
+    })
+    .await;
     assert_eq!(a.notifications_received(), PACKETS);
     assert_eq!(b.notifications_received(), PACKETS);
 }
