@@ -329,3 +329,125 @@ fn main() -> std::io::Result<()> {
         server.await
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use rivulet::Format;
+    use rivulet::decode::Event;
+    use rivulet_testkit::{client, events, get, url};
+    use serde_json::{Value, json};
+
+    use super::{Shared, Shutdown, app};
+
+    /// Serves the example's app on a free loopback port, on a thread of its
+    /// own (actix-web runs its own runtimes).
+    fn start() -> SocketAddr {
+        // Installed before any stream runs, as `main` does.
+        super::metrics_handle();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let shared = Shared::new(&Shutdown::new());
+                super::HttpServer::new(move || actix_web::App::new().configure(app(shared.clone())))
+                    .workers(1)
+                    .disable_signals()
+                    .listen(listener)
+                    .unwrap()
+                    .run()
+                    .await
+            })
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn the_routes_answer_as_the_docs_say() {
+        let addr = start();
+        for format in Format::ALL {
+            let mut counting = vec![Event::Progress(json!("Starting stream test"))];
+            counting.extend((1..=10).map(|i| Event::Progress(json!(format!("i={i}")))));
+            counting.push(Event::Done(Value::Null));
+            assert_eq!(
+                events(addr, "/stream?interval_ms=0", format).await,
+                counting
+            );
+
+            let process = events(addr, "/stream/process?items=30&interval_ms=0", format).await;
+            assert_eq!(process[0], Event::Progress(json!("Starting batch process")));
+            assert_eq!(process[3], Event::Progress(json!("Processed 30 items")));
+            match &process[4..] {
+                [Event::Done(done)] => assert_eq!(
+                    (done["success"].clone(), done["processed"].clone()),
+                    (json!(true), json!(30))
+                ),
+                other => panic!("{other:?}"),
+            }
+
+            let risky = events(addr, "/stream/riskyProcess?fail=1&interval_ms=0", format).await;
+            assert_eq!(risky[0], Event::Progress(json!("Starting risky operation")));
+            assert!(
+                matches!(&risky[1..], [Event::Error(e)] if e.message == "Something went wrong!")
+            );
+        }
+
+        let posted = client()
+            .post(url(addr, "/stream/process?interval_ms=0"))
+            .header("accept", "application/x-ndjson")
+            .json(&json!({ "items": 20 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), 200);
+        let malformed = client()
+            .post(url(addr, "/stream/process"))
+            .header("content-type", "application/json")
+            .body("{\"items\": ")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(malformed.status(), 400);
+        let body: Value = malformed.json().await.unwrap();
+        assert_eq!(body["error"]["status"], 400, "{body}");
+
+        let feed = get(addr, "/stream/feed?interval_ms=10", Format::Ndjson).await;
+        let mut feed = rivulet_testkit::Reader::new(feed);
+        assert_eq!(
+            feed.next().await.unwrap().unwrap(),
+            Event::Progress(json!({ "tick": 1 }))
+        );
+        drop(feed);
+
+        let published = client()
+            .post(url(addr, "/stream/ticker"))
+            .json(&json!({ "price": 1 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(published.status(), 202);
+
+        let script = client()
+            .get(url(addr, "/rivulet/stream.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(script.status(), 200);
+        assert!(
+            script
+                .text()
+                .await
+                .unwrap()
+                .contains("export function createStream")
+        );
+        let metrics = client().get(url(addr, "/metrics")).send().await.unwrap();
+        assert!(
+            metrics
+                .text()
+                .await
+                .unwrap()
+                .contains("rivulet_streams_total")
+        );
+    }
+}
