@@ -8,6 +8,8 @@
 //!   default buffer) and `Sse::from_infallible_receiver` streams it, with a
 //!   keep-alive.
 //!
+//! The `-idle` routes send one packet and then wait, for the memory scenario.
+//!
 //! Server CPU is read from the worker thread's clock: the handlers' tasks run
 //! on it too.
 
@@ -54,6 +56,29 @@ async fn sse_channel(p: web::Query<Params>) -> impl Responder {
     sse::Sse::from_infallible_receiver(rx).with_keep_alive(Duration::from_secs(15))
 }
 
+async fn rivulet_idle(stream: rivulet::actix::Stream) -> HttpResponse {
+    stream
+        .run(move |tx| async move {
+            tx.send(Tick::new(0, 0)).await?;
+            // Busy with something that is not the stream: only cancellation ends it.
+            std::future::pending::<()>().await;
+            Ok(())
+        })
+        .await
+}
+
+async fn sse_channel_idle() -> impl Responder {
+    let (tx, rx) = mpsc::channel(rivulet::DEFAULT_BUFFER);
+    tokio::spawn(async move {
+        let data = sse::Data::new_json(Tick::new(0, 0)).expect("serializes");
+        if tx.send(data.into()).await.is_ok() {
+            // The careful way to write it: stop when the client has gone.
+            tx.closed().await;
+        }
+    });
+    sse::Sse::from_infallible_receiver(rx).with_keep_alive(Duration::from_secs(15))
+}
+
 /// The actix-web server: its address, and its worker thread's CPU clock.
 pub struct ActixServer {
     pub addr: SocketAddr,
@@ -63,8 +88,7 @@ pub struct ActixServer {
 /// Starts the actix-web peers on a thread of their own; its worker is pinned
 /// to `core`. The server lives until the process exits.
 pub fn start(core: usize) -> ActixServer {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (clock_tx, clock_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("bench-actix".into())
@@ -78,16 +102,25 @@ pub fn start(core: usize) -> ActixServer {
                     App::new()
                         .route("/rivulet", web::get().to(rivulet))
                         .route("/sse-channel", web::get().to(sse_channel))
+                        .route("/rivulet-idle", web::get().to(rivulet_idle))
+                        .route("/sse-channel-idle", web::get().to(sse_channel_idle))
                 })
                 .workers(1)
+                // As the other servers: a backlog and a connection cap above
+                // the memory scenario's streams.
+                .backlog(4096)
+                .max_connections(1_000_000)
                 .disable_signals()
-                .listen(listener)
-                .expect("listen")
-                .run();
-                let _ = server.await;
+                .bind("127.0.0.1:0")
+                .expect("bind");
+                addr_tx.send(server.addrs()[0]).expect("the harness waits");
+                let _ = server.run().await;
             });
         })
         .expect("spawn actix thread");
+    let addr = addr_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the actix server binds");
     let clock = clock_rx
         .recv_timeout(Duration::from_secs(10))
         .expect("the actix worker starts");

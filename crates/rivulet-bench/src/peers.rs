@@ -545,11 +545,14 @@ pub fn serve_child() {
         let hyper_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let serve_listener =
             rivulet::serve::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        // The actix-web peers' idle routes, on their own server and thread.
+        let actix = crate::actix_peers::start(0);
         println!(
-            "ports {} {} {}",
+            "ports {} {} {} {}",
             listener.local_addr().expect("addr").port(),
             hyper_listener.local_addr().expect("addr").port(),
-            serve_listener.local_addr().expect("addr").port()
+            serve_listener.local_addr().expect("addr").port(),
+            actix.addr.port()
         );
         tokio::spawn(serve_hyper(hyper_listener));
         // Only the idle routes: axum copies the route table for every
