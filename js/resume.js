@@ -24,6 +24,20 @@ export function parseResumePoint(point) {
   return { id: dot < 0 ? text : text.slice(0, dot), count: /^\d+$/.test(count) ? Number(count) : NaN };
 }
 
+/**
+ * How many packets a progress packet holding `data` counts as: a feed's skip
+ * marker, `{"rivulet":"skipped","missed":n}`, stands for the `n` packets it
+ * replaces (its SSE id is the number of the last of them); any other value
+ * is one packet.
+ */
+export function packetsIn(data) {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return 1;
+  const keys = Object.keys(data);
+  const marker =
+    keys.length === 2 && data.rivulet === 'skipped' && Number.isSafeInteger(data.missed) && data.missed >= 0;
+  return marker ? data.missed : 1;
+}
+
 // options.reconnect: true (the default), false, or {retries, delay, maxDelay}.
 function reconnectOptions(option) {
   if (option === false) return null;
@@ -54,19 +68,34 @@ export function createResume(reconnectOption, lastEventId) {
       resume.id = id;
       resume.received = count || 0;
     },
+    /**
+     * Learns from a response where it starts: `Rivulet-Resume-Point` (the
+     * point its first packet follows: a feed joined live starts after its
+     * last packet), or else `Rivulet-Stream-Id`.
+     */
+    response(getHeader) {
+      const start = parseResumePoint(getHeader('Rivulet-Resume-Point') || '');
+      if (/^[0-9a-f]{32}$/i.test(start.id) && Number.isSafeInteger(start.count)) {
+        resume.id = start.id;
+        resume.received = start.count;
+      } else {
+        resume.id = getHeader('Rivulet-Stream-Id') || resume.id;
+      }
+    },
     /** `<id>.<received>`, or undefined for a stream that is not resumable. */
     point: () => (resume.id ? `${resume.id}.${resume.received}` : undefined),
     /**
-     * Counts a packet that came with the SSE id `eventId` (or none); false
-     * when the client has it already (a server may send it again).
+     * Counts a packet that came with the SSE id `eventId` (or none), holding
+     * `data` if a progress packet; false when the client has it already (a
+     * server may send it again).
      */
-    count(eventId) {
+    count(eventId, data) {
       const { count } = eventId === undefined ? {} : parseResumePoint(eventId);
       if (Number.isSafeInteger(count)) {
         if (count <= resume.received) return false;
         resume.received = count;
       } else {
-        resume.received += 1;
+        resume.received += data === undefined ? 1 : packetsIn(data);
       }
       resume.attempt = 0;
       resume.fresh += 1;

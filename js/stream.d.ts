@@ -67,7 +67,7 @@ export interface StreamOptions {
   /** The largest packet accepted (default 16 MiB); a larger one fails with `'parsererror'`. */
   maxPacketSize?: number | undefined;
   /**
-   * For resumable streams (the response carries `Rivulet-Stream-Id`): after a
+   * For resumable streams and live feeds (the response carries `Rivulet-Stream-Id`): after a
    * dropped connection or a body that ends before the final packet, reconnect
    * with `Last-Event-ID` and go on after the last packet received. On by
    * default ({@link DEFAULT_RECONNECT}); `false` turns it off. The wait before

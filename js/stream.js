@@ -11,9 +11,10 @@
 // and `await createStream(url)` gives the final one: the client is a thenable.
 // The wire formats are decoded by ./parser.js; see docs/protocol.md.
 //
-// A resumable stream (its response names it in `Rivulet-Stream-Id`) survives
-// a dropped connection: the client reconnects with backoff and jitter and
-// resumes after the last packet it got (options.reconnect). `lastEventId()`
+// A resumable stream or a live feed (its response names it in
+// `Rivulet-Stream-Id`) survives a dropped connection: the client reconnects
+// with backoff and jitter and resumes after the last packet it got
+// (options.reconnect). `lastEventId()`
 // gives the point to resume from, which a page can keep to resume after a
 // reload (options.lastEventId).
 //
@@ -25,7 +26,7 @@
 
 import { CONTENT_TYPES, createParser, formatFromContentType, ParseError } from './parser.js';
 import { createCallbacks } from './callbacks.js';
-import { createResume } from './resume.js';
+import { createResume, packetsIn } from './resume.js';
 import { fetchTransport, MAX_ERROR_BODY, readPrefix, xhrTransport } from './transport.js';
 
 export { createParser, formatFromContentType, ParseError, DEFAULT_MAX_PACKET_SIZE } from './parser.js';
@@ -136,7 +137,7 @@ export function createStream(url, options = {}) {
     if (settled()) return;
     // In a resumable SSE stream the id says the packet's number: a server
     // may send again what the client has (a lying or confused one does).
-    if (!resume.count(packet.id)) return;
+    if (!resume.count(packet.id, packet.type === 'progress' ? packet.data : undefined)) return;
     if (packet.type === 'progress') {
       shared?.progress(packet.data, lastEventId());
       callbacks.fire('progress', [packet.data]);
@@ -192,7 +193,7 @@ export function createStream(url, options = {}) {
         reject('error', 'the stream can no longer be resumed');
         return false;
       }
-      resume.id = getHeader('Rivulet-Stream-Id') || resume.id;
+      resume.response(getHeader);
       const contentType = getHeader('Content-Type');
       const format = contentType ? formatFromContentType(contentType) : request.format;
       if (!format) {
@@ -295,7 +296,7 @@ export function createStream(url, options = {}) {
       armIdleTimer();
       if (point) {
         resume.from(point); // where the holder's stream is, so lastEventId() in callbacks is right
-        resume.received -= 1; // onPacket counts this packet
+        resume.received -= packetsIn(data); // onPacket counts this packet
       }
       onPacket({ type: 'progress', data });
     },

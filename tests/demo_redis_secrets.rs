@@ -40,10 +40,28 @@ async fn a_malformed_redis_url_is_refused_without_quoting_the_password() {
         format!("http://:{SECRET}@127.0.0.1:6379"),
         format!("redis://:{SECRET}@127.0.0.1:port"),
         format!("redis://:{SECRET}@a:1,b:2"),
+        format!("redis+sentinel://:{SECRET}@a:1,b:2"),
     ] {
         let (code, stderr) = demo_with_redis(&url).await;
         assert_eq!(code, Some(2), "{stderr}");
         assert!(!stderr.contains(SECRET), "the password leaked: {stderr}");
         assert!(stderr.contains("--redis"), "{stderr}");
     }
+}
+
+#[tokio::test]
+async fn unreachable_sentinels_are_named_by_host_and_port_without_the_password() {
+    let (a, b) = (free_port(), free_port());
+    let (code, stderr) = demo_with_redis(&format!(
+        "redis+sentinel://admin:{SECRET}@127.0.0.1:{a},127.0.0.1:{b}/cache"
+    ))
+    .await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains(SECRET), "the password leaked: {stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "redis+sentinel://127.0.0.1:{a},127.0.0.1:{b}/cache"
+        )),
+        "the demo names the sentinels it asked: {stderr}"
+    );
 }

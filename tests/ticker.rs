@@ -100,3 +100,67 @@ async fn demo_servers_on_one_redis_share_the_ticker() {
     let mut resumed = Reader::new(resumed);
     assert_eq!(next(&mut resumed).await, Event::Progress(json!({ "n": 3 })));
 }
+
+/// The `n` of the progress packet `rivulet watch --json` printed as `line`.
+fn progress_n(line: &str) -> Value {
+    match serde_json::from_str::<Event>(line) {
+        Ok(Event::Progress(value)) => value["n"].clone(),
+        other => panic!("expected a progress packet, got {other:?} from {line}"),
+    }
+}
+
+/// `rivulet watch` follows the ticker through a proxy that cuts its
+/// connection, in each format: it comes back from its resume point (NDJSON
+/// and legacy counting from the answer's `Rivulet-Resume-Point`) and prints
+/// every value once, in order.
+#[tokio::test]
+async fn rivulet_watch_resumes_the_ticker_after_a_cut_in_every_format() {
+    use rivulet_testkit::{Proxy, next_line, stdout_lines};
+
+    let server = Demo::start(&[]).await;
+    let proxy = Proxy::start(server.addr.parse().unwrap()).await;
+    let url = format!("http://{}/stream/ticker", proxy.addr);
+    for format in Format::ALL {
+        let mut watch = rivulet_testkit::binary_command(&["watch", "--json"])
+            .args(["--format", format.name()])
+            .arg(&url)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = stdout_lines(&mut watch);
+        rivulet_testkit::wait_for("watch to follow the ticker", || async {
+            let text = rivulet_testkit::scrape(server.addr.parse().unwrap()).await;
+            (rivulet_testkit::metric(&text, "rivulet_feed_subscribers") == 1.0).then_some(())
+        })
+        .await;
+        let mut values = Vec::new();
+        for n in 1..=6 {
+            if n == 4 {
+                proxy.cut();
+            }
+            let accepted = publish(&server.addr, &format!(r#"{{"n": {n}}}"#)).await;
+            assert_eq!(accepted.status(), 202, "{format}");
+            if n <= 3 {
+                let line = next_line(&mut lines).await.expect("a packet");
+                values.push(progress_n(&line));
+            }
+        }
+        while values.len() < 6 {
+            let line = next_line(&mut lines).await.expect("a packet");
+            values.push(progress_n(&line));
+        }
+        assert_eq!(
+            values,
+            (1..=6).map(|n| json!(n)).collect::<Vec<_>>(),
+            "{format}"
+        );
+        assert!(proxy.connections() >= 2, "{format}: watch reconnected");
+        let _ = watch.start_kill();
+        let _ = watch.wait().await;
+        rivulet_testkit::wait_for("watch to leave", || async {
+            let text = rivulet_testkit::scrape(server.addr.parse().unwrap()).await;
+            (rivulet_testkit::metric(&text, "rivulet_feed_subscribers") == 0.0).then_some(())
+        })
+        .await;
+    }
+}

@@ -199,3 +199,28 @@ test('parseResumePoint is the one reading of `<id>.<count>` (stream.js and share
     assert.ok(Number.isNaN(parseResumePoint(bad).count), bad);
   }
 });
+
+test('a response names where it starts; NDJSON and legacy count a skip marker as what it missed', async () => {
+  const { createResume, packetsIn } = await import('../resume.js');
+  const headers = (values) => (name) => values[name] ?? null;
+  const resume = createResume(true);
+  // A feed joined live starts after its last packet.
+  resume.response(headers({ 'Rivulet-Stream-Id': STREAM_ID, 'Rivulet-Resume-Point': `${STREAM_ID}.40` }));
+  assert.equal(resume.point(), `${STREAM_ID}.40`);
+  assert.ok(resume.count(undefined, { price: 1 }));
+  assert.ok(resume.count(undefined, { rivulet: 'skipped', missed: 7 }));
+  assert.equal(resume.point(), `${STREAM_ID}.48`);
+  // An SSE id says the number itself; a marker's is the last it stands for.
+  assert.ok(!resume.count(`${STREAM_ID}.48`, { rivulet: 'skipped', missed: 7 }));
+  // Without Rivulet-Resume-Point (an older server): the stream id, counted from where it was.
+  const older = createResume(true);
+  older.response(headers({ 'Rivulet-Stream-Id': STREAM_ID }));
+  assert.equal(older.point(), `${STREAM_ID}.0`);
+  // A header that is no point is ignored.
+  older.response(headers({ 'Rivulet-Stream-Id': STREAM_ID, 'Rivulet-Resume-Point': 'nonsense' }));
+  assert.equal(older.point(), `${STREAM_ID}.0`);
+  assert.equal(packetsIn({ rivulet: 'skipped', missed: 0 }), 0);
+  for (const value of [{ rivulet: 'skipped' }, { rivulet: 'skipped', missed: 2, more: 1 }, ['skipped'], null, 'x', 3]) {
+    assert.equal(packetsIn(value), 1, JSON.stringify(value));
+  }
+});

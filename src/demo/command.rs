@@ -68,9 +68,12 @@ pub struct Args {
     /// Keep the resumable streams of /stream/durable in this Redis
     /// (`redis://[:PASSWORD@]HOST:PORT`; rediss:// for TLS; a node of a
     /// Redis Cluster leads to the whole cluster, or
-    /// redis+cluster://HOST:PORT,HOST:PORT names several), so that demo
-    /// servers sharing it resume each other's streams, and share the live
-    /// ticker of /stream/ticker. Without it both are kept in memory.
+    /// redis+cluster://HOST:PORT,HOST:PORT names several;
+    /// `redis+sentinel://[:PASSWORD@]HOST:PORT,HOST:PORT/MASTER-NAME` follows
+    /// the master Redis Sentinels name, with the sentinels' own password, if
+    /// any, in the environment variable RIVULET_REDIS_SENTINEL_PASSWORD), so
+    /// that demo servers sharing it resume each other's streams, and share
+    /// the live ticker of /stream/ticker. Without it both are kept in memory.
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
     /// Trust the CA certificates of this PEM file (instead of the system
@@ -78,6 +81,10 @@ pub struct Args {
     #[arg(long, value_name = "CA.pem", requires = "redis")]
     pub redis_ca: Option<PathBuf>,
 }
+
+/// The environment variable that holds the password of the sentinels of a
+/// `redis+sentinel://` --redis.
+pub const REDIS_SENTINEL_PASSWORD_VAR: &str = "RIVULET_REDIS_SENTINEL_PASSWORD";
 
 /// Runs `rivulet demo` until Ctrl-C or SIGTERM; returns the exit status:
 /// 0 after a graceful shutdown, 1 when no certificate could be made, 2 for
@@ -120,6 +127,12 @@ pub async fn run(args: Args) -> ExitCode {
             let config = match &args.redis_ca {
                 Some(ca) => config.ca_file(ca),
                 None => config,
+            };
+            // From the environment, not the command line, which any local
+            // user can read.
+            let config = match std::env::var(REDIS_SENTINEL_PASSWORD_VAR) {
+                Ok(password) if !password.is_empty() => config.sentinel_auth(None, &password),
+                _ => config,
             };
             let stores = async {
                 let durable = super::redis_store(&config).await?;

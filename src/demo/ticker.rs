@@ -7,7 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use rivulet::feed::{Feed, FeedError};
+use rivulet::feed::Feed;
 use rivulet::redis_conn::RedisConfig;
 use rivulet::resume::RedisStore;
 use rivulet::{Error, Stream};
@@ -53,16 +53,11 @@ pub async fn publish(
     };
     match feed.publish(value).await {
         Ok(seq) => (StatusCode::ACCEPTED, Json(json!({ "published": seq }))).into_response(),
-        Err(FeedError::Closed) => {
-            Error::new(StatusCode::CONFLICT, "the ticker is closed").into_response()
-        }
         Err(e) => {
             tracing::warn!(error = %e, "publishing to the ticker failed");
-            Error::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the ticker cannot be published to now",
-            )
-            .into_response()
+            // 409 once closed; 503 with Retry-After while Redis cannot take
+            // it (unreachable, or its history lost and not yet begun anew).
+            e.into_response()
         }
     }
 }

@@ -400,7 +400,7 @@ async fn http_client(args: &Args) -> Result<Client, String> {
 }
 
 /// `--resume` takes what a resumable stream's client reports: 32 hex digits,
-/// then optionally a dot and the number of packets received.
+/// a dot and the number of packets received.
 fn parse_resume_point(point: &str) -> Result<ResumePoint, String> {
     point.parse::<ResumePoint>().map_err(|_| {
         format!(
@@ -467,8 +467,14 @@ mod tests {
     fn resume_points_are_checked_before_sending() {
         let point = parse_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.42").unwrap();
         assert_eq!(point.received, 42);
-        assert!(parse_resume_point("3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5").is_ok());
-        for bad in ["42", "3f2a9c0e.1", "3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.x", ""] {
+        // The count is not optional: a stream id alone is not a point.
+        for bad in [
+            "42",
+            "3f2a9c0e.1",
+            "3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5.x",
+            "3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5",
+            "",
+        ] {
             assert!(
                 parse_resume_point(bad)
                     .unwrap_err()

@@ -130,9 +130,15 @@ impl Demo {
     /// Starts `rivulet demo --addr 127.0.0.1:PORT ARGS...` and waits until it
     /// listens; panics if it exits first.
     pub async fn start(args: &[&str]) -> Demo {
+        Demo::start_with_env(args, &[]).await
+    }
+
+    /// [`Demo::start`] with the environment variables `env` set.
+    pub async fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Demo {
         let addr = format!("127.0.0.1:{}", free_port());
         let child = binary_command(&["demo", "--addr", &addr])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

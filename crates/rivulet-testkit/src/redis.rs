@@ -1,9 +1,13 @@
 //! Real `redis-server`s on free loopback ports: a single node, a node
-//! serving TLS only with a CA made at run time, and a 3-master Redis Cluster.
+//! serving TLS only with a CA made at run time, a 3-master Redis Cluster
+//! (with a replica per master, for failovers), and a master with a replica
+//! watched by three Redis Sentinels. [`shared`] starts a deployment once per
+//! test binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::PATIENCE;
 
@@ -13,6 +17,79 @@ pub struct RedisServer {
     pub port: u16,
     child: Child,
     dir: TempDir,
+    /// Its command line, to start it again ([`RedisServer::restart`]).
+    args: Vec<String>,
+    /// Whether it outlives its test ([`shared`]).
+    kept: bool,
+}
+
+/// The deployment in `cell`, started by `start` on first use and shared by
+/// every test of the binary from then on. Its servers are killed when the
+/// process ends, however it ends (`PR_SET_PDEATHSIG` on the thread of
+/// [`spawn`] that lives as long as the process), and their directories are
+/// removed at exit.
+pub fn shared<T: Send + Sync + 'static>(
+    cell: &'static OnceLock<T>,
+    start: fn() -> T,
+) -> &'static T {
+    static STARTING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(deployment) = cell.get() {
+        return deployment;
+    }
+    KEPT.set(true);
+    let deployment = std::panic::catch_unwind(start);
+    KEPT.set(false);
+    match deployment {
+        Ok(deployment) => {
+            let _ = cell.set(deployment);
+            cell.get().unwrap()
+        }
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+thread_local! {
+    /// Whether the servers this thread starts outlive their test ([`shared`]).
+    static KEPT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Directories of servers that outlive their tests, removed at exit.
+static KEPT_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+extern "C" fn remove_kept_dirs() {
+    let dirs = KEPT_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+    for dir in dirs.iter() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// `redis-cli -p port [-a password] args…`: its output, or a panic naming
+/// the command when it cannot run.
+pub fn redis_cli(port: u16, password: Option<&str>, args: &[&str]) -> String {
+    let cli = std::env::var("REDIS_CLI").unwrap_or_else(|_| "redis-cli".into());
+    // Bounded: whatever listens on the port may never answer.
+    let mut command = Command::new("timeout");
+    command.args(["10", &cli, "-h", "127.0.0.1", "-p", &port.to_string()]);
+    if let Some(password) = password {
+        command.args(["--no-auth-warning", "-a", password]);
+    }
+    let output = command
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{cli}` ({e}): apt-get install redis-tools"));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Waits until `check` holds, polling every 50 ms; panics naming `what`
+/// after [`PATIENCE`].
+fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn binary() -> String {
@@ -31,35 +108,51 @@ impl RedisServer {
         let binary = binary();
         let dir = TempDir::new();
         // Redis needs an explicit port: take a free one from the kernel and
-        // hand it over. Another process could take it in between; the start
-        // is then retried on a new port.
-        for _ in 0..5 {
+        // hand it over.
+        let kept = KEPT.get();
+        if kept {
+            static REGISTERED: std::sync::Once = std::sync::Once::new();
+            REGISTERED.call_once(|| unsafe {
+                libc::atexit(remove_kept_dirs);
+            });
+            KEPT_DIRS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(dir.0.clone());
+        }
+        // Another process could take the port in between, and a cluster
+        // node also needs the port 10,000 above it (so at most 55535): the
+        // start is then retried on a new port.
+        for _ in 0..20 {
             let port = crate::free_port();
-            let child = Command::new(&binary)
-                .args(listen(port, &dir.0))
-                .args(["--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .args(["--dir", dir.0.to_str().unwrap()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn();
-            let mut child = match child {
-                Ok(child) => child,
-                Err(e) => panic!(
-                    "cannot start `{binary}` ({e}): the Redis tests need redis-server \
-                     (apt-get install redis-server, or scripts/setup; REDIS_SERVER=path overrides)"
-                ),
-            };
-            let deadline = std::time::Instant::now() + PATIENCE;
+            let mut args = listen(port, &dir.0);
+            args.extend(["--bind", "127.0.0.1"].map(String::from));
+            args.extend(["--save", "", "--appendonly", "no"].map(String::from));
+            args.extend(["--dir".into(), dir.0.to_str().unwrap().to_owned()]);
+            let mut child = spawn(&binary, &args, kept);
+            let deadline = Instant::now() + PATIENCE;
             loop {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // exited: the port was taken; try another
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return RedisServer { port, child, dir };
+                    if !answers_as(port, child.id(), &args) {
+                        // Another process took the port first, and this
+                        // server could not listen: try another.
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                    return RedisServer {
+                        port,
+                        child,
+                        dir,
+                        args,
+                        kept,
+                    };
                 }
                 assert!(
-                    std::time::Instant::now() < deadline,
+                    Instant::now() < deadline,
                     "redis-server did not listen on port {port}"
                 );
                 std::thread::sleep(Duration::from_millis(10));
@@ -68,9 +161,133 @@ impl RedisServer {
         panic!("redis-server would not start on a free port");
     }
 
+    /// Kills the server (SIGKILL: no goodbye to its clients or peers).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server killed by [`RedisServer::kill`] again, on its port,
+    /// with its directory (a cluster node keeps its `nodes.conf`).
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + PATIENCE;
+        self.child = spawn(&binary(), &self.args, self.kept);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not listen again on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
+
+    /// Kills the server and starts an empty one on the same port, without
+    /// persistence: a Redis restarted that lost everything.
+    pub fn restart_empty(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let mut child = Command::new(binary())
+                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(["--dir", self.dir.0.to_str().unwrap()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("redis-server starts again");
+            loop {
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    self.child = child;
+                    return;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "redis-server did not listen again on port {}",
+                    self.port
+                );
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port is not free yet: try again
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// Whether the Redis listening on `port` is the process `pid` started with
+/// `args` (its `--requirepass`, if any); a server on TLS only cannot be
+/// asked, and is taken to be.
+fn answers_as(port: u16, pid: u32, args: &[String]) -> bool {
+    if args.iter().any(|arg| arg == "--tls-port") {
+        return true;
+    }
+    let password = args
+        .iter()
+        .position(|arg| arg == "--requirepass")
+        .and_then(|at| args.get(at + 1))
+        .map(String::as_str);
+    let info = redis_cli(port, password, &["info", "server"]);
+    info.lines()
+        .any(|line| line.trim() == format!("process_id:{pid}"))
+}
+
+/// Starts `binary args`. A `kept` server is started by a thread that lives
+/// as long as the process, and is killed when that thread ends: with the
+/// test binary, whichever test started it and however the binary ends.
+fn spawn(binary: &str, args: &[String], kept: bool) -> Child {
+    type Request = (Command, std::sync::mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<std::sync::mpsc::Sender<Request>>> = OnceLock::new();
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let spawned = if kept {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let spawner = SPAWNER.get_or_init(|| {
+            let (requests, incoming) = std::sync::mpsc::channel::<Request>();
+            std::thread::Builder::new()
+                .name("rivulet-redis-spawner".into())
+                .spawn(move || {
+                    // Never ends: the sender lives in a static.
+                    for (mut command, reply) in incoming {
+                        let _ = reply.send(command.spawn());
+                    }
+                })
+                .unwrap();
+            Mutex::new(requests)
+        });
+        let (reply, child) = std::sync::mpsc::channel();
+        spawner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send((command, reply))
+            .unwrap();
+        child.recv().unwrap()
+    } else {
+        command.spawn()
+    };
+    spawned.unwrap_or_else(|e| {
+        panic!(
+            "cannot start `{binary}` ({e}): the Redis tests need redis-server \
+             (apt-get install redis-server, or scripts/setup; REDIS_SERVER=path overrides)"
+        )
+    })
 }
 
 impl Drop for RedisServer {
@@ -140,15 +357,23 @@ fn certificates() -> (String, String, String) {
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
-/// A Redis Cluster of three masters (no replicas) on free loopback ports,
-/// its slots spread by `redis-cli --cluster create`. Killed when dropped.
+/// A Redis Cluster of three masters on free loopback ports, its slots
+/// spread by `redis-cli --cluster create`, each master with `replicas`
+/// replicas (the first three nodes are the masters). Killed when dropped.
 pub struct RedisCluster {
     pub nodes: Vec<RedisServer>,
 }
 
 impl RedisCluster {
+    /// Three masters, no replicas.
     pub fn start() -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..3)
+        RedisCluster::start_with_replicas(0)
+    }
+
+    /// Three masters with `replicas` replicas each; a replica takes over
+    /// about a second after its master stops answering.
+    pub fn start_with_replicas(replicas: usize) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..3 * (1 + replicas))
             .map(|_| {
                 RedisServer::start_with(|port, _| {
                     vec![
@@ -158,6 +383,8 @@ impl RedisCluster {
                         "yes".into(),
                         "--cluster-config-file".into(),
                         "nodes.conf".into(),
+                        "--cluster-node-timeout".into(),
+                        "1000".into(),
                     ]
                 })
             })
@@ -167,37 +394,254 @@ impl RedisCluster {
             .arg("--cluster")
             .arg("create")
             .args(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)))
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .status()
             .unwrap_or_else(|e| panic!("cannot run `{cli}` ({e}): apt-get install redis-tools"));
         assert!(status.success(), "redis-cli --cluster create failed");
         let cluster = RedisCluster { nodes };
-        // Every node must see every slot served before the cluster is used.
-        let deadline = std::time::Instant::now() + PATIENCE;
-        for node in &cluster.nodes {
-            loop {
-                let info = Command::new(&cli)
-                    .args(["-p", &node.port.to_string(), "cluster", "info"])
-                    .output()
-                    .expect("redis-cli runs");
-                if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
-                    break;
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the cluster did not become ready"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
+        cluster.wait_ready(3 * (1 + replicas));
         cluster
+    }
+
+    /// Waits until every live node sees every slot served and knows
+    /// `known` nodes, each replica in sync with its master.
+    fn wait_ready(&self, known: usize) {
+        for node in &self.nodes {
+            until("the cluster to become ready", || {
+                let info = redis_cli(node.port, None, &["cluster", "info"]);
+                let replication = redis_cli(node.port, None, &["info", "replication"]);
+                info.contains("cluster_state:ok")
+                    && info.contains(&format!("cluster_known_nodes:{known}"))
+                    && (replication.contains("role:master")
+                        || replication.contains("master_link_status:up"))
+            });
+        }
     }
 
     /// The URL of one node: enough to find the whole cluster.
     pub fn url(&self) -> String {
         self.nodes[0].url()
+    }
+
+    /// The node serving `slot` as master now.
+    pub fn master_of(&self, slot: u16) -> usize {
+        self.serving(slot)
+            .unwrap_or_else(|| panic!("no master serves slot {slot}"))
+    }
+
+    /// The node serving `slot` as master now, if a live one does.
+    fn serving(&self, slot: u16) -> Option<usize> {
+        // `CLUSTER NODES`: `id host:port@bus flags master - ping pong epoch state slots…`
+        let nodes = self
+            .nodes
+            .iter()
+            .find_map(|node| {
+                let out = redis_cli(node.port, None, &["cluster", "nodes"]);
+                (!out.is_empty()).then_some(out)
+            })
+            .expect("a live node");
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 9 || !fields[2].contains("master") || fields[2].contains("fail") {
+                continue;
+            }
+            let serves = fields[8..].iter().any(|range| {
+                let (from, to) = range.split_once('-').unwrap_or((range, range));
+                matches!((from.parse::<u16>(), to.parse::<u16>()), (Ok(from), Ok(to)) if from <= slot && slot <= to)
+            });
+            if serves {
+                let port: u16 = fields[1]
+                    .split(['@', ':'])
+                    .nth(1)
+                    .and_then(|port| port.parse().ok())
+                    .expect("host:port@bus");
+                return self.nodes.iter().position(|node| node.port == port);
+            }
+        }
+        None
+    }
+
+    /// Kills node `index` (a master), waits until its replica took over,
+    /// then starts it again (it rejoins as a replica) and waits until the
+    /// cluster is whole. Returns the index of the node that took over.
+    pub fn fail_over(&mut self, index: usize, slot: u16) -> usize {
+        let known = self.nodes.len();
+        self.nodes[index].kill();
+        let mut promoted = index;
+        until("a replica to take over", || {
+            promoted = self.serving(slot).unwrap_or(index);
+            promoted != index
+        });
+        self.nodes[index].restart();
+        self.wait_ready(known);
+        promoted
+    }
+}
+
+/// A master and its replica, watched by three Redis Sentinels (quorum 2)
+/// under the name [`RedisSentinel::MASTER`]. The master and the replica ask
+/// for [`RedisSentinel::PASSWORD`], the sentinels for
+/// [`RedisSentinel::SENTINEL_PASSWORD`]. A sentinel sees a master down after
+/// one second without an answer.
+pub struct RedisSentinel {
+    /// The first master and the first replica; their roles change with each
+    /// failover.
+    pub nodes: Vec<RedisServer>,
+    pub sentinels: Vec<RedisServer>,
+}
+
+impl RedisSentinel {
+    pub const MASTER: &'static str = "rivulet-master";
+    pub const PASSWORD: &'static str = "master-s3cret";
+    pub const SENTINEL_PASSWORD: &'static str = "sentinel-s3cret";
+
+    pub fn start() -> RedisSentinel {
+        let password = RedisSentinel::PASSWORD;
+        let node = |replica_of: Option<u16>| {
+            RedisServer::start_with(move |port, _| {
+                let mut args: Vec<String> = vec![
+                    "--port".into(),
+                    port.to_string(),
+                    "--requirepass".into(),
+                    password.into(),
+                    "--masterauth".into(),
+                    password.into(),
+                ];
+                if let Some(master) = replica_of {
+                    args.extend(["--replicaof".into(), "127.0.0.1".into(), master.to_string()]);
+                }
+                args
+            })
+        };
+        let master = node(None);
+        let replica = node(Some(master.port));
+        until("the replica to sync", || {
+            redis_cli(replica.port, Some(password), &["info", "replication"])
+                .contains("master_link_status:up")
+        });
+        let master_port = master.port;
+        let sentinels: Vec<RedisServer> = (0..3)
+            .map(|_| {
+                RedisServer::start_with(move |port, dir| {
+                    let config = dir.join("sentinel.conf");
+                    let name = RedisSentinel::MASTER;
+                    let secret = RedisSentinel::SENTINEL_PASSWORD;
+                    std::fs::write(
+                        &config,
+                        format!(
+                            "port {port}\n\
+                             sentinel monitor {name} 127.0.0.1 {master_port} 2\n\
+                             sentinel auth-pass {name} {password}\n\
+                             sentinel down-after-milliseconds {name} 1000\n\
+                             sentinel failover-timeout {name} 10000\n\
+                             sentinel sentinel-pass {secret}\n"
+                        ),
+                    )
+                    .unwrap();
+                    vec![
+                        config.to_str().unwrap().to_owned(),
+                        "--sentinel".into(),
+                        "--port".into(),
+                        port.to_string(),
+                        "--requirepass".into(),
+                        secret.into(),
+                    ]
+                })
+            })
+            .collect();
+        let deployment = RedisSentinel {
+            nodes: vec![master, replica],
+            sentinels,
+        };
+        deployment.wait_ready();
+        deployment
+    }
+
+    /// `redis+sentinel://:PASSWORD@127.0.0.1:P1,…/MASTER`: the master's
+    /// password, every sentinel.
+    pub fn url(&self) -> String {
+        let sentinels: Vec<String> = self
+            .sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        format!(
+            "redis+sentinel://:{}@{}/{}",
+            RedisSentinel::PASSWORD,
+            sentinels.join(","),
+            RedisSentinel::MASTER
+        )
+    }
+
+    /// `redis-cli` on sentinel `index`.
+    fn sentinel(&self, index: usize, args: &[&str]) -> String {
+        let secret = Some(RedisSentinel::SENTINEL_PASSWORD);
+        redis_cli(self.sentinels[index].port, secret, args)
+    }
+
+    /// The index in `nodes` of the node every live sentinel names master.
+    pub fn master(&self) -> Option<usize> {
+        let mut named = None;
+        for index in 0..self.sentinels.len() {
+            let out = self.sentinel(
+                index,
+                &["sentinel", "get-master-addr-by-name", RedisSentinel::MASTER],
+            );
+            let port: u16 = out.lines().nth(1)?.trim().parse().ok()?;
+            let node = self.nodes.iter().position(|n| n.port == port)?;
+            if named.is_some_and(|named| named != node) {
+                return None;
+            }
+            named = Some(node);
+        }
+        named
+    }
+
+    /// Waits until every sentinel names the same master, knows the other
+    /// two sentinels and the replica, and the replica is in sync.
+    fn wait_ready(&self) {
+        until("the sentinels to agree on a master", || {
+            let Some(master) = self.master() else {
+                return false;
+            };
+            let replica = 1 - master;
+            let synced = redis_cli(
+                self.nodes[replica].port,
+                Some(RedisSentinel::PASSWORD),
+                &["info", "replication"],
+            )
+            .contains("master_link_status:up");
+            synced
+                && (0..self.sentinels.len()).all(|index| {
+                    let out = self.sentinel(index, &["sentinel", "master", RedisSentinel::MASTER]);
+                    let field = |name: &str| {
+                        let mut lines = out.lines();
+                        lines.find(|line| *line == name)?;
+                        lines.next().map(str::to_owned)
+                    };
+                    field("num-other-sentinels").as_deref() == Some("2")
+                        && field("num-slaves").as_deref() == Some("1")
+                        && field("flags").as_deref() == Some("master")
+                        && self
+                            .sentinel(index, &["sentinel", "replicas", RedisSentinel::MASTER])
+                            .lines()
+                            .any(|line| line == "slave")
+                })
+        });
+    }
+
+    /// Has the sentinels promote the replica (`SENTINEL FAILOVER`), waits
+    /// until they all name it and the old master follows it, and returns the
+    /// index of the new master.
+    pub fn fail_over(&self) -> usize {
+        let old = self.master().expect("the sentinels agree on a master");
+        let answer = self.sentinel(0, &["sentinel", "failover", RedisSentinel::MASTER]);
+        assert!(answer.contains("OK"), "SENTINEL FAILOVER: {answer}");
+        until("the failover", || self.master() == Some(1 - old));
+        self.wait_ready();
+        1 - old
     }
 }
 

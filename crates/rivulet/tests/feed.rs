@@ -108,18 +108,27 @@ async fn a_resume_point_beyond_the_window_is_answered_gone() {
     for n in 2..=10 {
         feed.publish(n).await.unwrap();
     }
-    let stale = [
-        point.clone(),
-        // Another feed's, or a number this feed has not reached.
+    // Kept no more: 410.
+    let response = follow(addr, Format::Ndjson, Some(&point)).await;
+    assert_eq!(response.status(), StatusCode::GONE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["message"], json!(WINDOW_PASSED_MESSAGE));
+    // Another feed's point, or a number this feed has not reached: nothing
+    // to resume here, as for a resumable stream.
+    for id in [
         "0123456789abcdef0123456789abcdef.1".to_owned(),
         point.replace(".1", ".99"),
-        "12".to_owned(),
-    ];
-    for id in &stale {
+    ] {
+        let response = follow(addr, Format::Ndjson, Some(&id)).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{id}");
+    }
+    // Not a resume point at all (a bare epoch included): 400.
+    let epoch = point.split('.').next().unwrap().to_owned();
+    for id in ["12", epoch.as_str()] {
         let response = follow(addr, Format::Ndjson, Some(id)).await;
-        assert_eq!(response.status(), StatusCode::GONE, "{id}");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{id}");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["message"], json!(WINDOW_PASSED_MESSAGE));
+        assert_eq!(body["error"]["status"], json!(400), "{id}");
     }
     // Within the window it still works.
     let within = point.replace(".1", ".8");

@@ -1,13 +1,16 @@
 //! The shared stores on Redis as deployments run it: a 3-master Redis
-//! Cluster reached through any one node (or through seeds, some down), and a
-//! TLS-only Redis whose certificate a CA made at run time signed. Real
-//! `redis-server`s on loopback, one deployment per test.
+//! Cluster (a replica per master) reached through any one node (or through
+//! seeds, some down), whose node failover ends readers with every packet or
+//! an error packet, never a hang; and a TLS-only Redis whose certificate a
+//! CA made at run time signed. Real `redis-server`s on loopback; the cluster
+//! is started once for this test binary.
 //!
 //! Run with `cargo test -p rivulet-http --features redis --test redis_deployments`.
 
 #![cfg(feature = "redis")]
 
 use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::routing::get;
@@ -20,11 +23,31 @@ use rivulet::redis_conn::RedisConfig;
 use rivulet::resume::{Packet, RedisStore, Resume, Store, StreamId};
 use rivulet_testkit::feed::{app, follow};
 use rivulet_testkit::{
-    End, Reader, Reading, RedisCluster, RedisTls, counting, expected, free_port, open, serve,
-    wait_for,
+    End, PATIENCE, Reader, Reading, RedisCluster, RedisTls, counting, expected, free_port, open,
+    redis_cli, serve, shared, wait_for,
 };
 use serde_json::json;
 use serde_json::value::RawValue;
+use tokio::sync::RwLock;
+
+/// The cluster every test of this binary shares: three masters, a replica
+/// each.
+fn cluster() -> &'static Mutex<RedisCluster> {
+    static CLUSTER: OnceLock<Mutex<RedisCluster>> = OnceLock::new();
+    shared(&CLUSTER, || {
+        Mutex::new(RedisCluster::start_with_replicas(1))
+    })
+}
+
+/// The ports of the cluster's nodes.
+fn ports() -> Vec<u16> {
+    let cluster = cluster().lock().unwrap_or_else(|e| e.into_inner());
+    cluster.nodes.iter().map(|node| node.port).collect()
+}
+
+/// Held for reading by the tests that need a steady cluster, for writing by
+/// the one that fails a node over.
+static FAILOVER: RwLock<()> = RwLock::const_new(());
 
 fn raw(json: &str) -> Box<RawValue> {
     RawValue::from_string(json.to_owned()).unwrap()
@@ -75,8 +98,9 @@ async fn a_waiting_reader_wakes(producer: &RedisStore, reader: &RedisStore) -> S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_given_any_node_serves_resumable_streams_notifications_and_feeds() {
-    let cluster = RedisCluster::start();
-    let node = |i: usize| cluster.nodes[i].url();
+    let _steady = FAILOVER.read().await;
+    let ports = ports();
+    let node = |i: usize| format!("redis://127.0.0.1:{}", ports[i]);
 
     // Two servers, each given a different node: every job, whichever master
     // its random id hashes to, starts on one and resumes on the other.
@@ -105,7 +129,7 @@ async fn a_cluster_given_any_node_serves_resumable_streams_notifications_and_fee
     let seeds = format!(
         "redis+cluster://127.0.0.1:{},127.0.0.1:{}",
         free_port(),
-        cluster.nodes[2].port
+        ports[2]
     );
     let reader = RedisStore::connect(&seeds).await.expect("a live seed");
     let id = a_waiting_reader_wakes(&producer, &reader).await;
@@ -177,4 +201,139 @@ async fn tls_with_the_operators_ca_file_serves_streams_and_an_unknown_ca_is_a_cl
             .contains(&format!("rediss://127.0.0.1:{}", redis.server.port)),
         "{e}"
     );
+}
+
+/// The hash slot of `key`.
+fn slot(port: u16, key: &str) -> u16 {
+    redis_cli(port, None, &["cluster", "keyslot", key])
+        .trim()
+        .parse()
+        .expect("a slot")
+}
+
+/// The events of a stream of `n` packets read while a Redis node failed
+/// over: every packet once and in order, then the final packet, or, when
+/// packets may have been lost or Redis could not be read for too long, a
+/// final error packet after the packets delivered in order.
+fn assert_once_in_order_or_an_error(events: &[Event], want: &[Event]) {
+    match events.last() {
+        Some(Event::Error(_)) => {
+            let delivered = &events[..events.len() - 1];
+            assert_eq!(delivered, &want[..delivered.len()], "packets in order");
+        }
+        _ => assert_eq!(events, want, "every packet once, in order"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_failover_ends_readers_with_every_packet_or_an_error_never_a_hang() {
+    let _alone = FAILOVER.write().await;
+    let ports = ports();
+    // Every node as a seed: whichever is down, the others answer.
+    let seeds: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let url = format!("redis+cluster://{}", seeds.join(","));
+    let producer = RedisStore::connect(&url).await.expect("the cluster");
+    let reader = RedisStore::connect(&url).await.expect("the cluster");
+    let a = instance(producer.clone()).await;
+    let b = instance(reader.clone()).await;
+
+    // A job on one server, read on the other.
+    let n = 60;
+    let path = format!("/count?n={n}&pause_ms=50");
+    let mut first = Reading::new(
+        open(&format!("http://{a}{path}"), Format::Sse, None).await,
+        0,
+    );
+    assert_eq!(first.until(3).await, None);
+    let point = first.resume_point();
+    let mut rest = Reading::new(
+        open(&format!("http://{b}{path}"), Format::Sse, Some(&point)).await,
+        first.received,
+    );
+    let stream_slot = slot(ports[0], &format!("rivulet:{{{}}}:meta", first.stream_id));
+    let master = cluster()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .master_of(stream_slot);
+
+    // A feed whose keys live on the same master, followed on one server,
+    // published on the other.
+    let name = (0..1000)
+        .map(|i| format!("failover-{i}"))
+        .find(|name| {
+            let feed_slot = slot(ports[0], &format!("rivulet:feed:{{{name}}}:packets"));
+            cluster()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .master_of(feed_slot)
+                == master
+        })
+        .expect("a feed name on that master");
+    let feed_a = Feed::redis(&producer, &name).await.unwrap();
+    let feed_b = Feed::redis(&reader, &name).await.unwrap();
+    let addr = serve(app(&feed_b)).await;
+    let mut follower = Reader::new(follow(addr, Format::Ndjson, None).await);
+    wait_for("the subscriber to join", || async {
+        (feed_b.subscribers() == 1).then_some(())
+    })
+    .await;
+    for n in 1..=3 {
+        feed_a.publish(json!({ "n": n })).await.unwrap();
+    }
+
+    // The master of the stream and the feed is killed; its replica takes
+    // over, and the killed node comes back as a replica.
+    let failover = tokio::task::spawn_blocking(move || {
+        let mut cluster = cluster().lock().unwrap_or_else(|e| e.into_inner());
+        cluster.fail_over(master, stream_slot)
+    });
+    let end = tokio::time::timeout(PATIENCE * 2, rest.read_to_end())
+        .await
+        .expect("the reader ends: never a hang");
+    let promoted = failover.await.unwrap();
+    assert_ne!(promoted, master);
+    assert_eq!(end, End::Final, "a final packet, not a cut");
+    let mut all = first.events.clone();
+    all.extend(rest.events.clone());
+    assert_once_in_order_or_an_error(&all, &expected(n));
+
+    // The feed's subscriber: what was published, or an error packet.
+    let published = wait_for("a publish on the new master", || {
+        let feed_a = &feed_a;
+        async move {
+            match feed_a.publish(json!({ "n": 4 })).await {
+                Ok(_) => Some(()),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    None
+                }
+            }
+        }
+    });
+    published.await;
+    feed_a.close(json!("over")).await.unwrap();
+    let events = tokio::time::timeout(PATIENCE, follower.rest())
+        .await
+        .expect("the subscriber's stream ends: never a hang");
+    let mut want: Vec<Event> = (1..=4)
+        .map(|n| Event::Progress(json!({ "n": n })))
+        .collect();
+    want.push(Event::Done(json!("over")));
+    assert_once_in_order_or_an_error(&events, &want);
+
+    // The cluster serves new jobs whole.
+    let mut first = Reading::new(
+        open(&format!("http://{a}/count?n=10"), Format::Sse, None).await,
+        0,
+    );
+    assert_eq!(first.until(3).await, None);
+    let point = first.resume_point();
+    let mut rest = Reading::new(
+        open(&format!("http://{b}/count?n=10"), Format::Sse, Some(&point)).await,
+        first.received,
+    );
+    assert_eq!(rest.read_to_end().await, End::Final);
+    let mut all = first.events.clone();
+    all.extend(rest.events.clone());
+    assert_eq!(all, expected(10));
 }

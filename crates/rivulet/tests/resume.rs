@@ -74,14 +74,17 @@ async fn sse_ids_are_resume_points_and_a_stream_resumes_in_another_format() {
     let mut rest = Reading::new(open(&query, Format::Sse, None).await, 4);
     assert_eq!(rest.read_to_end().await, End::Final);
     assert_eq!(rest.events, expected(5)[4..]);
-    // A stream id alone starts from the first packet.
-    let mut all = Reading::new(open(&url, Format::Sse, Some(&sse.stream_id)).await, 0);
+    // From the first packet is `.0`; a stream id alone is not a point.
+    let start = format!("{}.0", sse.stream_id);
+    let mut all = Reading::new(open(&url, Format::Sse, Some(&start)).await, 0);
     assert_eq!(all.read_to_end().await, End::Final);
     assert_eq!(all.events, expected(5));
+    let bare = open(&url, Format::Sse, Some(&sse.stream_id)).await;
+    assert_eq!(bare.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
-async fn requests_that_resume_nothing_get_204_without_running_the_handler() {
+async fn requests_that_resume_nothing_get_204_or_400_without_running_the_handler() {
     let started = Arc::new(AtomicU64::new(0));
     let counter = started.clone();
     let app = Router::new().route(
@@ -101,9 +104,12 @@ async fn requests_that_resume_nothing_get_204_without_running_the_handler() {
     let addr = serve(app).await;
     let url = format!("http://{addr}/");
     let unknown = format!("{}.3", StreamId::random());
-    for id in ["7", "not an id", unknown.as_str()] {
+    let response = open(&url, Format::Sse, Some(&unknown)).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // Not a resume point: 400 with the reason, as a feed answers it.
+    for id in ["7", "not an id"] {
         let response = open(&url, Format::Sse, Some(id)).await;
-        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{id}");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{id}");
     }
     assert_eq!(started.load(Ordering::SeqCst), 0);
     // Without a Resume extension, the process-wide memory store serves.

@@ -72,6 +72,16 @@ impl MessageBody for Body {
     }
 }
 
+/// A failed publish's answer: see
+/// [`FeedError::into_http_response`](crate::feed::FeedError::into_http_response).
+impl actix_web::Responder for crate::feed::FeedError {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _request: &actix_web::HttpRequest) -> HttpResponse {
+        response(self.into_http_response())
+    }
+}
+
 /// An error answered as a response of its own: its status and the JSON body
 /// `{"error": <error object>}`, as before a stream's first packet.
 impl actix_web::Responder for Error {

@@ -13,7 +13,7 @@ use http::request::Parts;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::feed::Feed;
+use crate::feed::{Feed, FeedError};
 use crate::resume::Resumable;
 use crate::stream::Stream;
 use crate::stream::sender::Sender;
@@ -77,6 +77,13 @@ impl Resumable {
         T: Serialize + Send + 'static,
     {
         response(self.respond(handler).await)
+    }
+}
+
+/// A failed publish's answer: see [`FeedError::into_http_response`].
+impl IntoResponse for FeedError {
+    fn into_response(self) -> Response {
+        response(self.into_http_response())
     }
 }
 

@@ -15,7 +15,9 @@ use http::header::HeaderValue;
 use super::{Error, response_format, status_error, within};
 use crate::decode::Event;
 use crate::protocol::Format;
-use crate::protocol::{LAST_EVENT_ID, ResumePoint, STREAM_ID_HEADER, StreamId};
+use crate::protocol::{
+    LAST_EVENT_ID, RESUME_POINT_HEADER, ResumePoint, STREAM_ID_HEADER, SkipMarker, StreamId,
+};
 
 /// How a resumable stream reconnects: up to `retries` attempts in a row
 /// without a packet, the wait before attempt `n` random between half and all
@@ -134,13 +136,15 @@ impl Resumer {
         })
     }
 
-    /// Learns the stream's id from a response.
+    /// Learns the stream's id from a response, and the point it starts
+    /// after (a feed joined live starts after its last packet).
     pub(super) fn response(&mut self, headers: &HeaderMap) {
-        if let Some(id) = headers
-            .get(STREAM_ID_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<StreamId>().ok())
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        if let Some(point) = header(RESUME_POINT_HEADER).and_then(|v| v.parse::<ResumePoint>().ok())
         {
+            self.stream = Some(point.stream);
+            self.received = point.received;
+        } else if let Some(id) = header(STREAM_ID_HEADER).and_then(|v| v.parse::<StreamId>().ok()) {
             self.stream = Some(id);
         }
     }
@@ -157,14 +161,18 @@ impl Resumer {
         let mut numbers = numbers.iter().copied();
         let received = &mut self.received;
         let before = *received;
-        events.retain(|_| match numbers.next().flatten() {
+        events.retain(|event| match numbers.next().flatten() {
             Some(number) if number <= *received => false,
             Some(number) => {
                 *received = number;
                 true
             }
+            // Counted: a feed's skip marker as the packets it stands for.
             None => {
-                *received += 1;
+                *received += match event {
+                    Event::Progress(value) => SkipMarker::packets_in(value),
+                    _ => 1,
+                };
                 true
             }
         });

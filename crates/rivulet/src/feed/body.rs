@@ -239,12 +239,13 @@ mod tests {
     use crate::feed::follow::subscribe;
     use crate::feed::record::Record;
     use crate::protocol::PacketKind;
+    use crate::request::resume::Requested;
     use futures::FutureExt;
     use http_body_util::BodyExt;
 
     fn join(feed: &Feed, format: Format) -> FeedBody {
         let headers = http::HeaderMap::new();
-        let joined = subscribe(&feed.shared, None, format, &headers, None).unwrap();
+        let joined = subscribe(&feed.shared, Requested::Start, format, &headers, None).unwrap();
         FeedBody::new(feed.shared.clone(), joined.id, format, None, joined.first)
     }
 

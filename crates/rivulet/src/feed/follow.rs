@@ -8,12 +8,12 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::body::FeedBody;
 use super::lag::{Ending, Hold, Subscriber};
-use super::window::Beyond;
 use super::{Feed, Shared, done_frame, frame};
 use crate::error::Error;
 use crate::error::refusal::retry_later;
 use crate::protocol::Format;
-use crate::protocol::{LAST_EVENT_ID, ResumePoint, WINDOW_PASSED_MESSAGE};
+use crate::protocol::{ResumePoint, StreamId, WINDOW_PASSED_MESSAGE};
+use crate::request::resume::{self, Kept, Requested, Verdict};
 use crate::response::{self, IntoResponse, Response};
 use crate::stream::{self, Stream};
 
@@ -42,11 +42,14 @@ impl Stream {
     /// or, for a client that comes back with `Last-Event-ID`, every one after
     /// the point it names and then the live ones. See [`crate::feed`].
     ///
-    /// Answered before any packet: `410 Gone` when the packets a resuming
-    /// client missed are no longer kept (unless the feed skips ahead),
-    /// `204 No Content` when it already has the final packet of a closed
-    /// feed, `503` while the feed's Redis cannot be reached, and the
-    /// [`Feed::authorize`] hook's error.
+    /// The resume point comes from `Last-Event-ID` or `?lastEventId=` and
+    /// is answered as a resumable stream's is, before any packet: `410 Gone`
+    /// when the packets a resuming client missed are no longer kept (unless
+    /// the feed skips ahead), `204 No Content` when it already has the final
+    /// packet of a closed feed or the point is not one of this feed's epoch,
+    /// `400` when it is not a resume point, `503` while the feed's Redis
+    /// cannot be reached, and the [`Feed::authorize`] hook's error. A `200`
+    /// carries `Rivulet-Stream-Id` (the epoch) and `Rivulet-Resume-Point`.
     ///
     /// The framework-neutral form of `follow` (which the adapters give).
     pub async fn respond_feed(self, feed: &Feed) -> Response {
@@ -57,12 +60,9 @@ impl Stream {
         let format = self.format();
         let keep_alive = self.config().keep_alive;
         let expose_internal = self.config().expose_internal_errors;
-        let from = self
-            .headers
-            .get(LAST_EVENT_ID)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let permit = limits._permit.take();
-        let joined = match subscribe(&feed.shared, from.as_deref(), format, &self.headers, permit) {
+        let from = self.resume_from;
+        let joined = match subscribe(&feed.shared, from, format, &self.headers, permit) {
             Ok(joined) => joined,
             Err(answer) => return *answer,
         };
@@ -101,13 +101,19 @@ impl Stream {
             keep_alive,
             joined.first,
         );
-        stream::head(Response::new(response::Body::feed(body)), format)
+        let mut answer = stream::head(Response::new(response::Body::feed(body)), format);
+        resume::name_history(answer.headers_mut(), joined.epoch, joined.after);
+        answer
     }
 }
 
 /// A new subscriber: the frames it gets first (what it missed, and for a
-/// closed feed its end).
+/// closed feed its end), and the point they start after.
 pub(super) struct Joined {
+    pub(super) epoch: StreamId,
+    /// The number of the packet its first frame follows; a skip marker
+    /// counts as the packets it stands for.
+    pub(super) after: u64,
     /// `None` when the feed is closed: `first` ends with its final packet.
     pub(super) id: Option<u64>,
     pub(super) first: Vec<Bytes>,
@@ -117,17 +123,20 @@ pub(super) struct Joined {
 /// feed's lock: no packet is published in between.
 pub(super) fn subscribe(
     feed: &Shared,
-    from: Option<&str>,
+    from: Requested,
     format: Format,
     headers: &HeaderMap,
     permit: Option<OwnedSemaphorePermit>,
 ) -> Result<Joined, Box<Response>> {
-    let point = from.map(str::parse::<ResumePoint>);
+    let point = match from {
+        Requested::Malformed(e) => return Err(Box::new(resume::malformed(e))),
+        from => from.point(),
+    };
     let hook = feed.lock().authorize.clone();
     if let Some(hook) = hook {
         let request = FollowRequest {
             headers,
-            resume: point.and_then(Result::ok),
+            resume: point,
         };
         hook(&request).map_err(|denied| Box::new(denied.into_response()))?;
     }
@@ -137,23 +146,25 @@ pub(super) fn subscribe(
     }
     let epoch = state.epoch;
     let last = state.window.last();
-    let on_lag = state.on_lag;
-    let after = match point {
-        None => Some(last),
-        Some(Ok(ResumePoint { stream, received })) if stream == epoch => Some(received),
-        Some(_) => None,
+    let kept = Kept {
+        id: epoch,
+        last,
+        ended: state.done.is_some(),
+        first_kept: state.window.first_kept(),
     };
-    if point.is_some() && state.done.is_some() && after == Some(last) {
-        // The client has the final packet already.
-        return Err(Box::new(StatusCode::NO_CONTENT.into_response()));
-    }
+    let verdict = match point {
+        None => Verdict::From(last),
+        Some(point) => kept.classify(point),
+    };
     let mut first = Vec::new();
     let mut end = None;
-    match after
-        .ok_or(Beyond)
-        .and_then(|after| state.window.after(after))
-    {
-        Ok(records) => {
+    let after = match verdict {
+        Verdict::From(after) => {
+            // Pruned by age between the two looks: gone after all.
+            let Ok(records) = state.window.after(after) else {
+                let gone = Error::new(StatusCode::GONE, WINDOW_PASSED_MESSAGE);
+                return Err(Box::new(gone.into_response()));
+            };
             for record in records {
                 let packet = frame::record(format, epoch, record);
                 if record.kind().is_final() {
@@ -162,22 +173,35 @@ pub(super) fn subscribe(
                     first.push(packet);
                 }
             }
+            after
         }
-        Err(Beyond) if on_lag == super::OnLag::SkipAhead => {
-            let missed = after.map_or(0, |after| last.saturating_sub(after));
-            first.push(frame::skipped(format, epoch, last, missed as usize));
+        Verdict::HasFinal => return Err(Box::new(resume::no_content())),
+        Verdict::Unknown | Verdict::Gone if state.on_lag == super::OnLag::SkipAhead => {
+            // The marker stands for the packets between the client's point
+            // (when it is one of this feed's) and the last.
+            let after = point
+                .filter(|point| verdict == Verdict::Gone && point.stream == epoch)
+                .map_or(last, |point| point.received);
+            first.push(frame::skipped(format, epoch, last, (last - after) as usize));
+            after
         }
-        Err(Beyond) => {
+        Verdict::Unknown => return Err(Box::new(resume::no_content())),
+        Verdict::Gone => {
             let gone = Error::new(StatusCode::GONE, WINDOW_PASSED_MESSAGE);
             return Err(Box::new(gone.into_response()));
         }
-    }
+    };
     if end.is_none() {
         end = done_frame(&state, format);
     }
     if let Some(done) = end {
         first.push(done);
-        return Ok(Joined { id: None, first });
+        return Ok(Joined {
+            epoch,
+            after,
+            id: None,
+            first,
+        });
     }
     let id = state.next_subscriber;
     state.next_subscriber += 1;
@@ -194,6 +218,8 @@ pub(super) fn subscribe(
     state.cursors.insert((next, id));
     state.formats[frame::slot(format)] += 1;
     Ok(Joined {
+        epoch,
+        after,
         id: Some(id),
         first,
     })

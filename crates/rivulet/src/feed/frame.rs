@@ -8,36 +8,27 @@
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use serde::Serialize;
 
 use super::record::Record;
-use crate::protocol::ErrorPacket;
 use crate::protocol::Format;
+use crate::protocol::{ErrorPacket, SkipMarker};
 use crate::protocol::{PacketKind, StreamId};
+use crate::resume::replay;
 use crate::stream::encode::{self, EventId};
 
-/// `record` in `format`.
+/// `record` in `format`, as a resumable stream's stored packet is replayed.
 pub(super) fn record(format: Format, epoch: StreamId, record: &Record) -> Bytes {
-    let id = EventId::Resume(epoch, record.seq());
-    encode::packet(format, record.kind(), id, &*record.packet.data)
+    replay::encode_packet(&record.packet, format, epoch)
         .expect("JSON that was parsed once serializes")
-}
-
-/// The value of the packet that tells a subscriber it skipped ahead.
-#[derive(Serialize)]
-struct Skipped {
-    rivulet: &'static str,
-    missed: usize,
+        .frame()
+        .clone()
 }
 
 /// The progress packet a subscriber that fell behind gets in place of the
 /// `missed` packets it lost, numbered as the last of them: an `EventSource`
 /// that reconnects after it resumes from there.
 pub(super) fn skipped(format: Format, epoch: StreamId, seq: u64, missed: usize) -> Bytes {
-    let value = Skipped {
-        rivulet: "skipped",
-        missed,
-    };
+    let value = SkipMarker::new(missed as u64);
     encode::packet(
         format,
         PacketKind::Progress,

@@ -34,8 +34,12 @@
 //! * **Resume.** A feed keeps its last packets ([`Feed::window_packets`],
 //!   [`Feed::window_duration`]). SSE events carry ids, so an `EventSource`
 //!   that reconnects sends `Last-Event-ID` by itself and gets what it missed,
-//!   then the live packets, each once. A resume point the feed no longer
-//!   keeps is answered `410 Gone`.
+//!   then the live packets, each once. Every answer names the feed's epoch
+//!   (`Rivulet-Stream-Id`) and the point it starts after
+//!   (`Rivulet-Resume-Point`), so NDJSON and legacy clients resume too, and
+//!   a resume point is answered as a resumable stream's is (one table,
+//!   `docs/protocol.md`): `410 Gone` when the feed no longer keeps what the
+//!   client missed, `204` for a point of another epoch.
 //! * **End.** [`Feed::close`] sends every subscriber a final `done` packet.
 //! * **Several servers.** `Feed::redis` (feature `redis`) shares a feed
 //!   through Redis: a publish on any server reaches the subscribers of every
@@ -73,7 +77,9 @@ use crate::error::Error;
 use crate::metrics;
 use crate::protocol::{PacketKind, StreamId};
 
-pub use crate::protocol::{FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, WINDOW_PASSED_MESSAGE};
+pub use crate::protocol::{
+    FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, HISTORY_LOST_MESSAGE, WINDOW_PASSED_MESSAGE,
+};
 pub use follow::FollowRequest;
 pub use lag::OnLag;
 pub use ring::{DEFAULT_FEED_BUFFER, DEFAULT_FEED_BUFFER_BYTES};
@@ -135,6 +141,11 @@ pub enum FeedError {
     Serialize(serde_json::Error),
     /// The feed's backend (Redis) failed.
     Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// The feed's history in Redis was lost (Redis restarted empty, or
+    /// evicted it): nothing was published. Every server notices, ends its
+    /// subscribers with [`HISTORY_LOST_MESSAGE`] and goes on under a new
+    /// epoch within a few seconds; publish again then.
+    Lost,
 }
 
 impl fmt::Display for FeedError {
@@ -143,6 +154,9 @@ impl fmt::Display for FeedError {
             FeedError::Closed => f.write_str("the feed is closed"),
             FeedError::Serialize(e) => write!(f, "the packet does not serialize to JSON: {e}"),
             FeedError::Backend(e) => write!(f, "the feed's store failed: {e}"),
+            FeedError::Lost => f.write_str(
+                "the feed's history in its store was lost: it starts again under a new epoch, publish again shortly",
+            ),
         }
     }
 }
@@ -152,7 +166,28 @@ impl std::error::Error for FeedError {
         match self {
             FeedError::Serialize(e) => Some(e),
             FeedError::Backend(e) => Some(&**e),
-            FeedError::Closed => None,
+            FeedError::Closed | FeedError::Lost => None,
+        }
+    }
+}
+
+impl FeedError {
+    /// The answer to a request whose publish failed: `409` for a closed
+    /// feed, `500` for a value that is not JSON, and `503` with
+    /// `Retry-After` while the store cannot take it (unreachable, or its
+    /// history lost and not yet started again). The adapters answer a
+    /// `FeedError` a handler returns with this.
+    pub fn into_http_response(self) -> crate::response::Response {
+        use crate::error::refusal::{refuse, retry_later};
+        use http::StatusCode;
+        match self {
+            FeedError::Closed => refuse(StatusCode::CONFLICT, "the feed is closed"),
+            FeedError::Serialize(_) => refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::protocol::INTERNAL_ERROR_MESSAGE,
+            ),
+            FeedError::Backend(_) => retry_later(FEED_STORE_FAILED_MESSAGE),
+            FeedError::Lost => retry_later(HISTORY_LOST_MESSAGE),
         }
     }
 }
@@ -278,8 +313,11 @@ impl Feed {
             let json = json.map_err(FeedError::Serialize)?;
             #[cfg(feature = "redis")]
             if let Some(backend) = &shared.redis {
-                let window = shared.lock().window.max_packets;
-                return backend.append(kind, json, window).await;
+                let (window, epoch) = {
+                    let state = shared.lock();
+                    (state.window.max_packets, state.epoch)
+                };
+                return backend.append(epoch, kind, json, window).await;
             }
             let mut state = shared.lock();
             if state.done.is_some() {
@@ -295,6 +333,13 @@ impl Feed {
     /// that was cut off no longer counts, even while its connection is open.
     pub fn subscribers(&self) -> usize {
         self.shared.lock().following()
+    }
+
+    /// The feed's epoch: the first half of its resume points, drawn when
+    /// it was created (for a Redis feed, shared by every server, and drawn
+    /// anew when Redis lost its history).
+    pub fn epoch(&self) -> StreamId {
+        self.shared.lock().epoch
     }
 
     /// The bytes of packets this server keeps for its subscribers (the
@@ -459,6 +504,30 @@ impl State {
             let frame = frame::error(format, &error().into_packet(false));
             self.end(id, Ending { at, frame });
         }
+    }
+}
+
+impl State {
+    /// The feed's history in its store was lost: ends every subscriber with
+    /// an error saying so (their unread packets go with the ring), and
+    /// starts again, empty, under `epoch`: no number names two packets.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn lose(&mut self, epoch: StreamId) {
+        self.fail_all(|| {
+            Error::new(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                HISTORY_LOST_MESSAGE,
+            )
+        });
+        for subscriber in self.subscribers.values_mut() {
+            if let Some(ending) = &subscriber.end {
+                subscriber.next = subscriber.next.max(ending.at);
+            }
+        }
+        self.ring.restart();
+        self.window.restart_at(0);
+        self.done = None;
+        self.epoch = epoch;
     }
 }
 

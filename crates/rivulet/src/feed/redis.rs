@@ -6,11 +6,18 @@
 //!
 //! | key | type | holds |
 //! |-----|------|-------|
-//! | `<prefix>:feed:{<name>}:epoch` | string | the feed's epoch, drawn once by the first server |
+//! | `<prefix>:feed:{<name>}:meta` | hash | `epoch`: the feed's epoch, drawn by the first server; `seq`: the number of its last packet. One key, so that Redis cannot lose one without the other |
 //! | `<prefix>:feed:{<name>}:packets` | stream | the retained window: entry id `0-<seq>`, fields `k` (its kind, `progress` or `done`) and `d` (its JSON) as a resumable stream's packets, and `t` (published, ms since the Unix epoch) |
 //! | `<prefix>:feed:{<name>}:closed` | string | exists once the feed is closed |
 //!
-//! A publish is one script (next number, `XADD … MAXLEN <window>`). Every
+//! A publish is one script (check the epoch, next number, `XADD … MAXLEN
+//! <window>`): a Redis that lost the feed's history (restarted empty,
+//! evicted the key) refuses it ([`FeedError::Lost`]) instead of numbering it
+//! again from 1 under the old epoch. Every server checks the epoch each time
+//! it reads; one that finds it gone or changed ends its subscribers with
+//! [`HISTORY_LOST_MESSAGE`](crate::protocol::HISTORY_LOST_MESSAGE) and goes
+//! on under the epoch Redis now holds (the first server to notice draws it,
+//! with an empty history). Every
 //! server runs one reader per feed, on a connection of its own: `XREAD BLOCK`
 //! after the last packet it has, handing each packet to the feed's local
 //! fan-out. However many subscribers a server has, it reads each packet from
@@ -32,6 +39,7 @@ use crate::error::Error;
 use crate::protocol::{FEED_GAP_MESSAGE, FEED_STORE_FAILED_MESSAGE, PacketKind, StreamId};
 use crate::redis_conn::{RedisConnection, RedisLink};
 use crate::resume::RedisStore;
+use crate::resume::entry::{self, Entry};
 
 /// How long one `XREAD` waits for packets.
 const BLOCK: Duration = Duration::from_secs(2);
@@ -40,18 +48,33 @@ const BATCH: usize = 512;
 /// Failed reads in a row before the subscribers are told.
 const MAX_FAILURES: u32 = 3;
 
-/// Publishes one packet. KEYS: packets, closed, seq (the last number). ARGV: kind (`progress` or `done`), JSON,
-/// window (packets), time (ms). Returns the packet's number, or -1 when the
-/// feed is closed.
+/// Publishes one packet. KEYS: meta, packets, closed. ARGV: the epoch the
+/// server follows, kind (`progress` or `done`), JSON, window (packets),
+/// time (ms). Returns the packet's number, -1 when the feed is closed, -2
+/// when Redis holds no history of that epoch (lost, or begun anew).
 const APPEND: &str = r"
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-local seq = redis.call('INCR', KEYS[3])
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '0-' .. seq, 'k', ARGV[1], 'd', ARGV[2], 't', ARGV[4])
-if ARGV[1] ~= 'progress' then redis.call('SET', KEYS[2], '1') end
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -2 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], '0-' .. seq, 'k', ARGV[2], 'd', ARGV[3], 't', ARGV[5])
+if ARGV[2] ~= 'progress' then redis.call('SET', KEYS[3], '1') end
 return seq
 ";
 
 static APPEND_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(APPEND));
+
+/// The feed's epoch, or, when Redis holds none (a new feed, or its history
+/// lost), a new empty history under the epoch ARGV[1]. KEYS: meta,
+/// packets, closed. Returns the epoch.
+const ESTABLISH: &str = r"
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if epoch then return epoch end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', 0)
+return ARGV[1]
+";
+
+static ESTABLISH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ESTABLISH));
 
 /// A feed's link to Redis.
 pub(super) struct Backend {
@@ -61,10 +84,26 @@ pub(super) struct Backend {
 }
 
 struct Keys {
-    epoch: String,
+    meta: String,
     packets: String,
     closed: String,
-    seq: String,
+}
+
+impl Keys {
+    /// The epoch Redis holds for the feed, drawn now if it holds none.
+    async fn establish(&self, connection: &mut RedisConnection) -> Result<StreamId, FeedError> {
+        let epoch: String = ESTABLISH_SCRIPT
+            .key(&self.meta)
+            .key(&self.packets)
+            .key(&self.closed)
+            .arg(StreamId::random().to_string())
+            .invoke_async(connection)
+            .await
+            .map_err(backend)?;
+        epoch
+            .parse()
+            .map_err(|_| backend(format!("the feed's epoch {epoch:?} is not an id")))
+    }
 }
 
 impl Drop for Backend {
@@ -99,20 +138,16 @@ impl Feed {
     pub async fn redis(store: &RedisStore, name: &str) -> Result<Feed, FeedError> {
         let base = format!("{}:feed:{{{name}}}", store.prefix());
         let keys = Arc::new(Keys {
-            epoch: format!("{base}:epoch"),
+            meta: format!("{base}:meta"),
             packets: format!("{base}:packets"),
             closed: format!("{base}:closed"),
-            seq: format!("{base}:seq"),
         });
         let mut connection = store.connection();
-        let (epoch, loaded): (String, Vec<Entry>) = redis::pipe()
-            .cmd("SET")
-            .arg(&keys.epoch)
-            .arg(StreamId::random().to_string())
-            .arg("NX")
-            .ignore()
-            .cmd("GET")
-            .arg(&keys.epoch)
+        let epoch = keys.establish(&mut connection).await?;
+        let (seq, loaded): (Option<u64>, Vec<Entry>) = redis::pipe()
+            .cmd("HGET")
+            .arg(&keys.meta)
+            .arg("seq")
             .cmd("XREVRANGE")
             .arg(&keys.packets)
             .arg("+")
@@ -122,9 +157,6 @@ impl Feed {
             .query_async(&mut connection)
             .await
             .map_err(backend)?;
-        let epoch: StreamId = epoch
-            .parse()
-            .map_err(|_| backend(format!("the feed's epoch {epoch:?} is not an id")))?;
         let mut state = State::new(epoch);
         let mut records = loaded
             .into_iter()
@@ -133,15 +165,7 @@ impl Feed {
             .collect::<Result<Vec<_>, _>>()?;
         let last = match records.first() {
             Some(first) => first.seq() - 1,
-            None => {
-                let mut connection = store.connection();
-                redis::cmd("GET")
-                    .arg(&keys.seq)
-                    .query_async::<Option<u64>>(&mut connection)
-                    .await
-                    .map_err(backend)?
-                    .unwrap_or(0)
-            }
+            None => seq.unwrap_or(0),
         };
         state.window.restart_at(last);
         for record in records.drain(..) {
@@ -181,15 +205,17 @@ impl Backend {
     /// too, delivers it.
     pub(super) async fn append(
         &self,
+        epoch: StreamId,
         kind: PacketKind,
         json: Box<RawValue>,
         window: usize,
     ) -> Result<u64, FeedError> {
         let mut connection = self.connection.clone();
         let seq: i64 = APPEND_SCRIPT
+            .key(&self.keys.meta)
             .key(&self.keys.packets)
             .key(&self.keys.closed)
-            .key(&self.keys.seq)
+            .arg(epoch.to_string())
             .arg(kind.name())
             .arg(json.get())
             .arg(window)
@@ -197,30 +223,21 @@ impl Backend {
             .invoke_async(&mut connection)
             .await
             .map_err(backend)?;
-        u64::try_from(seq).map_err(|_| FeedError::Closed)
+        match seq {
+            -1 => Err(FeedError::Closed),
+            -2 => Err(FeedError::Lost),
+            seq => u64::try_from(seq).map_err(|_| backend(format!("unexpected answer {seq}"))),
+        }
     }
 }
 
-/// A stream entry: its id and its fields.
-type Entry = (String, Vec<(String, String)>);
-
-fn parse((id, fields): Entry) -> Result<Record, FeedError> {
-    let seq = id
-        .strip_prefix("0-")
-        .and_then(|seq| seq.parse::<u64>().ok())
-        .ok_or_else(|| backend(format!("unexpected feed entry id {id}")))?;
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(field, _)| field == name)
-            .map(|(_, value)| value.as_str())
-            .ok_or_else(|| backend(format!("feed entry {id} has no field {name}")))
-    };
-    let kind = PacketKind::from_name(field("k")?)
-        .ok_or_else(|| backend(format!("feed entry {id} has no known kind")))?;
-    let at = field("t")?.parse().unwrap_or(0);
-    let json = RawValue::from_string(field("d")?.to_owned()).map_err(backend)?;
-    Ok(Record::new(seq, at, kind, json))
+/// A feed's packet from its entry in Redis.
+fn parse(entry: Entry) -> Result<Record, FeedError> {
+    let (packet, at) = entry::decode(entry).map_err(backend)?;
+    Ok(Record {
+        at: at.unwrap_or(0),
+        packet,
+    })
 }
 
 /// Follows the feed's stream in Redis from packet `last` on, delivering
@@ -235,7 +252,7 @@ async fn read(link: RedisLink, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u6
             Ok(mut connection) => {
                 follow(&mut connection, &keys, &feed, &mut last, &mut failures).await
             }
-            Err(e) => Err(e),
+            Err(e) => Err(backend(e)),
         };
         let error = match outcome {
             Ok(()) => return,
@@ -268,10 +285,34 @@ async fn follow(
     feed: &Weak<Shared>,
     last: &mut u64,
     failures: &mut u32,
-) -> redis::RedisResult<()> {
+) -> Result<(), FeedError> {
     type Reply = Option<Vec<(String, Vec<Entry>)>>;
+    // A Redis that lost packets this server delivered (a failover before
+    // they reached the replica, a restart without persistence) numbers the
+    // next ones from where it is: its subscribers could not tell.
+    let kept: Option<u64> = redis::cmd("GET")
+        .arg(&keys.seq)
+        .query_async(connection)
+        .await?;
+    let kept = kept.unwrap_or(0);
+    if kept < *last {
+        let Some(shared) = feed.upgrade() else {
+            return Ok(());
+        };
+        tracing::warn!(feed = %keys.packets, delivered = *last, kept, "Redis lost packets of the feed");
+        let mut state = shared.lock();
+        state.fail_all(|| Error::new(StatusCode::SERVICE_UNAVAILABLE, FEED_GAP_MESSAGE));
+        state.window.restart_at(kept);
+        *last = kept;
+    }
     loop {
-        let reply: Reply = redis::cmd("XREAD")
+        // The epoch is read before the packets: packets of a history begun
+        // anew are never taken for the old one's.
+        let (epoch, reply): (Option<String>, Reply) = redis::pipe()
+            .cmd("HGET")
+            .arg(&keys.meta)
+            .arg("epoch")
+            .cmd("XREAD")
             .arg("COUNT")
             .arg(BATCH)
             .arg("BLOCK")
@@ -280,11 +321,24 @@ async fn follow(
             .arg(&keys.packets)
             .arg(format!("0-{last}"))
             .query_async(connection)
-            .await?;
+            .await
+            .map_err(backend)?;
         *failures = 0;
         let Some(shared) = feed.upgrade() else {
             return Ok(());
         };
+        let following = shared.lock().epoch;
+        if epoch.as_deref().and_then(|e| e.parse().ok()) != Some(following) {
+            // Redis lost the history this server follows: say so to every
+            // subscriber, and go on with the one Redis holds now.
+            let epoch = keys.establish(connection).await?;
+            tracing::error!(feed = %keys.packets, lost = %following, epoch = %epoch, "the feed's history in Redis was lost: going on under a new epoch");
+            let mut state = shared.lock();
+            state.unavailable = None;
+            state.lose(epoch);
+            *last = 0;
+            continue;
+        }
         let mut state = shared.lock();
         state.unavailable = None;
         for entry in reply.into_iter().flatten().flat_map(|(_, entries)| entries) {

@@ -88,6 +88,14 @@ impl Ring {
         }
     }
 
+    /// Forgets every packet: the next one pushed is number 1.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(super) fn restart(&mut self) {
+        self.slots.clear();
+        self.bytes = 0;
+        self.first = 1;
+    }
+
     /// Packet number `seq`, while the ring has it.
     pub(super) fn get(&self, seq: u64) -> Option<&Arc<Encoded>> {
         let index = usize::try_from(seq.checked_sub(self.first)?).ok()?;

@@ -39,6 +39,12 @@ impl Window {
         self.last
     }
 
+    /// The number of the oldest packet kept (`last + 1` when none is).
+    pub(super) fn first_kept(&mut self) -> u64 {
+        self.prune();
+        self.records.front().map_or(self.last + 1, Record::seq)
+    }
+
     /// Keeps `record`, the packet after the last one, and lets the oldest go.
     pub(super) fn push(&mut self, record: Record) {
         debug_assert_eq!(record.seq(), self.last + 1);

@@ -19,6 +19,10 @@ pub(crate) const EXPIRED_MESSAGE: &str = "the stream has expired";
 pub const JOB_LOST_MESSAGE: &str = "the job was lost: the server running this stream stopped";
 /// The final packet of a resumable stream a client cancelled (status 409).
 pub const CANCELLED_MESSAGE: &str = "the stream was cancelled";
+/// The error packet of a reader whose stream's history its store lost
+/// (status 500): a Redis restarted empty, a key evicted. A new feed epoch, or
+/// no stream at all, follows; never a silent gap.
+pub const HISTORY_LOST_MESSAGE: &str = "the stream's history was lost: its store lost the packets (Redis restarted empty or evicted them)";
 /// Reading a resumable stream from its store kept failing.
 pub(crate) const STORE_FAILED_MESSAGE: &str = "the stream store failed";
 /// The `503` answer when the store of resumable streams cannot be reached.

@@ -56,9 +56,8 @@ impl FromStr for StreamId {
 /// let point: ResumePoint = "0123456789abcdef0123456789abcdef.7".parse().unwrap();
 /// assert_eq!(point.received, 7);
 /// assert_eq!(point.to_string(), "0123456789abcdef0123456789abcdef.7");
-/// // A stream id alone resumes from the start.
-/// let start: ResumePoint = "0123456789abcdef0123456789abcdef".parse().unwrap();
-/// assert_eq!(start.received, 0);
+/// // From the start is `.0`; a stream id alone is not a resume point.
+/// assert!("0123456789abcdef0123456789abcdef".parse::<ResumePoint>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResumePoint {
@@ -78,20 +77,14 @@ impl FromStr for ResumePoint {
     type Err = InvalidId;
 
     fn from_str(s: &str) -> Result<Self, InvalidId> {
-        let s = s.trim();
-        let (stream, received) = match s.split_once('.') {
-            Some((stream, count)) => {
-                // Digits only: no sign, no spaces.
-                if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(InvalidId);
-                }
-                (stream, count.parse().map_err(|_| InvalidId)?)
-            }
-            None => (s, 0),
-        };
+        let (stream, count) = s.trim().split_once('.').ok_or(InvalidId)?;
+        // Digits only: no sign, no spaces.
+        if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(InvalidId);
+        }
         Ok(ResumePoint {
             stream: stream.parse()?,
-            received,
+            received: count.parse().map_err(|_| InvalidId)?,
         })
     }
 }
@@ -130,6 +123,7 @@ mod tests {
         assert_eq!(point.stream.to_string(), id);
         for bad in [
             "12",
+            id,
             "",
             ".3",
             "00000000000000000000000000000abc.",

@@ -7,16 +7,18 @@ use redis::{ClientTlsConfig, TlsCertificates};
 
 use super::address::{RedisAddress, RedisUrlError};
 use super::link::RedisLink;
+use super::sentinel::SentinelAuth;
 
-/// How to reach Redis: its [`RedisAddress`], and for `rediss://` the CA
-/// file to trust instead of the system roots, and a client certificate.
-/// Displays (and debugs) as the address without its password.
+/// How to reach Redis: its [`RedisAddress`], for `rediss://` the CA file to
+/// trust instead of the system roots and a client certificate, and for
+/// `redis+sentinel://` the sentinels' own credentials. Displays (and debugs)
+/// as the address without any password.
 ///
 /// ```
 /// use rivulet::redis_conn::RedisConfig;
 ///
 /// let config = RedisConfig::parse("rediss://:pw@127.0.0.1:6380")?.ca_file("/etc/redis/ca.pem");
-/// assert_eq!(format!("{config:?}"), r#"RedisConfig { address: rediss://127.0.0.1:6380, ca_file: Some("/etc/redis/ca.pem"), client_cert: None }"#);
+/// assert_eq!(format!("{config:?}"), r#"RedisConfig { address: rediss://127.0.0.1:6380, ca_file: Some("/etc/redis/ca.pem"), client_cert: None, sentinel_auth: None }"#);
 /// # Ok::<(), rivulet::redis_conn::RedisUrlError>(())
 /// ```
 #[derive(Clone)]
@@ -24,6 +26,7 @@ pub struct RedisConfig {
     address: RedisAddress,
     ca_file: Option<PathBuf>,
     client_cert: Option<(PathBuf, PathBuf)>,
+    sentinel_auth: Option<SentinelAuth>,
 }
 
 impl RedisConfig {
@@ -34,6 +37,7 @@ impl RedisConfig {
             address: url.parse()?,
             ca_file: None,
             client_cert: None,
+            sentinel_auth: None,
         })
     }
 
@@ -51,6 +55,27 @@ impl RedisConfig {
         self
     }
 
+    /// Authenticates to the sentinels of a `redis+sentinel://` URL with
+    /// `password` (and `username`, for an ACL user): for sentinels that set
+    /// `requirepass`. The URL's own credentials are the master's.
+    ///
+    /// ```
+    /// use rivulet::redis_conn::RedisConfig;
+    ///
+    /// let config = RedisConfig::parse("redis+sentinel://:master-pw@10.0.0.1,10.0.0.2/cache")?
+    ///     .sentinel_auth(None, "sentinel-pw");
+    /// let shown = format!("{config} {config:?}");
+    /// assert!(!shown.contains("master-pw") && !shown.contains("sentinel-pw"));
+    /// # Ok::<(), rivulet::redis_conn::RedisUrlError>(())
+    /// ```
+    pub fn sentinel_auth(mut self, username: Option<&str>, password: &str) -> RedisConfig {
+        self.sentinel_auth = Some(SentinelAuth {
+            username: username.map(str::to_owned),
+            password: password.to_owned(),
+        });
+        self
+    }
+
     /// The address, for display: no password.
     pub fn address(&self) -> &RedisAddress {
         &self.address
@@ -60,7 +85,7 @@ impl RedisConfig {
     /// checks that Redis answers.
     pub(crate) async fn connect(&self) -> Result<RedisLink, RedisConnectError> {
         let certs = self.certificates()?;
-        RedisLink::connect(self.address.clone(), certs)
+        RedisLink::connect(self.address.clone(), certs, self.sentinel_auth.as_ref())
             .await
             .map_err(|e| self.error(&e))
     }
@@ -94,7 +119,16 @@ impl RedisConfig {
     pub(crate) fn error(&self, e: &redis::RedisError) -> RedisConnectError {
         RedisConnectError {
             at: self.address.to_string(),
-            message: self.address.scrub(&e.to_string()),
+            message: self.scrub(&e.to_string()),
+        }
+    }
+
+    /// `text` with every password of this configuration replaced by `***`.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let text = self.address.scrub(text);
+        match &self.sentinel_auth {
+            Some(auth) if !auth.password.is_empty() => text.replace(auth.password.as_str(), "***"),
+            _ => text,
         }
     }
 }
@@ -111,6 +145,10 @@ impl fmt::Debug for RedisConfig {
             .field("address", &format_args!("{}", self.address))
             .field("ca_file", &self.ca_file)
             .field("client_cert", &self.client_cert)
+            .field(
+                "sentinel_auth",
+                &self.sentinel_auth.as_ref().map(|_| format_args!("***")),
+            )
             .finish()
     }
 }

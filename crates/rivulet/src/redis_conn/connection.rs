@@ -5,9 +5,12 @@ use redis::aio::{ConnectionLike, ConnectionManager, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
+use super::sentinel::MasterConnection;
+
 /// A connection to a single node (reconnecting, or dedicated to blocking
 /// reads) or to a Redis Cluster, where the redis crate routes each command
-/// to the node of its key's slot and follows MOVED and ASK.
+/// to the node of its key's slot and follows MOVED and ASK, or to the
+/// master the sentinels name.
 #[derive(Clone)]
 pub(crate) enum RedisConnection {
     /// One node, reconnecting on failure: the shared command handle.
@@ -16,6 +19,8 @@ pub(crate) enum RedisConnection {
     Dedicated(MultiplexedConnection),
     /// A cluster.
     Cluster(ClusterConnection),
+    /// The master the sentinels name, asked again after a failure.
+    Sentinel(MasterConnection),
 }
 
 impl ConnectionLike for RedisConnection {
@@ -24,6 +29,7 @@ impl ConnectionLike for RedisConnection {
             RedisConnection::Single(c) => c.req_packed_command(cmd),
             RedisConnection::Dedicated(c) => c.req_packed_command(cmd),
             RedisConnection::Cluster(c) => c.req_packed_command(cmd),
+            RedisConnection::Sentinel(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -37,6 +43,7 @@ impl ConnectionLike for RedisConnection {
             RedisConnection::Single(c) => c.req_packed_commands(pipeline, offset, count),
             RedisConnection::Dedicated(c) => c.req_packed_commands(pipeline, offset, count),
             RedisConnection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            RedisConnection::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -45,6 +52,7 @@ impl ConnectionLike for RedisConnection {
             RedisConnection::Single(c) => c.get_db(),
             RedisConnection::Dedicated(c) => c.get_db(),
             RedisConnection::Cluster(c) => c.get_db(),
+            RedisConnection::Sentinel(c) => c.get_db(),
         }
     }
 }

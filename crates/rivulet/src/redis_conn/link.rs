@@ -2,14 +2,17 @@
 //! that hands out command connections and subscribers.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use futures::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink, PubSubStream};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::{AsyncConnectionConfig, Client, ProtocolVersion, RedisResult, TlsCertificates};
 
 use super::address::RedisAddress;
 use super::connection::RedisConnection;
+use super::sentinel::{MasterConnection, SentinelAuth, Sentinels};
 use super::subscriber::{Payloads, Subscriber, cluster_payloads, single_payloads};
 
 /// How long a connection attempt may take.
@@ -17,7 +20,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a command that does not block may take.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A Redis deployment: one node, or a cluster found from its seeds.
+/// A Redis deployment: one node, a cluster found from its seeds, or the
+/// master that sentinels name.
 #[derive(Clone)]
 pub(crate) struct RedisLink {
     address: RedisAddress,
@@ -31,6 +35,7 @@ enum Deployment {
         seeds: Vec<String>,
         certs: Option<TlsCertificates>,
     },
+    Sentinel(Arc<Sentinels>),
 }
 
 impl fmt::Debug for RedisLink {
@@ -51,6 +56,7 @@ impl RedisLink {
     pub(super) async fn connect(
         address: RedisAddress,
         certs: Option<TlsCertificates>,
+        sentinel_auth: Option<&SentinelAuth>,
     ) -> RedisResult<RedisLink> {
         if address.is_tls() {
             // The redis crate builds its rustls configuration with the
@@ -61,7 +67,9 @@ impl RedisLink {
             }
         }
         let seeds = address.node_urls();
-        let deployment = if address.is_cluster() {
+        let deployment = if address.sentinel_master().is_some() {
+            Deployment::Sentinel(Sentinels::new(&address, certs, sentinel_auth)?)
+        } else if address.is_cluster() {
             Deployment::Cluster { seeds, certs }
         } else {
             let client = match &certs {
@@ -85,9 +93,9 @@ impl RedisLink {
             address,
             deployment,
         };
-        // Fails now, not at the first command, when the cluster cannot be
-        // reached.
-        if let Deployment::Cluster { .. } = link.deployment {
+        // Fails now, not at the first command, when the cluster (or the
+        // sentinels, or their master) cannot be reached.
+        if let Deployment::Cluster { .. } | Deployment::Sentinel(_) = link.deployment {
             link.dedicated(RESPONSE_TIMEOUT).await?;
         }
         Ok(link)
@@ -138,6 +146,11 @@ impl RedisLink {
                 Ok(RedisConnection::Single(manager))
             }
             Deployment::Cluster { .. } => self.dedicated(RESPONSE_TIMEOUT).await,
+            Deployment::Sentinel(sentinels) => {
+                let connection =
+                    MasterConnection::shared(sentinels.clone(), config(RESPONSE_TIMEOUT)).await?;
+                Ok(RedisConnection::Sentinel(connection))
+            }
         }
     }
 
@@ -161,6 +174,12 @@ impl RedisLink {
                     client.get_async_connection().await?,
                 ))
             }
+            Deployment::Sentinel(sentinels) => {
+                let connection =
+                    MasterConnection::dedicated(sentinels.clone(), config(response_timeout))
+                        .await?;
+                Ok(RedisConnection::Sentinel(connection))
+            }
         }
     }
 
@@ -169,8 +188,18 @@ impl RedisLink {
     pub(crate) async fn subscriber(&self) -> RedisResult<(Subscriber, Payloads)> {
         match &self.deployment {
             Deployment::Single(client) => {
-                let (sink, messages) = client.get_async_pubsub().await?.split();
+                let (sink, messages) = RedisLink::pubsub(client).await?;
                 Ok((Subscriber::Single(sink), single_payloads(messages)))
+            }
+            Deployment::Sentinel(sentinels) => {
+                // The messages end when the sentinels name another master:
+                // the subscriber then subscribes again there.
+                let (client, node) = sentinels.master().await?;
+                let (sink, messages) = RedisLink::pubsub(&client).await?;
+                let messages = single_payloads(messages)
+                    .take_until(sentinels.moved_from(node))
+                    .boxed();
+                Ok((Subscriber::Single(sink), messages))
             }
             Deployment::Cluster { seeds, certs } => {
                 let (pushes, received) = tokio::sync::mpsc::unbounded_channel();
@@ -182,6 +211,18 @@ impl RedisLink {
                 Ok((Subscriber::Cluster(connection), cluster_payloads(received)))
             }
         }
+    }
+}
+
+impl RedisLink {
+    /// A pub/sub connection to the node of `client`.
+    async fn pubsub(client: &Client) -> RedisResult<(PubSubSink, PubSubStream)> {
+        let pubsub = tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub())
+            .await
+            .map_err(|_| {
+                redis::RedisError::from((redis::ErrorKind::Io, "connecting timed out"))
+            })??;
+        Ok(pubsub.split())
     }
 }
 

@@ -9,6 +9,14 @@
 //! | `rediss://…` | the same over TLS: the system roots, or the CA file named with [`RedisConfig::ca_file`] |
 //! | `redis+cluster://[user:password@]host:port,host:port,…` | a Redis Cluster from several seed nodes, any of which may be down at start |
 //! | `rediss+cluster://…` | the same over TLS |
+//! | `redis+sentinel://[user:password@]host[:port],host[:port],…/master-name[/db]` | the master that Redis Sentinels (port 26379 by default) name `master-name`, followed across failovers; the credentials and database are the master's, [`RedisConfig::sentinel_auth`] gives the sentinels' own |
+//! | `rediss+sentinel://…` | the same over TLS, to the sentinels and to the master |
+//!
+//! Through Sentinel, every new connection asks the sentinels which node is
+//! the master. When a connection fails (a failover closes the old master's
+//! connections, a killed master refuses them), the next command asks again,
+//! and a write refused by a demoted master (`READONLY`) is sent again to the
+//! new one. Subscribers and blocking readers reconnect the same way.
 //!
 //! ```
 //! use rivulet::redis_conn::RedisConfig;
@@ -24,6 +32,7 @@ mod address;
 mod config;
 mod connection;
 mod link;
+mod sentinel;
 mod subscriber;
 
 pub use address::{RedisAddress, RedisUrlError};

@@ -3,6 +3,7 @@
 //! until it has been read ([`tracked`]).
 
 pub(crate) mod guard;
+pub(crate) mod resume;
 pub(crate) mod tracked;
 
 pub use guard::MAX_MULTIPART_HEAD;

@@ -35,10 +35,11 @@
 //!   packets go to a [`Store`], numbered 1, 2, 3, … and kept as JSON, so that
 //!   a connection in any wire format can replay them.
 //! * Every connection reads the stream from the store. SSE events carry the id
-//!   `<stream id>.<number>`; every response carries the header
-//!   `Rivulet-Stream-Id`, from which NDJSON and legacy clients build the same
-//!   resume point (`<stream id>.<packets received>`). A browser `EventSource`
-//!   resumes on its own.
+//!   `<stream id>.<number>`; every response carries the headers
+//!   `Rivulet-Stream-Id` and `Rivulet-Resume-Point` (the point it starts
+//!   after), from which NDJSON and legacy clients build the same resume point
+//!   (`<stream id>.<packets received>`). A browser `EventSource` resumes on
+//!   its own.
 //! * When no client has been connected for the grace period, the job is stopped
 //!   (its future dropped, as for a plain stream whose client left) and the
 //!   stream ends with an error packet saying so.
@@ -61,11 +62,13 @@
 //!
 //! The wire side is specified in `docs/protocol.md` ("Resumable streams").
 
+#[cfg(feature = "redis")]
+pub(crate) mod entry;
 mod memory;
 mod producer;
 #[cfg(feature = "redis")]
 mod redis;
-mod replay;
+pub(crate) mod replay;
 mod request;
 mod resumable;
 mod settings;
@@ -74,11 +77,13 @@ mod store;
 pub use crate::protocol::{
     InvalidId, LAST_EVENT_ID_PARAM, ResumePoint, STREAM_ID_HEADER, StreamId,
 };
+#[cfg(feature = "redis")]
+pub use entry::CorruptEntry;
 pub use memory::{
     DEFAULT_MAX_BYTES, DEFAULT_MAX_PACKETS_PER_STREAM, DEFAULT_MAX_STREAMS, MemoryStore,
 };
 #[cfg(feature = "redis")]
-pub use redis::{CorruptEntry, RedisStore};
+pub use redis::RedisStore;
 pub use request::ResumeRequest;
 pub use resumable::Resumable;
 pub use settings::{DEFAULT_LEASE, DEFAULT_RECONNECT_GRACE, DEFAULT_TTL, Resume};

@@ -21,7 +21,6 @@
 //! until its next look.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
@@ -32,10 +31,10 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::entry::{self, Entry};
 use super::store::{Packet, Status, Store, StoreError};
-use serde_json::value::RawValue;
 
-use crate::protocol::{PacketKind, StreamId};
+use crate::protocol::StreamId;
 use crate::redis_conn::{RedisConfig, RedisConnection, RedisLink};
 
 /// The default [`RedisStore::max_packets_per_stream`].
@@ -444,7 +443,6 @@ impl RedisStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Packet>, StoreError> {
-        type Entry = (String, Vec<(String, String)>);
         let mut connection = self.connection.clone();
         let entries: Vec<Entry> = redis::cmd("XRANGE")
             .arg(self.keys.of(stream, "packets"))
@@ -455,25 +453,11 @@ impl RedisStore {
             .query_async(&mut connection)
             .await
             .map_err(backend)?;
-        let mut packets = Vec::with_capacity(entries.len());
-        for (id, fields) in entries {
-            let seq = id
-                .strip_prefix("0-")
-                .and_then(|seq| seq.parse::<u64>().ok())
-                .ok_or_else(|| backend(CorruptEntry::Id { id: id.clone() }))?;
-            let (mut kind, mut data) = (None, None);
-            for (field, value) in fields {
-                match field.as_str() {
-                    "k" => kind = PacketKind::from_name(&value),
-                    "d" => data = RawValue::from_string(value).ok(),
-                    _ => {}
-                }
-            }
-            let (Some(kind), Some(data)) = (kind, data) else {
-                return Err(backend(CorruptEntry::NotAPacket { id }));
-            };
-            packets.push(Packet::new(seq, kind, data));
-        }
+        let packets = entries
+            .into_iter()
+            .map(|entry| entry::decode(entry).map(|(packet, _)| packet))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
         if let Some(first) = packets.first()
             && first.seq > after + 1
         {
@@ -484,41 +468,6 @@ impl RedisStore {
         Ok(packets)
     }
 }
-
-/// A packet entry of a stream in Redis that this store did not write (or that
-/// was damaged): [`Store::read`] fails with [`StoreError::Backend`] holding it.
-///
-/// ```
-/// use rivulet::resume::CorruptEntry;
-///
-/// let e = CorruptEntry::NotAPacket { id: "0-3".into() };
-/// assert_eq!(e.to_string(), "stream entry 0-3 is not a packet");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CorruptEntry {
-    /// The entry's id is not `0-<packet number>`.
-    Id {
-        /// The entry's id.
-        id: String,
-    },
-    /// The entry lacks a known kind (field `k`) or valid JSON (field `d`).
-    NotAPacket {
-        /// The entry's id.
-        id: String,
-    },
-}
-
-impl fmt::Display for CorruptEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CorruptEntry::Id { id } => write!(f, "unexpected stream entry id {id}"),
-            CorruptEntry::NotAPacket { id } => write!(f, "stream entry {id} is not a packet"),
-        }
-    }
-}
-
-impl std::error::Error for CorruptEntry {}
 
 fn backend(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
     StoreError::Backend(e.into())

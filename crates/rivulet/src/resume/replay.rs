@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use crate::response::Response;
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 
+use super::Settings;
 use super::store::{Packet, StoreError};
-use super::{STREAM_ID_HEADER, Settings};
 use crate::error::Error;
 use crate::metrics::ActiveStream;
 use crate::protocol::ErrorPacket;
@@ -18,8 +18,10 @@ use crate::protocol::Format;
 use crate::protocol::SHUTDOWN_MESSAGE;
 use crate::protocol::StreamId;
 use crate::protocol::{
-    EVICTED_MESSAGE, EXPIRED_MESSAGE, JOB_LOST_MESSAGE, PacketKind as Kind, STORE_FAILED_MESSAGE,
+    EVICTED_MESSAGE, EXPIRED_MESSAGE, HISTORY_LOST_MESSAGE, JOB_LOST_MESSAGE, PacketKind as Kind,
+    STORE_FAILED_MESSAGE,
 };
+use crate::request::resume;
 use crate::shutdown::Shutdown;
 use crate::stream::body::Leaving;
 use crate::stream::buffer::{self, End, Writer};
@@ -70,8 +72,7 @@ pub(super) async fn respond(
     let task = HandlerTask(task.abort_handle());
     let mut response = stream::respond(rx, format, timing, task, Leaving::KeepsJob, None).await;
     if response.status() == StatusCode::OK {
-        let value = HeaderValue::from_str(&id.to_string()).expect("hex digits");
-        response.headers_mut().insert(STREAM_ID_HEADER, value);
+        resume::name_history(response.headers_mut(), id, after);
     }
     response
 }
@@ -119,6 +120,24 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
     // How long one read waits for new packets before checking on the producer.
     let wait = (settings.lease / 2).min(Duration::from_secs(5));
     let mut failures = 0;
+    // A stream leaves its store on its own only its TTL after its final
+    // packet: one that leaves before a reader saw it finished was lost
+    // (Redis restarted empty, or evicted it), and the reader says so.
+    let mut finished = false;
+    let left = |finished: bool| {
+        if finished {
+            EXPIRED_MESSAGE
+        } else {
+            HISTORY_LOST_MESSAGE
+        }
+    };
+    let left_status = |finished: bool| {
+        if finished {
+            StatusCode::GONE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
     loop {
         let packets = match store.read(id, after, BATCH, wait).await {
             Ok(packets) => packets,
@@ -126,7 +145,7 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                 return fail(tx, format, id, StatusCode::GONE, EVICTED_MESSAGE).await;
             }
             Err(StoreError::Unknown) => {
-                return fail(tx, format, id, StatusCode::GONE, EXPIRED_MESSAGE).await;
+                return fail(tx, format, id, left_status(finished), left(finished)).await;
             }
             Err(e) => {
                 failures += 1;
@@ -140,7 +159,19 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
             }
         };
         if packets.is_empty() {
-            match store.status(id).await {
+            let status = store.status(id).await;
+            if let Ok(Some(status)) = &status {
+                finished |= status.finished;
+            }
+            match status {
+                Ok(Some(status)) if status.last < after => {
+                    // The store holds fewer packets than this reader had: it
+                    // lost some (a Redis failover before they reached the
+                    // replica). What follows would not continue them.
+                    tracing::warn!(stream = %id, delivered = after, kept = status.last, "the store lost packets of the stream");
+                    let status = StatusCode::INTERNAL_SERVER_ERROR;
+                    return fail(tx, format, id, status, HISTORY_LOST_MESSAGE).await;
+                }
                 Ok(Some(status)) if status.finished && status.last <= after => return,
                 Ok(Some(status)) if status.finished || status.producer_alive => {
                     failures = 0;
@@ -164,7 +195,8 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                             }
                         }
                         Err(StoreError::Unknown) => {
-                            return fail(tx, format, id, StatusCode::GONE, EXPIRED_MESSAGE).await;
+                            let (status, message) = (left_status(finished), left(finished));
+                            return fail(tx, format, id, status, message).await;
                         }
                         Err(e) => {
                             failures += 1;
@@ -178,7 +210,7 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                     continue;
                 }
                 Ok(None) => {
-                    return fail(tx, format, id, StatusCode::GONE, EXPIRED_MESSAGE).await;
+                    return fail(tx, format, id, left_status(finished), left(finished)).await;
                 }
                 Err(e) => {
                     failures += 1;
@@ -235,13 +267,29 @@ async fn fail(
 }
 
 /// A stored packet encoded for a connection.
-enum Item {
+pub(crate) enum Item {
     Packet(Bytes),
     End(End),
 }
 
-/// Encodes a stored packet for a connection in `format`.
-fn encode_packet(packet: &Packet, format: Format, id: StreamId) -> Result<Item, serde_json::Error> {
+impl Item {
+    /// The frame, whatever the packet's kind.
+    pub(crate) fn frame(&self) -> &Bytes {
+        match self {
+            Item::Packet(frame) | Item::End(End::Done(frame) | End::Failed { frame, .. }) => frame,
+            Item::End(End::Dropped) => unreachable!("stored packets are never dropped ends"),
+        }
+    }
+}
+
+/// Encodes a stored packet of history `id` (a resumable stream, or a feed's
+/// epoch) for a connection in `format`: the one path from a stored packet to
+/// its frame, for resumable streams and feeds alike.
+pub(crate) fn encode_packet(
+    packet: &Packet,
+    format: Format,
+    id: StreamId,
+) -> Result<Item, serde_json::Error> {
     // The SSE id is the packet's resume point, which an `EventSource` sends
     // back as `Last-Event-ID`.
     let event_id = EventId::Resume(id, packet.seq);
@@ -274,12 +322,7 @@ mod tests {
     use serde_json::value::RawValue;
 
     fn text(item: Item) -> String {
-        let frame = match item {
-            Item::Packet(frame) => frame,
-            Item::End(End::Done(frame) | End::Failed { frame, .. }) => frame,
-            Item::End(End::Dropped) => unreachable!("stored packets are never dropped ends"),
-        };
-        String::from_utf8(frame.to_vec()).unwrap()
+        String::from_utf8(item.frame().to_vec()).unwrap()
     }
 
     #[test]

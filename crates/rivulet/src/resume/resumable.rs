@@ -16,10 +16,8 @@ use crate::error::Error;
 use crate::error::refusal::retry_later;
 use crate::metrics::ActiveStream;
 use crate::protocol::Format;
-use crate::protocol::{
-    EVICTED_MESSAGE, FULL_MESSAGE, LAST_EVENT_ID, LAST_EVENT_ID_PARAM, ResumePoint,
-    STORE_UNAVAILABLE_MESSAGE, StreamId,
-};
+use crate::protocol::{EVICTED_MESSAGE, FULL_MESSAGE, STORE_UNAVAILABLE_MESSAGE, StreamId};
+use crate::request::resume::{self, Kept, Requested, Verdict};
 use crate::response::{IntoResponse, Response};
 use crate::stream::sender::Sender;
 use crate::stream::{Stream, Timing};
@@ -32,8 +30,6 @@ use crate::stream::{Stream, Timing};
 pub struct Resumable {
     stream: Stream,
     resume: Resume,
-    /// The resume point the request carries, unparsed.
-    from: Option<String>,
     /// Kept for the authorization hook when the request resumes.
     headers: HeaderMap,
     owner: Option<String>,
@@ -47,37 +43,22 @@ impl Resumable {
     /// and the resume point it carries. What every adapter's extractor does.
     pub fn from_parts(parts: &Parts) -> Self {
         let stream = Stream::from_parts(parts);
-        let header = parts
-            .headers
-            .get(LAST_EVENT_ID)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let from = header.or_else(|| {
-            form_urlencoded_value(parts.uri.query().unwrap_or(""), LAST_EVENT_ID_PARAM)
-        });
         Resumable {
-            stream,
             resume: parts
                 .extensions
                 .get::<Resume>()
                 .cloned()
                 .unwrap_or_default(),
-            headers: if from.is_some() {
+            headers: if stream.resume_from.is_present() {
                 parts.headers.clone()
             } else {
                 HeaderMap::new()
             },
-            from,
+            stream,
             owner: None,
             cancel: parts.method == Method::DELETE,
         }
     }
-}
-
-/// The value of `name` in a query string, percent-decoded.
-fn form_urlencoded_value(query: &str, name: &str) -> Option<String> {
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
 }
 
 impl Resumable {
@@ -88,7 +69,7 @@ impl Resumable {
 
     /// True when the request resumes a stream rather than starting one.
     pub fn is_resume(&self) -> bool {
-        self.from.is_some() && !self.cancel
+        self.stream.resume_from.is_present() && !self.cancel
     }
 
     /// True when the request is a `DELETE` that cancels a stream:
@@ -137,57 +118,55 @@ impl Resumable {
         let Resumable {
             stream,
             resume,
-            from,
             headers,
             owner,
             cancel,
         } = self;
         let settings = resume.inner;
+        let from = stream.resume_from;
         if cancel {
-            return cancel_stream(&settings, from.as_deref(), &headers, owner.as_deref()).await;
+            return cancel_stream(&settings, from, &headers, owner.as_deref()).await;
         }
         let format = stream.format();
         let timing = Timing::of(stream.config());
         let shutdown = stream.config().shutdown.clone();
-        let Some(from) = from else {
-            // Packets are stored as typed records, whatever the format of the
-            // connections that read them.
-            let job = match stream.spawn(handler) {
-                Ok(job) => job,
-                Err(refused) => return *refused,
-            };
-            let id = StreamId::random();
-            match producer::start(&settings, id, owner.as_deref(), job).await {
-                Ok(()) => {}
-                Err(StoreError::Full) => {
-                    tracing::warn!(stream = %id, "refused a resumable stream: the store is full");
-                    return retry_later(FULL_MESSAGE);
+        let point = match from {
+            Requested::Point(point) => point,
+            Requested::Malformed(e) => return resume::malformed(e),
+            Requested::Start => {
+                // Packets are stored as typed records, whatever the format of
+                // the connections that read them.
+                let job = match stream.spawn(handler) {
+                    Ok(job) => job,
+                    Err(refused) => return *refused,
+                };
+                let id = StreamId::random();
+                match producer::start(&settings, id, owner.as_deref(), job).await {
+                    Ok(()) => {}
+                    Err(StoreError::Full) => {
+                        tracing::warn!(stream = %id, "refused a resumable stream: the store is full");
+                        return retry_later(FULL_MESSAGE);
+                    }
+                    Err(e) => {
+                        tracing::error!(stream = %id, error = %e, "could not start a resumable stream");
+                        return store_unavailable();
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(stream = %id, error = %e, "could not start a resumable stream");
-                    return store_unavailable();
-                }
+                // The job holds the stream's slot and is counted; its first
+                // connection shares them.
+                let connection = replay::Connection {
+                    format,
+                    timing,
+                    shutdown,
+                    held: None,
+                };
+                return replay::respond(&settings, id, 0, connection).await;
             }
-            // The job holds the stream's slot and is counted; its first
-            // connection shares them.
-            let connection = replay::Connection {
-                format,
-                timing,
-                shutdown,
-                held: None,
-            };
-            return replay::respond(&settings, id, 0, connection).await;
-        };
-        let Ok(point) = from.parse::<ResumePoint>() else {
-            // Not ours (an id of a stream that was not resumable): nothing to resume.
-            return StatusCode::NO_CONTENT.into_response();
         };
         let status = match settings.store.status(point.stream).await {
             Ok(Some(status)) => status,
-            Ok(None) | Err(StoreError::Unknown) => return StatusCode::NO_CONTENT.into_response(),
-            Err(StoreError::Evicted { .. }) => {
-                return Error::new(StatusCode::GONE, EVICTED_MESSAGE).into_response();
-            }
+            Ok(None) | Err(StoreError::Unknown) => return resume::no_content(),
+            Err(StoreError::Evicted { .. }) => return gone(),
             Err(e) => {
                 tracing::error!(stream = %point.stream, error = %e, "could not look up a stream to resume");
                 return store_unavailable();
@@ -202,11 +181,19 @@ impl Resumable {
         if let Err(denied) = authorize(&settings, &request) {
             return denied.into_response();
         }
-        if point.received >= status.last && (status.finished || point.received > status.last) {
-            // The client has the final packet already, or claims packets that
-            // do not exist: there is nothing to send.
-            return StatusCode::NO_CONTENT.into_response();
-        }
+        // The store reports the packets it no longer keeps as it reads them
+        // (`Evicted`): as far as the table goes, it keeps them all.
+        let kept = Kept {
+            id: point.stream,
+            last: status.last,
+            ended: status.finished,
+            first_kept: 1,
+        };
+        let after = match kept.classify(point) {
+            Verdict::From(after) => after,
+            Verdict::HasFinal | Verdict::Unknown => return resume::no_content(),
+            Verdict::Gone => return gone(),
+        };
         // A resumed connection streams as any other: it takes a slot under
         // `Config::max_streams` (or is refused 503), and is counted.
         let slot = match stream.config().slot() {
@@ -219,7 +206,7 @@ impl Resumable {
             shutdown,
             held: Some((slot, ActiveStream::start())),
         };
-        replay::respond(&settings, point.stream, point.received, connection).await
+        replay::respond(&settings, point.stream, after, connection).await
     }
 }
 
@@ -239,18 +226,16 @@ fn authorize(settings: &Settings, request: &ResumeRequest<'_>) -> Result<(), Err
 /// Answers a `DELETE` that cancels the stream `from` names.
 async fn cancel_stream(
     settings: &Settings,
-    from: Option<&str>,
+    from: Requested,
     headers: &HeaderMap,
     presented: Option<&str>,
 ) -> Response {
-    let Some(from) = from else {
-        let message = "a cancel needs the stream's resume point in Last-Event-ID or lastEventId";
-        return Error::new(StatusCode::BAD_REQUEST, message).into_response();
-    };
-    let point = match from.parse::<ResumePoint>() {
-        Ok(point) => point,
-        Err(e) => {
-            let message = format!("a cancel needs a valid resume point: {e}");
+    let point = match from {
+        Requested::Point(point) => point,
+        Requested::Malformed(e) => return resume::malformed(e),
+        Requested::Start => {
+            let message =
+                "a cancel needs the stream's resume point in Last-Event-ID or lastEventId";
             return Error::new(StatusCode::BAD_REQUEST, message).into_response();
         }
     };
@@ -285,6 +270,11 @@ async fn cancel_stream(
             store_unavailable()
         }
     }
+}
+
+/// The answer when the packets a client missed are no longer kept.
+fn gone() -> Response {
+    Error::new(StatusCode::GONE, EVICTED_MESSAGE).into_response()
 }
 
 /// The answer when the store cannot be reached.
@@ -335,14 +325,5 @@ mod tests {
         let text = String::from_utf8_lossy(&response);
         assert!(text.contains("data: \"sse\"\n\n"), "{text}");
         assert!(text.contains("event: done\ndata: \"sse\"\n\n"), "{text}");
-    }
-
-    #[test]
-    fn query_values_are_decoded() {
-        assert_eq!(
-            form_urlencoded_value("a=1&lastEventId=ab%2Ecd.3&b", "lastEventId").as_deref(),
-            Some("ab.cd.3")
-        );
-        assert_eq!(form_urlencoded_value("a=1", "lastEventId"), None);
     }
 }

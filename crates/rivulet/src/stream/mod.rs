@@ -26,6 +26,7 @@ use crate::error::{Error, error_response};
 use crate::metrics::ActiveStream;
 use crate::protocol::Format;
 use crate::protocol::{ENDED_UNEXPECTEDLY_MESSAGE, LAST_EVENT_ID};
+use crate::request::resume::Requested;
 use crate::request::tracked::BodyRead;
 use crate::response::{self, IntoResponse, Response};
 use crate::stream::buffer::{End, Frames, Queue, Reader, Writer};
@@ -72,6 +73,9 @@ pub struct Stream {
     /// The request's headers: the `Last-Event-ID` a reconnecting client sends,
     /// and what a feed's authorization hook looks at.
     pub(crate) headers: HeaderMap,
+    /// The resume point the request carries, for a resumable stream or a
+    /// feed.
+    pub(crate) resume_from: Requested,
 }
 
 impl Stream {
@@ -90,6 +94,7 @@ impl Stream {
             body_read: parts.extensions.get::<BodyRead>().cloned(),
             config: Config::of_request(parts),
             headers: parts.headers.clone(),
+            resume_from: Requested::of(&parts.headers, &parts.uri),
         }
     }
 
@@ -101,6 +106,7 @@ impl Stream {
             body_read: None,
             config,
             headers: HeaderMap::new(),
+            resume_from: Requested::Start,
         }
     }
 
