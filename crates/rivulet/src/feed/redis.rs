@@ -290,10 +290,12 @@ async fn follow(
     // A Redis that lost packets this server delivered (a failover before
     // they reached the replica, a restart without persistence) numbers the
     // next ones from where it is: its subscribers could not tell.
-    let kept: Option<u64> = redis::cmd("GET")
-        .arg(&keys.seq)
+    let kept: Option<u64> = redis::cmd("HGET")
+        .arg(&keys.meta)
+        .arg("seq")
         .query_async(connection)
-        .await?;
+        .await
+        .map_err(backend)?;
     let kept = kept.unwrap_or(0);
     if kept < *last {
         let Some(shared) = feed.upgrade() else {
