@@ -110,6 +110,9 @@ pub fn start(core: usize) -> ActixServer {
                 // the memory scenario's streams.
                 .backlog(4096)
                 .max_connections(1_000_000)
+                // Ten thousand connections arrive at once on a loaded machine:
+                // no deadline on a request's head.
+                .client_request_timeout(Duration::ZERO)
                 .disable_signals()
                 .bind("127.0.0.1:0")
                 .expect("bind");
