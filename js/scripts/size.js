@@ -50,6 +50,7 @@ export function measure() {
     ['`stream.js`', 'one bundle, `share.js` included', sizes(build('stream.js')[0].contents)],
     ['`jquery.stream.js`', 'with `parser.js` (jQuery not counted)', sizes(build('jquery.stream.js', { external: ['jquery'] })[0].contents)],
     ['`react.js`', 'on top of `stream.js` (React not counted)', sizes(build('react.js', { external: ['react', './stream.js'] })[0].contents)],
+    ['`ai-sdk.js`', 'on top of the AI SDK (`ai` not counted)', sizes(build('ai-sdk.js', { external: ['ai'] })[0].contents)],
   ];
 }
 

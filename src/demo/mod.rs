@@ -1,6 +1,7 @@
 //! The demo app: the streams of the seed examples, a page to try them, and
 //! Prometheus metrics.
 
+mod chat;
 mod command;
 mod faults;
 mod params;
@@ -35,7 +36,8 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const UPLOAD_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// The demo's routes, their streams bounded by `config`; `/stream/durable`
-/// keeps its streams in `durable` ([`memory_store`] or [`redis_store`]), and
+/// and the chat answers of `/api/chat` keep their streams in `durable`
+/// ([`memory_store`] or [`redis_store`]), and
 /// `/stream/ticker` is the live feed `ticker` ([`memory_ticker`] or
 /// [`redis_ticker`]).
 pub fn router(config: rivulet::Config, durable: Resume, ticker: Feed) -> Router {
@@ -83,7 +85,30 @@ pub fn router(config: rivulet::Config, durable: Resume, ticker: Feed) -> Router 
             get(routes::durable)
                 .post(routes::durable)
                 .delete(routes::durable)
+                .layer(Extension(durable.clone())),
+        )
+        .route(
+            "/api/chat",
+            post(chat::answer).layer(Extension(durable.clone())),
+        )
+        .route(
+            "/api/chat/{chat_id}/stream",
+            get(chat::running)
+                .delete(chat::running)
                 .layer(Extension(durable)),
+        )
+        .route(
+            "/chat",
+            get(|| async { Html(include_str!("assets/chat.html")) }),
+        )
+        .route(
+            "/assets/chat.js",
+            get(|| async {
+                (
+                    [(CONTENT_TYPE, "text/javascript")],
+                    include_str!("assets/chat.js"),
+                )
+            }),
         )
         .route("/stream/job", get(routes::job).post(routes::job))
         .route(

@@ -48,6 +48,8 @@
 
 #[cfg(feature = "actix")]
 pub mod actix;
+#[cfg(feature = "axum")]
+pub mod ai_sdk;
 pub mod assets;
 #[cfg(feature = "axum")]
 mod axum;

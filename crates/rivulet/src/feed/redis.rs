@@ -76,6 +76,19 @@ return ARGV[1]
 
 static ESTABLISH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ESTABLISH));
 
+/// Begins the history anew under the epoch ARGV[3] when Redis still holds
+/// the epoch ARGV[1] but fewer than ARGV[2] packets of it (it lost some a
+/// server delivered). KEYS: meta, packets, closed. Returns 1 when it did.
+const RENEW: &str = r"
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'seq') or '0') >= tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'epoch', ARGV[3], 'seq', 0)
+return 1
+";
+
+static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RENEW));
+
 /// A feed's link to Redis.
 pub(super) struct Backend {
     connection: RedisConnection,
@@ -288,24 +301,28 @@ async fn follow(
 ) -> Result<(), FeedError> {
     type Reply = Option<Vec<(String, Vec<Entry>)>>;
     // A Redis that lost packets this server delivered (a failover before
-    // they reached the replica, a restart without persistence) numbers the
-    // next ones from where it is: its subscribers could not tell.
-    let kept: Option<u64> = redis::cmd("HGET")
-        .arg(&keys.meta)
-        .arg("seq")
-        .query_async(connection)
-        .await
-        .map_err(backend)?;
-    let kept = kept.unwrap_or(0);
-    if kept < *last {
-        let Some(shared) = feed.upgrade() else {
-            return Ok(());
+    // they reached the replica) numbers the next ones from where it is, under
+    // the same epoch: one number would name two packets. The history is
+    // begun anew under a new epoch instead, which every server (this one in
+    // the loop below) takes as the loss it is.
+    if *last > 0 {
+        let following = match feed.upgrade() {
+            Some(shared) => shared.lock().epoch,
+            None => return Ok(()),
         };
-        tracing::warn!(feed = %keys.packets, delivered = *last, kept, "Redis lost packets of the feed");
-        let mut state = shared.lock();
-        state.fail_all(|| Error::new(StatusCode::SERVICE_UNAVAILABLE, FEED_GAP_MESSAGE));
-        state.window.restart_at(kept);
-        *last = kept;
+        let renewed: i64 = RENEW_SCRIPT
+            .key(&keys.meta)
+            .key(&keys.packets)
+            .key(&keys.closed)
+            .arg(following.to_string())
+            .arg(*last)
+            .arg(StreamId::random().to_string())
+            .invoke_async(connection)
+            .await
+            .map_err(backend)?;
+        if renewed == 1 {
+            tracing::warn!(feed = %keys.packets, delivered = *last, "Redis lost packets of the feed this server delivered");
+        }
     }
     loop {
         // The epoch is read before the packets: packets of a history begun

@@ -57,3 +57,6 @@ pub const SHUTDOWN_MESSAGE: &str = "the server is shutting down";
 pub const INTERNAL_ERROR_MESSAGE: &str = "internal error";
 /// The `503` answer when [`Config::max_streams`](crate::Config::max_streams) streams already run.
 pub(crate) const BUSY_MESSAGE: &str = "too many streams are running: retry later";
+/// The `409` answer to a start under the id of a stream whose job still runs
+/// (a named stream, such as a chat's answer).
+pub const RUNNING_MESSAGE: &str = "a stream with this id is running";

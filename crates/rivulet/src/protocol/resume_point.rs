@@ -16,6 +16,33 @@ impl StreamId {
         // `rand`'s thread generator is a CSPRNG seeded from the OS.
         StreamId(rand::random())
     }
+
+    /// The id of the stream named `name`: a name the app chooses, such as a
+    /// chat's id, so that a request that knows the name (from its URL) finds
+    /// the stream without a resume point. The same name gives the same id on
+    /// every server (the first 128 bits of a SHA-256 of the name), and two
+    /// names do not share an id. Unlike a random id, a name may be known to
+    /// others: tie such a stream to its user with
+    /// [`Resumable::owner`](crate::resume::Resumable::owner).
+    ///
+    /// ```
+    /// use rivulet::resume::StreamId;
+    ///
+    /// assert_eq!(StreamId::named("chat-1"), StreamId::named("chat-1"));
+    /// assert_ne!(StreamId::named("chat-1"), StreamId::named("chat-2"));
+    /// ```
+    pub fn named(name: &str) -> Self {
+        use sha2::{Digest, Sha256};
+
+        let mut hash = Sha256::new();
+        // A domain prefix: the id is not the plain hash of the name.
+        hash.update(b"rivulet stream name\0");
+        hash.update(name.as_bytes());
+        let digest = hash.finalize();
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest[..16]);
+        StreamId(u128::from_be_bytes(first))
+    }
 }
 
 impl fmt::Display for StreamId {

@@ -325,8 +325,14 @@ impl Store for MemoryStore {
         let now = Instant::now();
         let mut inner = self.lock();
         inner.sweep(now);
-        if inner.streams.contains_key(&stream) {
-            return Err(StoreError::Exists);
+        if let Some(entry) = inner.streams.get(&stream) {
+            if !entry.finished && entry.lease_until > now {
+                return Err(StoreError::Exists);
+            }
+            // A named stream's next job: the one that ended gives way.
+            inner.remove(stream);
+            inner.appended.retain(|(id, _)| *id != stream);
+            inner.created.retain(|id| *id != stream);
         }
         // Only a stream whose producer has ended (finished, or its lease ran
         // out) makes room: one that runs may have a client reading it live.
@@ -512,6 +518,27 @@ mod tests {
             store.append(id, packet(2, false)).await,
             Err(StoreError::OutOfOrder { seq: 2 })
         ));
+    }
+
+    /// A named stream carries one job after another: a new create replaces
+    /// a stream whose job ended, with none of its packets or its owner.
+    #[tokio::test]
+    async fn a_create_replaces_an_ended_stream() {
+        let store = MemoryStore::new().max_bytes(10_000);
+        let id = StreamId::named("chat");
+        store.create(id, Some("me"), LEASE, TTL).await.unwrap();
+        store.append(id, packet(1, false)).await.unwrap();
+        store.append(id, packet(2, true)).await.unwrap();
+        store.create(id, None, LEASE, TTL).await.unwrap();
+        let status = store.status(id).await.unwrap().unwrap();
+        assert_eq!(
+            (status.last, status.finished, status.owner),
+            (0, false, None)
+        );
+        assert_eq!(store.bytes(), 0);
+        store.append(id, packet(1, false)).await.unwrap();
+        let packets = store.read(id, 0, 10, Duration::ZERO).await.unwrap();
+        assert_eq!(packets, [packet(1, false)]);
     }
 
     #[tokio::test]

@@ -56,12 +56,20 @@
 //!   (`202`, or `204` when nothing runs) without calling the handler; the job
 //!   is dropped within a second and every reader gets the final packet "the
 //!   stream was cancelled". Closing a connection never cancels.
+//! * A stream may be named after something its clients know (a chat's id):
+//!   [`Resumable::id`] with [`StreamId::named`] starts the job under that
+//!   name (`409` while a job runs under it; an ended one is replaced), and
+//!   [`Resumable::resume_from`] lets a route whose URL holds the name resume
+//!   or cancel it. [`Resumable::encoding`] writes it in another SSE dialect
+//!   ([`Encoding`]); [`ai_sdk`](crate::ai_sdk) does all three for the AI
+//!   SDK's chat.
 //! * Resuming (and cancelling) checks that the client may: the owner given with
 //!   [`Resumable::owner`] must match, or the hook set with
 //!   [`Resume::authorize`] decides.
 //!
 //! The wire side is specified in `docs/protocol.md` ("Resumable streams").
 
+mod encoding;
 #[cfg(feature = "redis")]
 pub(crate) mod entry;
 mod memory;
@@ -77,6 +85,7 @@ mod store;
 pub use crate::protocol::{
     InvalidId, LAST_EVENT_ID_PARAM, ResumePoint, STREAM_ID_HEADER, StreamId,
 };
+pub use encoding::Encoding;
 #[cfg(feature = "redis")]
 pub use entry::CorruptEntry;
 pub use memory::{

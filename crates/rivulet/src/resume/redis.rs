@@ -73,6 +73,23 @@ return 1
 
 static APPEND_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(APPEND));
 
+/// Creates a stream, replacing one whose job has ended. KEYS: meta, packets,
+/// lease, seen. ARGV: ttl (ms), lease (ms), has an owner (0|1), owner.
+/// Returns 1 when created, 0 when a stream under that id still runs.
+const CREATE: &str = r"
+if redis.call('HGET', KEYS[1], 'finished') == '0' and redis.call('EXISTS', KEYS[3]) == 1 then
+  return 0
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
+redis.call('HSET', KEYS[1], 'last', '0', 'finished', '0', 'ttl', ARGV[1], 'lease', ARGV[2])
+if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'owner', ARGV[4]) end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]))
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
+return 1
+";
+
+static CREATE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CREATE));
+
 /// Renews the lease. KEYS: meta, packets, lease. ARGV: lease (ms).
 /// Returns 0 for an unknown or finished stream.
 const RENEW: &str = r"
@@ -487,33 +504,23 @@ impl Store for RedisStore {
         lease: Duration,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let meta = self.keys.of(stream, "meta");
-        let mut fields = vec![
-            ("last", "0".to_owned()),
-            ("finished", "0".to_owned()),
-            ("ttl", millis(ttl).to_string()),
-            ("lease", millis(lease).to_string()),
-        ];
-        if let Some(owner) = owner {
-            fields.push(("owner", owner.to_owned()));
-        }
         let mut connection = self.connection.clone();
-        let () = redis::pipe()
-            .atomic()
-            .hset_multiple(&meta, &fields)
-            .ignore()
-            .pexpire(&meta, (millis(ttl) + millis(lease)) as i64)
-            .ignore()
-            .set_options(
-                self.keys.of(stream, "lease"),
-                "1",
-                redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(millis(lease))),
-            )
-            .ignore()
-            .query_async(&mut connection)
+        let created: i64 = CREATE_SCRIPT
+            .key(self.keys.of(stream, "meta"))
+            .key(self.keys.of(stream, "packets"))
+            .key(self.keys.of(stream, "lease"))
+            .key(self.keys.of(stream, "seen"))
+            .arg(millis(ttl))
+            .arg(millis(lease))
+            .arg(u8::from(owner.is_some()))
+            .arg(owner.unwrap_or(""))
+            .invoke_async(&mut connection)
             .await
             .map_err(backend)?;
-        Ok(())
+        match created {
+            1 => Ok(()),
+            _ => Err(StoreError::Exists),
+        }
     }
 
     async fn append(&self, stream: StreamId, packet: Packet) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use super::Settings;
+use super::encoding::Encoding;
 use super::store::{Packet, StoreError};
 use crate::error::Error;
 use crate::metrics::ActiveStream;
@@ -35,9 +36,59 @@ const BATCH: usize = 64;
 /// Failed store reads in a row before a connection gives up.
 const MAX_FAILURES: u32 = 5;
 
+/// How a connection writes packets: in one of Rivulet's formats, or in an
+/// app's SSE dialect.
+#[derive(Clone)]
+pub(super) enum Writing {
+    Format(Format),
+    Dialect(Arc<dyn Encoding>),
+}
+
+impl Writing {
+    /// The Rivulet format the response takes its head and keep-alive from.
+    fn format(&self) -> Format {
+        match self {
+            Writing::Format(format) => *format,
+            Writing::Dialect(_) => Format::Sse,
+        }
+    }
+
+    /// A stored packet, encoded for the connection.
+    fn packet(&self, packet: &Packet, id: StreamId) -> Result<Item, serde_json::Error> {
+        match self {
+            Writing::Format(format) => encode_packet(packet, *format, id),
+            Writing::Dialect(encoding) => {
+                let frame = encoding.frame(packet);
+                Ok(match packet.kind {
+                    Kind::Progress => Item::Packet(frame),
+                    Kind::Done => Item::End(End::Done(frame)),
+                    Kind::Error => Item::End(End::Failed {
+                        packet: serde_json::from_str(packet.data.get())?,
+                        frame,
+                    }),
+                })
+            }
+        }
+    }
+
+    /// The final error packet of one connection.
+    fn error(&self, packet: ErrorPacket) -> End {
+        let frame = match self {
+            // No SSE `id` field: the client's last event id stays that of
+            // the last real packet.
+            Writing::Format(format) => encode::error(*format, EventId::None, &packet),
+            Writing::Dialect(encoding) => {
+                let record = crate::stream::record::Record::error(&packet);
+                encoding.frame(&Packet::new(0, record.kind, record.data))
+            }
+        };
+        End::Failed { packet, frame }
+    }
+}
+
 /// One connection reading a resumable stream.
 pub(super) struct Connection {
-    pub(super) format: Format,
+    pub(super) writing: Writing,
     pub(super) timing: Timing,
     /// Ends the connection with an error packet when the server stops.
     pub(super) shutdown: Option<Shutdown>,
@@ -54,17 +105,22 @@ pub(super) async fn respond(
     connection: Connection,
 ) -> Response {
     let Connection {
-        format,
+        writing,
         timing,
         shutdown,
         held,
     } = connection;
     let (tx, rx) = buffer::channel(BATCH);
+    let format = writing.format();
+    let dialect = match &writing {
+        Writing::Dialect(encoding) => Some(encoding.clone()),
+        Writing::Format(_) => None,
+    };
     let task = tokio::spawn(follow(
         settings.clone(),
         id,
         after,
-        format,
+        writing,
         tx,
         shutdown,
         held,
@@ -73,6 +129,9 @@ pub(super) async fn respond(
     let mut response = stream::respond(rx, format, timing, task, Leaving::KeepsJob, None).await;
     if response.status() == StatusCode::OK {
         resume::name_history(response.headers_mut(), id, after);
+        if let Some(encoding) = dialect {
+            encoding.headers(response.headers_mut());
+        }
     }
     response
 }
@@ -81,7 +140,7 @@ async fn follow(
     settings: Arc<Settings>,
     id: StreamId,
     after: u64,
-    format: Format,
+    writing: Writing,
     tx: Writer,
     shutdown: Option<Shutdown>,
     held: Option<(Option<OwnedSemaphorePermit>, ActiveStream)>,
@@ -106,16 +165,16 @@ async fn follow(
         }
     };
     tokio::select! {
-        () = replay(&settings, id, after, format, &tx) => {}
+        () = replay(&settings, id, after, &writing, &tx) => {}
         () = heartbeat => {}
         () = stopping => {
             let status = StatusCode::SERVICE_UNAVAILABLE;
-            fail(&tx, format, id, status, SHUTDOWN_MESSAGE).await;
+            fail(&tx, &writing, id, status, SHUTDOWN_MESSAGE).await;
         }
     }
 }
 
-async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Format, tx: &Writer) {
+async fn replay(settings: &Settings, id: StreamId, mut after: u64, writing: &Writing, tx: &Writer) {
     let store = &settings.store;
     // How long one read waits for new packets before checking on the producer.
     let wait = (settings.lease / 2).min(Duration::from_secs(5));
@@ -142,17 +201,17 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
         let packets = match store.read(id, after, BATCH, wait).await {
             Ok(packets) => packets,
             Err(StoreError::Evicted { .. }) => {
-                return fail(tx, format, id, StatusCode::GONE, EVICTED_MESSAGE).await;
+                return fail(tx, writing, id, StatusCode::GONE, EVICTED_MESSAGE).await;
             }
             Err(StoreError::Unknown) => {
-                return fail(tx, format, id, left_status(finished), left(finished)).await;
+                return fail(tx, writing, id, left_status(finished), left(finished)).await;
             }
             Err(e) => {
                 failures += 1;
                 tracing::warn!(stream = %id, error = %e, "reading a stream failed");
                 if failures >= MAX_FAILURES {
                     let status = StatusCode::SERVICE_UNAVAILABLE;
-                    return fail(tx, format, id, status, STORE_FAILED_MESSAGE).await;
+                    return fail(tx, writing, id, status, STORE_FAILED_MESSAGE).await;
                 }
                 tokio::time::sleep(wait.min(Duration::from_millis(200) * failures)).await;
                 continue;
@@ -170,7 +229,7 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                     // replica). What follows would not continue them.
                     tracing::warn!(stream = %id, delivered = after, kept = status.last, "the store lost packets of the stream");
                     let status = StatusCode::INTERNAL_SERVER_ERROR;
-                    return fail(tx, format, id, status, HISTORY_LOST_MESSAGE).await;
+                    return fail(tx, writing, id, status, HISTORY_LOST_MESSAGE).await;
                 }
                 Ok(Some(status)) if status.finished && status.last <= after => return,
                 Ok(Some(status)) if status.finished || status.producer_alive => {
@@ -196,28 +255,28 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
                         }
                         Err(StoreError::Unknown) => {
                             let (status, message) = (left_status(finished), left(finished));
-                            return fail(tx, format, id, status, message).await;
+                            return fail(tx, writing, id, status, message).await;
                         }
                         Err(e) => {
                             failures += 1;
                             tracing::warn!(stream = %id, error = %e, "ending a lost stream failed");
                             if failures >= MAX_FAILURES {
                                 let status = StatusCode::SERVICE_UNAVAILABLE;
-                                return fail(tx, format, id, status, STORE_FAILED_MESSAGE).await;
+                                return fail(tx, writing, id, status, STORE_FAILED_MESSAGE).await;
                             }
                         }
                     }
                     continue;
                 }
                 Ok(None) => {
-                    return fail(tx, format, id, left_status(finished), left(finished)).await;
+                    return fail(tx, writing, id, left_status(finished), left(finished)).await;
                 }
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(stream = %id, error = %e, "checking a stream failed");
                     if failures >= MAX_FAILURES {
                         let status = StatusCode::SERVICE_UNAVAILABLE;
-                        return fail(tx, format, id, status, STORE_FAILED_MESSAGE).await;
+                        return fail(tx, writing, id, status, STORE_FAILED_MESSAGE).await;
                     }
                     continue;
                 }
@@ -225,12 +284,12 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
         }
         failures = 0;
         for packet in packets {
-            let item = match encode_packet(&packet, format, id) {
+            let item = match writing.packet(&packet, id) {
                 Ok(item) => item,
                 Err(e) => {
                     tracing::error!(stream = %id, seq = packet.seq, error = %e, "a stored packet is not valid");
                     let status = StatusCode::INTERNAL_SERVER_ERROR;
-                    return fail(tx, format, id, status, STORE_FAILED_MESSAGE).await;
+                    return fail(tx, writing, id, status, STORE_FAILED_MESSAGE).await;
                 }
             };
             match item {
@@ -253,17 +312,14 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, format: Forma
 /// the error belongs to this connection, not to the stream.
 async fn fail(
     tx: &Writer,
-    format: Format,
+    writing: &Writing,
     id: StreamId,
     status: StatusCode,
     message: &'static str,
 ) {
     tracing::info!(stream = %id, message, "ending a connection of a resumable stream");
     let packet = Error::new(status, message).into_packet(false);
-    // No SSE `id` field: the client's last event id stays that of the last
-    // real packet.
-    let frame = encode::error(format, EventId::None, &packet);
-    tx.finish(End::Failed { packet, frame });
+    tx.finish(writing.error(packet));
 }
 
 /// A stored packet encoded for a connection.

@@ -8,6 +8,8 @@ use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 
 use super::Settings;
+use super::encoding::{Dialect, Encoding};
+use super::replay::Writing;
 use super::request::ResumeRequest;
 use super::settings::Resume;
 use super::store::StoreError;
@@ -16,7 +18,10 @@ use crate::error::Error;
 use crate::error::refusal::retry_later;
 use crate::metrics::ActiveStream;
 use crate::protocol::Format;
-use crate::protocol::{EVICTED_MESSAGE, FULL_MESSAGE, STORE_UNAVAILABLE_MESSAGE, StreamId};
+use crate::protocol::{
+    EVICTED_MESSAGE, FULL_MESSAGE, RUNNING_MESSAGE, ResumePoint, STORE_UNAVAILABLE_MESSAGE,
+    StreamId,
+};
 use crate::request::resume::{self, Kept, Requested, Verdict};
 use crate::response::{IntoResponse, Response};
 use crate::stream::sender::Sender;
@@ -35,6 +40,12 @@ pub struct Resumable {
     owner: Option<String>,
     /// A `DELETE`: the request cancels the stream its point names.
     cancel: bool,
+    /// The id a new stream takes instead of a random one.
+    id: Option<StreamId>,
+    /// Answer a resume of a finished stream `204`.
+    running_only: bool,
+    /// The SSE dialect connections write instead of the negotiated format.
+    dialect: Option<Dialect>,
 }
 
 impl Resumable {
@@ -57,6 +68,9 @@ impl Resumable {
             stream,
             owner: None,
             cancel: parts.method == Method::DELETE,
+            id: None,
+            running_only: false,
+            dialect: None,
         }
     }
 }
@@ -83,6 +97,42 @@ impl Resumable {
     /// (unless a [`Resume::authorize`] hook decides otherwise).
     pub fn owner(mut self, owner: impl Into<String>) -> Self {
         self.owner = Some(owner.into());
+        self
+    }
+
+    /// Starts the job under `id` instead of a random id. With
+    /// [`StreamId::named`], requests that know the name (a chat's id in
+    /// their URL) reach the stream with [`resume_from`](Self::resume_from),
+    /// without a resume point of their own. While a job runs under `id`, a
+    /// new start is answered `409 Conflict`; a stream under `id` that has
+    /// ended is replaced by the new one.
+    pub fn id(mut self, id: StreamId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Makes the request resume (or, for a `DELETE`, cancel) the stream at
+    /// `point`, whatever resume point it carries itself: for routes whose URL
+    /// names the stream.
+    pub fn resume_from(mut self, point: ResumePoint) -> Self {
+        self.stream.resume_from = Requested::Point(point);
+        self.headers = self.stream.headers.clone();
+        self
+    }
+
+    /// Answers a resume of a stream that has finished `204 No Content`
+    /// instead of replaying it: for clients that only follow a job while it
+    /// runs (the AI SDK's resume on page load), and get a finished answer
+    /// some other way.
+    pub fn running_only(mut self) -> Self {
+        self.running_only = true;
+        self
+    }
+
+    /// Writes the response in `encoding`, an SSE dialect, instead of the
+    /// format the client asked for (see [`Encoding`]).
+    pub fn encoding(mut self, encoding: impl Encoding) -> Self {
+        self.dialect = Some(Dialect(std::sync::Arc::new(encoding)));
         self
     }
 
@@ -121,13 +171,19 @@ impl Resumable {
             headers,
             owner,
             cancel,
+            id,
+            running_only,
+            dialect,
         } = self;
         let settings = resume.inner;
         let from = stream.resume_from;
         if cancel {
             return cancel_stream(&settings, from, &headers, owner.as_deref()).await;
         }
-        let format = stream.format();
+        let writing = match dialect {
+            Some(Dialect(encoding)) => Writing::Dialect(encoding),
+            None => Writing::Format(stream.format()),
+        };
         let timing = Timing::of(stream.config());
         let shutdown = stream.config().shutdown.clone();
         let point = match from {
@@ -140,9 +196,12 @@ impl Resumable {
                     Ok(job) => job,
                     Err(refused) => return *refused,
                 };
-                let id = StreamId::random();
+                let id = id.unwrap_or_else(StreamId::random);
                 match producer::start(&settings, id, owner.as_deref(), job).await {
                     Ok(()) => {}
+                    Err(StoreError::Exists) => {
+                        return Error::new(StatusCode::CONFLICT, RUNNING_MESSAGE).into_response();
+                    }
                     Err(StoreError::Full) => {
                         tracing::warn!(stream = %id, "refused a resumable stream: the store is full");
                         return retry_later(FULL_MESSAGE);
@@ -155,7 +214,7 @@ impl Resumable {
                 // The job holds the stream's slot and is counted; its first
                 // connection shares them.
                 let connection = replay::Connection {
-                    format,
+                    writing,
                     timing,
                     shutdown,
                     held: None,
@@ -181,6 +240,9 @@ impl Resumable {
         if let Err(denied) = authorize(&settings, &request) {
             return denied.into_response();
         }
+        if running_only && status.finished {
+            return resume::no_content();
+        }
         // The store reports the packets it no longer keeps as it reads them
         // (`Evicted`): as far as the table goes, it keeps them all.
         let kept = Kept {
@@ -201,7 +263,7 @@ impl Resumable {
             Err(refused) => return *refused,
         };
         let connection = replay::Connection {
-            format,
+            writing,
             timing,
             shutdown,
             held: Some((slot, ActiveStream::start())),

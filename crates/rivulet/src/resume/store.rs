@@ -86,7 +86,7 @@ pub enum StoreError {
     },
     /// The stream is not in the store (never created, expired, or evicted).
     Unknown,
-    /// [`Store::create`] with the id of a stream the store already has.
+    /// [`Store::create`] with the id of a stream whose job still runs.
     Exists,
     /// [`Store::append`] of a packet that is not the next one: a gap after
     /// the last packet stored, or a packet after the final one.
@@ -158,6 +158,11 @@ pub trait Store: Send + Sync + 'static {
     /// Registers a new stream whose producer holds a lease for `lease`. Once
     /// finished, or once its producer's lease has run out, the stream is kept
     /// for `ttl`, then removed.
+    ///
+    /// A stream under the same id whose job has ended (finished, or its
+    /// producer's lease run out) is replaced: its packets are dropped, so that
+    /// a [named](StreamId::named) stream can carry one job after another.
+    /// Fails with [`StoreError::Exists`] while that stream's producer runs.
     fn create(
         &self,
         stream: StreamId,
