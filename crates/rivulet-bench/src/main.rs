@@ -12,6 +12,7 @@
 //! and the client run on current-thread runtimes on threads pinned to
 //! different cores. See docs/benchmarks.md.
 
+mod actix_peers;
 mod cancel;
 mod fanout;
 mod h2_client;

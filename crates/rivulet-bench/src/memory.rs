@@ -39,12 +39,14 @@ impl Row {
 /// Raw hyper with a body that stays open is the floor: what the HTTP server
 /// itself keeps per connection, whatever runs on top of it. Rivulet on axum's
 /// server comes first: the ratios are against it.
-const ROWS: [Row; 5] = [
+const ROWS: [Row; 7] = [
     Row::Peer(Peer::Rivulet),
     Row::Peer(Peer::SseChannel),
     Row::Peer(Peer::Hyper),
     Row::ServeH1,
     Row::ServeH2,
+    Row::Peer(Peer::RivuletActix),
+    Row::Peer(Peer::ActixLabSse),
 ];
 
 /// The HTTP/2 connections the shared-h2 row opens its streams on.
@@ -55,6 +57,7 @@ struct ChildServer {
     axum: SocketAddr,
     hyper: SocketAddr,
     serve: SocketAddr,
+    actix: SocketAddr,
 }
 
 impl ChildServer {
@@ -87,12 +90,13 @@ impl ChildServer {
             .strip_prefix("ports ")
             .map(|p| p.split(' ').filter_map(|p| p.parse().ok()).collect())
             .unwrap_or_default();
-        assert_eq!(ports.len(), 3, "the child prints its ports: {line}");
+        assert_eq!(ports.len(), 4, "the child prints its ports: {line}");
         ChildServer {
             child,
             axum: SocketAddr::from(([127, 0, 0, 1], ports[0])),
             hyper: SocketAddr::from(([127, 0, 0, 1], ports[1])),
             serve: SocketAddr::from(([127, 0, 0, 1], ports[2])),
+            actix: SocketAddr::from(([127, 0, 0, 1], ports[3])),
         }
     }
 
@@ -131,6 +135,8 @@ async fn open_many(server: &ChildServer, row: Row, count: usize) -> Open {
     let (addr, path) = match row {
         Row::Peer(Peer::Rivulet) => (server.axum, "/rivulet-idle"),
         Row::Peer(Peer::SseChannel) => (server.axum, "/sse-channel-idle"),
+        Row::Peer(Peer::RivuletActix) => (server.actix, "/rivulet-idle"),
+        Row::Peer(Peer::ActixLabSse) => (server.actix, "/sse-channel-idle"),
         Row::Peer(_) => (server.hyper, "/idle"),
         Row::ServeH1 => (server.serve, "/rivulet-idle"),
         Row::ServeH2 => {
@@ -178,6 +184,7 @@ pub async fn run(quick: bool) {
         "KiB/stream",
         "peer ÷ rivulet",
     ]);
+    let mut actix_ratios = Vec::new();
     for &count in counts {
         if count as u64 + 64 > limit {
             println!("  skipping {count} streams: open-file limit {limit}");
@@ -191,6 +198,16 @@ pub async fn run(quick: bool) {
             }
         }
         let rivulet = median(&results[0]);
+        let row = |peer: Peer| {
+            let i = ROWS
+                .iter()
+                .position(|r| matches!(r, Row::Peer(p) if *p == peer));
+            median(&results[i.expect("a row")])
+        };
+        actix_ratios.push(format!(
+            "{count} streams: {}",
+            ratio(row(Peer::RivuletActix) / row(Peer::ActixLabSse))
+        ));
         for (i, peer) in ROWS.iter().enumerate() {
             let bytes = median(&results[i]);
             table.row(vec![
@@ -206,6 +223,10 @@ pub async fn run(quick: bool) {
         }
     }
     table.print();
+    println!(
+        "  rivulet on actix-web ÷ actix-web-lab sse (bytes/stream; target ≤ 1×): {}",
+        actix_ratios.join(", ")
+    );
     println!(
         "  targets: rivulet ≤ 8 KiB per stream at 10k streams; on rivulet::serve ≤ 12 KiB per h1 stream, ≤ 4 KiB per stream on shared h2 connections"
     );

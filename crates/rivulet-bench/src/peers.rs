@@ -67,7 +67,7 @@ pub fn now_ns() -> u64 {
 }
 
 /// An `at` value with as many digits as a latency timestamp.
-fn throughput_at(seq: u64) -> u64 {
+pub fn throughput_at(seq: u64) -> u64 {
     1_000_000_000 + seq * 1000
 }
 
@@ -79,6 +79,10 @@ pub enum Peer {
     SseReady,
     Hyper,
     Tcp,
+    /// Rivulet on the actix-web adapter (`actix_peers.rs`).
+    RivuletActix,
+    /// actix-web-lab's `sse`, channel-fed (`actix_peers.rs`).
+    ActixLabSse,
 }
 
 impl Peer {
@@ -89,14 +93,16 @@ impl Peer {
             Peer::SseReady => "axum Sse, ready stream",
             Peer::Hyper => "raw hyper, frame/packet",
             Peer::Tcp => "raw TCP writer",
+            Peer::RivuletActix => "rivulet on actix-web",
+            Peer::ActixLabSse => "actix-web-lab sse, channel-fed",
         }
     }
 
     /// The route prefix on the axum server (`/rivulet`, `/sse-channel`, …).
     fn route(self) -> &'static str {
         match self {
-            Peer::Rivulet => "/rivulet",
-            Peer::SseChannel => "/sse-channel",
+            Peer::Rivulet | Peer::RivuletActix => "/rivulet",
+            Peer::SseChannel | Peer::ActixLabSse => "/sse-channel",
             Peer::SseReady => "/sse-ready",
             Peer::Hyper | Peer::Tcp => "/",
         }
@@ -423,6 +429,9 @@ pub struct Servers {
     serve: SocketAddr,
     /// The CPU clock of the server thread: all server work runs on it.
     pub clock: ThreadClock,
+    /// The actix-web peers' server, started on first use.
+    actix: OnceLock<crate::actix_peers::ActixServer>,
+    core: usize,
     /// The server thread's id, for changing its scheduling.
     pub thread: i32,
     pub pinned: bool,
@@ -458,6 +467,8 @@ impl Servers {
                         hyper: hyper_l.local_addr().expect("addr"),
                         tcp: tcp_l.local_addr().expect("addr"),
                         clock: ThreadClock::current(),
+                        actix: OnceLock::new(),
+                        core,
                         thread: crate::sys::thread_id(),
                         pinned,
                     };
@@ -479,16 +490,33 @@ impl Servers {
         let addr = match peer {
             Peer::Hyper => self.hyper,
             Peer::Tcp => self.tcp,
+            Peer::RivuletActix | Peer::ActixLabSse => self.actix().addr,
             _ => self.axum,
         };
         (addr, format!("{}{suffix}?{query}", peer.route()))
+    }
+
+    /// The CPU clock of the thread that serves `peer`.
+    pub fn clock_of(&self, peer: Peer) -> ThreadClock {
+        match peer {
+            Peer::RivuletActix | Peer::ActixLabSse => self.actix().clock,
+            _ => self.clock,
+        }
+    }
+
+    fn actix(&self) -> &crate::actix_peers::ActixServer {
+        self.actix
+            .get_or_init(|| crate::actix_peers::start(self.core))
     }
 
     /// Where to connect for an axum-routed `peer` on `rivulet::serve`, and the
     /// request target for `query`.
     pub fn serve_target(&self, peer: Peer, query: &str) -> (SocketAddr, String) {
         assert!(
-            !matches!(peer, Peer::Hyper | Peer::Tcp),
+            !matches!(
+                peer,
+                Peer::Hyper | Peer::Tcp | Peer::RivuletActix | Peer::ActixLabSse
+            ),
             "{} is not an axum route",
             peer.name()
         );
@@ -517,11 +545,14 @@ pub fn serve_child() {
         let hyper_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let serve_listener =
             rivulet::serve::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        // The actix-web peers' idle routes, on their own server and thread.
+        let actix = crate::actix_peers::start(0);
         println!(
-            "ports {} {} {}",
+            "ports {} {} {} {}",
             listener.local_addr().expect("addr").port(),
             hyper_listener.local_addr().expect("addr").port(),
-            serve_listener.local_addr().expect("addr").port()
+            serve_listener.local_addr().expect("addr").port(),
+            actix.addr.port()
         );
         tokio::spawn(serve_hyper(hyper_listener));
         // Only the idle routes: axum copies the route table for every

@@ -7,12 +7,14 @@ use crate::peers::{Peer, Servers};
 use crate::stats::{Table, median, ratio, si};
 use crate::wire::{EventCounter, Response, connect};
 
-const PEERS: [Peer; 5] = [
+const PEERS: [Peer; 7] = [
     Peer::Rivulet,
     Peer::SseChannel,
     Peer::SseReady,
     Peer::Hyper,
     Peer::Tcp,
+    Peer::RivuletActix,
+    Peer::ActixLabSse,
 ];
 
 /// What Rivulet should reach against each peer (issue 5).
@@ -32,7 +34,8 @@ struct Run {
 
 async fn measure(servers: &Servers, peer: Peer, n: u64) -> Run {
     let (addr, path) = servers.target(peer, "", &format!("n={n}"));
-    let cpu_before = servers.clock.elapsed();
+    let clock = servers.clock_of(peer);
+    let cpu_before = clock.elapsed();
     let start = Instant::now();
     let stream = connect(addr, 0).await.expect("connect");
     let mut response = Response::get(stream, &path, 256 * 1024)
@@ -44,7 +47,7 @@ async fn measure(servers: &Servers, peer: Peer, n: u64) -> Run {
         .await
         .expect("read");
     let elapsed = start.elapsed();
-    let cpu = servers.clock.elapsed() - cpu_before;
+    let cpu = clock.elapsed() - cpu_before;
     assert!(
         counter.events >= n,
         "{}: {} of {n} packets",
@@ -128,4 +131,19 @@ pub async fn run(servers: &Servers, quick: bool) {
         ]);
     }
     table.print();
+    // On actix-web, Rivulet against the SSE its users would write there
+    // (issue 22: ≥ 2× packets/s), and against Rivulet on axum.
+    let index = |peer: Peer| PEERS.iter().position(|p| *p == peer).expect("a peer");
+    let (on_actix, lab) = (index(Peer::RivuletActix), index(Peer::ActixLabSse));
+    let per_round = |a: usize, b: usize| -> f64 {
+        let ratios: Vec<f64> = (0..rounds)
+            .map(|r| runs[a][r].packets_per_sec / runs[b][r].packets_per_sec)
+            .collect();
+        median(&ratios)
+    };
+    println!(
+        "  rivulet on actix-web ÷ actix-web-lab sse (packets/s): {} (target ≥ 2×); ÷ rivulet on axum: {}",
+        ratio(per_round(on_actix, lab)),
+        ratio(per_round(on_actix, 0)),
+    );
 }

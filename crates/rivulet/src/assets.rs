@@ -9,15 +9,18 @@
 //!
 //! Each file is answered with its content type, a strong `ETag` (a hash of its
 //! bytes) and `Cache-Control: no-cache`, so browsers revalidate and get a
-//! `304 Not Modified` while the file is unchanged.
+//! `304 Not Modified` while the file is unchanged. [`router`] is axum's way in
+//! (feature `axum`), `rivulet::actix::assets` actix-web's; [`Asset::respond`]
+//! answers one request for a file under any framework.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use axum::Router;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+#[cfg(feature = "axum")]
+use axum::{Router, routing::get};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use crate::response::{Body, IntoResponse, Response};
 
 /// The base path the client is usually served under.
 pub const DEFAULT_BASE: &str = "/rivulet/";
@@ -80,15 +83,31 @@ pub const FILES: &[Asset] = &[
 ];
 
 /// A router serving [`FILES`] under `base` (`"/rivulet/"`, `"/static/js"`, …).
+#[cfg(feature = "axum")]
 pub fn router<S: Clone + Send + Sync + 'static>(base: &str) -> Router<S> {
     let base = base.trim_end_matches('/');
     FILES.iter().fold(Router::new(), |router, asset| {
         let etag = etag(asset.contents);
         router.route(
             &format!("{base}/{}", asset.name),
-            get(move |headers: HeaderMap| async move { serve(asset, &etag, &headers) }),
+            get(move |headers: HeaderMap| async move {
+                crate::axum::response(serve(asset, &etag, &headers))
+            }),
         )
     })
+}
+
+impl Asset {
+    /// The file named `name` (`"stream.js"`), if it is one of [`FILES`].
+    pub fn named(name: &str) -> Option<&'static Asset> {
+        FILES.iter().find(|asset| asset.name == name)
+    }
+
+    /// Answers a `GET` for this file from a client that sent `request`
+    /// (a `304 Not Modified` when its `If-None-Match` has the file's `ETag`).
+    pub fn respond(&self, request: &HeaderMap) -> Response {
+        serve(self, &etag(self.contents), request)
+    }
 }
 
 fn etag(contents: &str) -> HeaderValue {
@@ -107,17 +126,17 @@ fn serve(asset: &Asset, etag: &HeaderValue, request: &HeaderMap) -> Response {
             let tag = tag.trim();
             tag == "*" || tag.trim_start_matches("W/").as_bytes() == etag.as_bytes()
         });
-    let headers = [
-        (ETAG, etag.clone()),
-        (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-    ];
-    if fresh {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
-    (
-        headers,
-        [(CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
-        asset.contents,
-    )
-        .into_response()
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut response = Response::new(Body::full(asset.contents));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(ETAG, etag.clone());
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }

@@ -33,6 +33,10 @@
 //! `Multipart`) and write `let Json(body) = body?;` inside `run`; a bad body is
 //! then a 4xx with its reason, in the protocol's error shape ([`rejection`]).
 //!
+//! Frameworks: axum through the default feature `axum` (the extractors above),
+//! actix-web 4 through the feature `actix` (`rivulet::actix`), and any
+//! hyper or tower service through the core itself ([`response`]).
+//!
 //! The data path, one file per step: handler → [`Sender`] (encodes each packet
 //! in the stream's [`Format`]) → a bounded buffer (backpressure) → the response
 //! body (joins ready packets, writes keep-alives, cancels the handler when the
@@ -42,8 +46,13 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub, missing_debug_implementations, missing_docs)]
 
+#[cfg(feature = "actix")]
+pub mod actix;
+#[cfg(feature = "axum")]
 pub mod ai_sdk;
 pub mod assets;
+#[cfg(feature = "axum")]
+mod axum;
 #[cfg(feature = "client")]
 pub mod client;
 mod config;
@@ -55,15 +64,18 @@ pub mod protocol;
 #[cfg(feature = "redis")]
 pub mod redis_conn;
 mod request;
+pub mod response;
 pub mod resume;
 #[cfg(feature = "serve")]
 pub mod serve;
 mod shutdown;
 mod stream;
 
+#[cfg(feature = "axum")]
+pub use config::RequestGuard;
 pub use config::{
     Config, DEFAULT_BUFFER, DEFAULT_FIRST_PACKET_WAIT, DEFAULT_KEEP_ALIVE,
-    DEFAULT_MAX_PACKET_BYTES, DEFAULT_REQUEST_BODY_TIMEOUT, RequestGuard,
+    DEFAULT_MAX_PACKET_BYTES, DEFAULT_REQUEST_BODY_TIMEOUT,
 };
 pub use error::{Error, SendError, rejection};
 pub use protocol::error_packet::ErrorPacket;

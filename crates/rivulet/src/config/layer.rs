@@ -1,17 +1,22 @@
 //! [`Config`] as a tower layer, the one way to install it: every request gets
 //! the [`Config`] and its body the guard of [`request`](crate::request).
 
+#[cfg(feature = "axum")]
 use std::task::{Context, Poll};
 
+#[cfg(feature = "axum")]
 use axum::body::Body;
+#[cfg(feature = "axum")]
 use http::Request;
 
 use super::Config;
+#[cfg(feature = "axum")]
 use crate::request::guard_body;
 use crate::shutdown::Shutdown;
 
 /// The service [`Config`]'s layer wraps around an app: it hands every
 /// request the [`Config`] (as the `Extension` layer would) and guards its body.
+#[cfg(feature = "axum")]
 #[derive(Clone, Debug)]
 pub struct RequestGuard<S> {
     inner: S,
@@ -20,6 +25,7 @@ pub struct RequestGuard<S> {
 
 /// `Router::layer(config)`: the streams get their settings, and request bodies
 /// the guard of this module.
+#[cfg(feature = "axum")]
 impl<S> tower_layer::Layer<S> for Config {
     type Service = RequestGuard<S>;
 
@@ -31,6 +37,7 @@ impl<S> tower_layer::Layer<S> for Config {
     }
 }
 
+#[cfg(feature = "axum")]
 impl<S> tower_service::Service<Request<Body>> for RequestGuard<S>
 where
     S: tower_service::Service<Request<Body>>,
@@ -52,9 +59,10 @@ where
 }
 
 /// Marks a request whose [`Config`] came through its layer (not through an
-/// `Extension`, which would leave request bodies unguarded).
+/// `Extension`, which would leave request bodies unguarded). The actix-web
+/// adapter marks every request: its Config comes from the app's data.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Layered;
+pub(crate) struct Layered;
 
 impl Config {
     /// The settings of the request's streams: the [`Config`] its layer

@@ -10,12 +10,17 @@ use crate::shutdown::Shutdown;
 mod layer;
 mod slots;
 
+#[cfg(feature = "actix")]
+pub(crate) use layer::Layered;
+#[cfg(feature = "axum")]
 pub use layer::RequestGuard;
 
 /// How streams behave: buffer size, keep-alive, packet limit, error exposure,
 /// and the limits that protect the server.
 ///
-/// Install one for the whole app as a layer, `Router::layer(config)`: the
+/// On actix-web, give it as app data, `App::app_data(config)` (see
+/// `rivulet::actix`). On axum,
+/// install one for the whole app as a layer, `Router::layer(config)`: the
 /// [`Stream`](crate::Stream) extractor picks it up (as it would from axum's
 /// `Extension` layer), and request bodies are guarded (a timeout when they
 /// make no progress, bounded multipart heads, 400 for broken framing; see

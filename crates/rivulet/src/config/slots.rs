@@ -1,7 +1,7 @@
 //! Slots under [`Config::max_streams`]: one per running stream, refused
 //! while the server is shutting down.
 
-use axum::response::Response;
+use crate::response::Response;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::Config;

@@ -8,6 +8,7 @@ use std::fmt;
 use http::StatusCode;
 
 use crate::protocol::{ErrorBody, ErrorPacket, INTERNAL_ERROR_MESSAGE};
+use crate::response::{IntoResponse, Response, json};
 
 pub(crate) mod refusal;
 pub mod rejection;
@@ -168,32 +169,30 @@ impl fmt::Display for Error {
 
 /// An error answered as a response of its own: its status and a JSON body
 /// `{"error": <error object>}`. Lets a handler reject a request before it starts
-/// streaming, in the same shape as an error inside the stream.
-impl axum::response::IntoResponse for Error {
-    fn into_response(self) -> axum::response::Response {
+/// streaming, in the same shape as an error inside the stream. (The adapters
+/// answer an [`Error`] a handler returns with this.)
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
         // The embedding app decides about exposure for streams; here, never.
         error_response(self.into_packet(false))
     }
 }
 
+impl Error {
+    /// The answer for this error before any packet: its status and the JSON
+    /// body `{"error": <error object>}`.
+    pub fn into_http_response(self) -> Response {
+        self.into_response()
+    }
+}
+
 /// The response for an error answered before any packet.
-pub(crate) fn error_response(packet: ErrorPacket) -> axum::response::Response {
-    use axum::response::IntoResponse;
+pub(crate) fn error_response(packet: ErrorPacket) -> Response {
     let status = StatusCode::from_u16(packet.status)
         .ok()
         .filter(|s| s.is_client_error() || s.is_server_error())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(&ErrorBody { error: packet })
-        .expect("the error object always serializes");
-    (
-        status,
-        [(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    json(status, &ErrorBody { error: packet })
 }
 
 /// Any standard error converts with `?`, as an internal error, except the

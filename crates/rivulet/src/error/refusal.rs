@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use axum::response::{IntoResponse, Response};
+use crate::response::{IntoResponse, Response};
 use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
 

@@ -45,15 +45,32 @@
 
 use std::error::Error as StdError;
 
+#[cfg(any(feature = "axum", feature = "actix"))]
 use http::StatusCode;
 
 use crate::error::Error;
 
-type Boxed = Box<dyn StdError + Send + Sync>;
+pub(crate) type Boxed = Box<dyn StdError + Send + Sync>;
 
-/// The [`Error`] for `error` when it is one of axum's rejections, or `error`
-/// back when it is not.
+/// The [`Error`] for `error` when it is one of the rejections of a framework
+/// the crate adapts to, or `error` back when it is not.
 pub(crate) fn from_rejection(error: Boxed) -> Result<Error, Boxed> {
+    #[cfg(feature = "axum")]
+    let error = match from_axum(error) {
+        Ok(known) => return Ok(known),
+        Err(other) => other,
+    };
+    #[cfg(feature = "actix")]
+    let error = match crate::actix::rejection::from_actix(error) {
+        Ok(known) => return Ok(known),
+        Err(other) => other,
+    };
+    Err(error)
+}
+
+/// The [`Error`] for one of axum's rejections.
+#[cfg(feature = "axum")]
+fn from_axum(error: Boxed) -> Result<Error, Boxed> {
     macro_rules! rejections {
         ($error:ident: $($(#[$cfg:meta])* $ty:ty),+ $(,)?) => {
             $(
@@ -82,7 +99,9 @@ pub(crate) fn from_rejection(error: Boxed) -> Result<Error, Boxed> {
     Err(error)
 }
 
-fn classify(status: StatusCode, reason: String, rejection: impl Into<Boxed>) -> Error {
+/// A client error keeps its status and reason; any other is internal.
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) fn classify(status: StatusCode, reason: String, rejection: impl Into<Boxed>) -> Error {
     if status.is_client_error() {
         Error::new(status, reason)
     } else {

@@ -26,7 +26,7 @@ use crate::stream::encode;
 const BATCH: usize = 32;
 
 /// The body of a feed subscriber's response.
-pub(super) struct FeedBody {
+pub(crate) struct FeedBody {
     feed: Arc<Shared>,
     /// The subscriber's id; `None` for a closed feed's answer, all in `ready`.
     id: Option<u64>,

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use tokio::sync::OwnedSemaphorePermit;
@@ -15,6 +14,7 @@ use crate::error::refusal::retry_later;
 use crate::protocol::Format;
 use crate::protocol::{ResumePoint, StreamId, WINDOW_PASSED_MESSAGE};
 use crate::request::resume::{self, Kept, Requested, Verdict};
+use crate::response::{self, IntoResponse, Response};
 use crate::stream::{self, Stream};
 
 /// A request to follow a feed, as the [`Feed::authorize`] hook sees it.
@@ -50,7 +50,9 @@ impl Stream {
     /// `400` when it is not a resume point, `503` while the feed's Redis
     /// cannot be reached, and the [`Feed::authorize`] hook's error. A `200`
     /// carries `Rivulet-Stream-Id` (the epoch) and `Rivulet-Resume-Point`.
-    pub async fn follow(self, feed: &Feed) -> Response {
+    ///
+    /// The framework-neutral form of `follow` (which the adapters give).
+    pub async fn respond_feed(self, feed: &Feed) -> Response {
         let mut limits = match self.admit() {
             Ok(limits) => limits,
             Err(refused) => return *refused,
@@ -99,9 +101,9 @@ impl Stream {
             keep_alive,
             joined.first,
         );
-        let mut response = stream::head(Response::new(axum::body::Body::new(body)), format);
-        resume::name_history(response.headers_mut(), joined.epoch, joined.after);
-        response
+        let mut answer = stream::head(Response::new(response::Body::feed(body)), format);
+        resume::name_history(answer.headers_mut(), joined.epoch, joined.after);
+        answer
     }
 }
 

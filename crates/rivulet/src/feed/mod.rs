@@ -52,7 +52,7 @@
 //! metrics like any stream. The wire side is in `docs/protocol.md` ("Live
 //! feeds").
 
-mod body;
+pub(crate) mod body;
 mod follow;
 mod frame;
 mod lag;
@@ -171,12 +171,13 @@ impl std::error::Error for FeedError {
     }
 }
 
-impl axum::response::IntoResponse for FeedError {
+impl FeedError {
     /// The answer to a request whose publish failed: `409` for a closed
     /// feed, `500` for a value that is not JSON, and `503` with
     /// `Retry-After` while the store cannot take it (unreachable, or its
-    /// history lost and not yet started again).
-    fn into_response(self) -> axum::response::Response {
+    /// history lost and not yet started again). The adapters answer a
+    /// `FeedError` a handler returns with this.
+    pub fn into_http_response(self) -> crate::response::Response {
         use crate::error::refusal::{refuse, retry_later};
         use http::StatusCode;
         match self {

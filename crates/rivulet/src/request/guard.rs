@@ -19,16 +19,23 @@
 //! (`MultipartError`, `BytesRejection`, …); `?` turns any error that carries
 //! one into an [`Error`] with its status and reason, and
 //! [`Error::from_request_body`] finds it in an error of any type.
+// Installed by the axum layer; the core alone has no request body to guard.
+#![cfg_attr(not(feature = "axum"), allow(dead_code))]
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+#[cfg(feature = "axum")]
 use axum::body::Body;
 use bytes::Bytes;
+#[cfg(feature = "axum")]
+use http::Request;
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, Request, StatusCode};
-use http_body::{Body as _, Frame, SizeHint};
+use http::{HeaderMap, StatusCode};
+#[cfg(feature = "axum")]
+use http_body::Body as _;
+use http_body::{Frame, SizeHint};
 use memchr::memmem;
 use tokio::time::{Instant, Sleep};
 
@@ -39,27 +46,33 @@ use crate::error::RequestBodyError;
 pub const MAX_MULTIPART_HEAD: usize = 16 * 1024;
 
 /// Wraps the body of `request` in the guard, unless it has none.
+#[cfg(feature = "axum")]
 pub(crate) fn guard_body(request: Request<Body>, idle: Option<Duration>) -> Request<Body> {
     if request.body().is_end_stream() {
         return request;
     }
     let (parts, body) = request.into_parts();
-    let multipart = multipart_boundary(&parts.headers).map(Scan::new);
-    let guarded = Guarded {
+    let guarded = guard(body, &parts.headers, idle);
+    Request::from_parts(parts, Body::new(guarded))
+}
+
+/// Wraps `body`, the body of a request with `headers`, in the guard.
+pub(crate) fn guard<B>(body: B, headers: &HeaderMap, idle: Option<Duration>) -> Guarded<B> {
+    Guarded {
         inner: body,
         idle,
         sleep: None,
         waiting: false,
-        multipart,
+        multipart: multipart_boundary(headers).map(Scan::new),
         failed: false,
-    };
-    Request::from_parts(parts, Body::new(guarded))
+    }
 }
 
 pin_project_lite::pin_project! {
-    struct Guarded {
+    /// A request body under the guard.
+    pub(crate) struct Guarded<B> {
         #[pin]
-        inner: Body,
+        inner: B,
         idle: Option<Duration>,
         // Made on the first wait, then reset: most bodies arrive whole.
         sleep: Option<Pin<Box<Sleep>>>,
@@ -70,7 +83,11 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl http_body::Body for Guarded {
+impl<B> http_body::Body for Guarded<B>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Display,
+{
     type Data = Bytes;
     type Error = RequestBodyError;
 

@@ -7,4 +7,5 @@ pub(crate) mod resume;
 pub(crate) mod tracked;
 
 pub use guard::MAX_MULTIPART_HEAD;
+#[cfg(feature = "axum")]
 pub(crate) use guard::guard_body;

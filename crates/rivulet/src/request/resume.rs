@@ -3,7 +3,7 @@
 //! ([`Kept::classify`]). Both kinds of stream answer the same point the same
 //! way; `docs/protocol.md` ("Resuming") holds the table.
 
-use axum::response::{IntoResponse, Response};
+use crate::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 
 use crate::error::Error;

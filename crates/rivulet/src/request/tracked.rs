@@ -11,6 +11,8 @@
 //!
 //! [`serve`](crate::serve()) tracks every request's body; under another server
 //! streams are not held.
+// Read by `serve`, which tracks every request body.
+#![cfg_attr(not(feature = "serve"), allow(dead_code))]
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

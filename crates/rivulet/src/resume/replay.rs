@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::response::Response;
+use crate::response::Response;
 use bytes::Bytes;
 use http::StatusCode;
 

@@ -1,11 +1,8 @@
 //! [`Resumable`]: the extractor of a resumable streaming handler, which starts
 //! a detached job or continues the stream a request's resume point names.
 
-use std::convert::Infallible;
 use std::future::Future;
 
-use axum::extract::FromRequestParts;
-use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
@@ -26,6 +23,7 @@ use crate::protocol::{
     StreamId,
 };
 use crate::request::resume::{self, Kept, Requested, Verdict};
+use crate::response::{IntoResponse, Response};
 use crate::stream::sender::Sender;
 use crate::stream::{Stream, Timing};
 
@@ -50,12 +48,13 @@ pub struct Resumable {
     dialect: Option<Dialect>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Resumable {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
-        let stream = Stream::from_request_parts(parts, state).await?;
-        Ok(Resumable {
+impl Resumable {
+    /// The resumable stream a request asks for, from its head: as
+    /// [`Stream::from_parts`], with the [`Resume`] settings in its extensions
+    /// and the resume point it carries. What every adapter's extractor does.
+    pub fn from_parts(parts: &Parts) -> Self {
+        let stream = Stream::from_parts(parts);
+        Resumable {
             resume: parts
                 .extensions
                 .get::<Resume>()
@@ -72,7 +71,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Resumable {
             id: None,
             running_only: false,
             dialect: None,
-        })
+        }
     }
 }
 
@@ -158,7 +157,9 @@ impl Resumable {
     /// `204 No Content` when nothing runs under that id; `400` when the
     /// point is missing or malformed. Route the same handler for both
     /// methods: `get(handler).delete(handler)`.
-    pub async fn run<F, Fut, T>(self, handler: F) -> Response
+    ///
+    /// The framework-neutral form of `run` (which the adapters give).
+    pub async fn respond<F, Fut, T>(self, handler: F) -> Response
     where
         F: FnOnce(Sender) -> Fut,
         Fut: Future<Output = Result<T, Error>> + Send + 'static,
@@ -323,7 +324,7 @@ async fn cancel_stream(
         Ok(true) => {
             tracing::info!(stream = %point.stream, "a client cancelled the stream");
             let body = serde_json::json!({ "cancelled": point.stream.to_string() });
-            (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+            crate::response::json(StatusCode::ACCEPTED, &body)
         }
         Ok(false) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => {

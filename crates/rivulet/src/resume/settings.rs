@@ -20,7 +20,7 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 type Authorize = dyn Fn(&ResumeRequest<'_>) -> Result<(), Error> + Send + Sync;
 
 /// How resumable streams are kept: the store, and how long things last.
-/// Install it with axum's `Extension` layer; without one, [`Resumable`](super::Resumable) uses a
+/// Install it with axum's `Extension` layer (on actix-web, `App::app_data`); without one, [`Resumable`](super::Resumable) uses a
 /// [`MemoryStore`] shared by the whole process, with the default settings, and
 /// says so once in the log (at `info`): several servers that forget the layer
 /// would each keep their own streams.

@@ -9,13 +9,10 @@ pub(crate) mod limits;
 pub(crate) mod record;
 pub(crate) mod sender;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
-use axum::response::{IntoResponse, Response};
 use futures::FutureExt;
 use http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use http::request::Parts;
@@ -31,6 +28,7 @@ use crate::protocol::Format;
 use crate::protocol::{ENDED_UNEXPECTEDLY_MESSAGE, LAST_EVENT_ID};
 use crate::request::resume::Requested;
 use crate::request::tracked::BodyRead;
+use crate::response::{self, IntoResponse, Response};
 use crate::stream::buffer::{End, Frames, Queue, Reader, Writer};
 use crate::stream::handler_task::HandlerTask;
 use crate::stream::limits::Limits;
@@ -80,11 +78,13 @@ pub struct Stream {
     pub(crate) resume_from: Requested,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Stream {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
-        Ok(Stream {
+impl Stream {
+    /// The stream a request asks for, from its head: the wire format it
+    /// negotiates, and the [`Config`] in its extensions (the default without
+    /// one). What every adapter's extractor does; a plain hyper or tower
+    /// service calls it itself (see [`response`](crate::response)).
+    pub fn from_parts(parts: &Parts) -> Self {
+        Stream {
             format: Format::negotiate(&parts.headers),
             content_length: parts
                 .headers
@@ -95,11 +95,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Stream {
             config: Config::of_request(parts),
             headers: parts.headers.clone(),
             resume_from: Requested::of(&parts.headers, &parts.uri),
-        })
+        }
     }
-}
 
-impl Stream {
     /// A stream in `format` with `config`, for use outside an extractor.
     pub fn new(format: Format, config: Config) -> Self {
         Stream {
@@ -139,7 +137,11 @@ impl Stream {
     ///
     /// A request that is an `EventSource` reconnecting (it carries
     /// `Last-Event-ID`) is answered `204 No Content` without running the handler.
-    pub async fn run<F, Fut, T>(self, handler: F) -> Response
+    ///
+    /// The framework-neutral form of `run` (which the axum and actix-web
+    /// adapters give): the answer is an [`http::Response`] with the core's
+    /// [`Body`](crate::response::Body).
+    pub async fn respond<F, Fut, T>(self, handler: F) -> Response
     where
         F: FnOnce(Sender) -> Fut,
         Fut: Future<Output = Result<T, Error>> + Send + 'static,
@@ -293,7 +295,7 @@ pub(crate) fn response(
     let body = StreamBody::new(rx, format, keep_alive, task)
         .with_held(held)
         .on_leave(leaving);
-    head(Response::new(axum::body::Body::new(body)), format)
+    head(Response::new(response::Body::stream(body)), format)
 }
 
 /// Gives a stream's `response` the headers every stream answer has.

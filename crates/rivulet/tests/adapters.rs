@@ -1,0 +1,723 @@
+//! The same behaviour on both adapters: every test runs one body against an
+//! axum server and an actix-web server, each serving the same handler bodies
+//! (module `bodies`) through its own extractors on a loopback port.
+//!
+//! Formats, final and error packets, an early error as the HTTP status, a
+//! client that leaves cancelling the handler, backpressure, resume and
+//! cancel of a resumable stream, following a feed, the shutting-down
+//! packet, request body rejections, and an upload read with progress.
+
+#![cfg(feature = "actix")]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::StatusCode;
+use rivulet::decode::Event;
+use rivulet::feed::Feed;
+use rivulet::protocol::{CANCELLED_MESSAGE, SHUTDOWN_MESSAGE};
+use rivulet::resume::{MemoryStore, Resume};
+use rivulet::{Config, Format, Shutdown};
+use rivulet_testkit::{End, PATIENCE, Reader, Reading, cancel, client, get, open, url};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// The handler bodies both servers run: nothing in them knows the framework.
+mod bodies {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use futures::{Stream, StreamExt};
+    use http::StatusCode;
+    use rivulet::{Error, Sender};
+    use serde::Deserialize;
+    use serde_json::{Value, json};
+
+    /// Sends on its channel when dropped, with the handler's future.
+    pub struct Dropped(pub tokio::sync::mpsc::UnboundedSender<()>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+
+    /// Five packets, then the final one.
+    pub async fn count(tx: Sender) -> Result<Value, Error> {
+        for i in 1..=5 {
+            tx.send(json!({ "i": i })).await?;
+        }
+        Ok(json!({ "count": 5 }))
+    }
+
+    /// A packet, then the error packet.
+    pub async fn fail_late(tx: Sender) -> Result<(), Error> {
+        tx.send("Starting risky operation").await?;
+        Err(Error::message("Something went wrong!"))
+    }
+
+    /// Fails before any packet: the answer is an HTTP error.
+    pub async fn fail_early(_tx: Sender) -> Result<(), Error> {
+        Err(Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "items must be 1..=10",
+        ))
+    }
+
+    /// Ticks until it is dropped.
+    pub async fn endless(tx: Sender, dropped: Dropped) -> Result<(), Error> {
+        let _dropped = dropped;
+        loop {
+            tx.send("tick").await?;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// One packet, then nothing until it is dropped.
+    pub async fn silent(tx: Sender, dropped: Dropped) -> Result<(), Error> {
+        let _dropped = dropped;
+        tx.send("first").await?;
+        std::future::pending().await
+    }
+
+    pub const FLOOD_PACKETS: usize = 400;
+    pub const FLOOD_BYTES: usize = 64 * 1024;
+
+    /// Sends 400 packets of 64 KiB, counting each one the buffer took.
+    pub async fn flood(tx: Sender, sent: Arc<AtomicUsize>) -> Result<usize, Error> {
+        let packet = "x".repeat(FLOOD_BYTES);
+        for _ in 0..FLOOD_PACKETS {
+            tx.send(&packet).await?;
+            sent.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(FLOOD_PACKETS)
+    }
+
+    /// Ten packets, 20 ms apart: a resumable job.
+    pub async fn durable(tx: Sender) -> Result<Value, Error> {
+        for i in 1..=10 {
+            tx.send(format!("i={i}")).await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(json!({ "processed": 10 }))
+    }
+
+    /// Runs for ever, until cancelled.
+    pub async fn forever(tx: Sender, dropped: Dropped) -> Result<(), Error> {
+        let _dropped = dropped;
+        for i in 1u64.. {
+            tx.send(json!({ "i": i })).await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// The JSON body of `POST /job`.
+    #[derive(Deserialize)]
+    pub struct Job {
+        pub items: u32,
+    }
+
+    /// A packet per item of a job read from the request body.
+    pub fn job(
+        body: Result<Job, Error>,
+    ) -> impl FnOnce(Sender) -> std::pin::Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>
+    {
+        move |tx| {
+            Box::pin(async move {
+                let job = body?;
+                for i in 1..=job.items {
+                    tx.send(json!({ "item": i })).await?;
+                }
+                Ok(json!({ "processed": job.items }))
+            })
+        }
+    }
+
+    /// Reads an upload, a progress packet per 64 KiB; the final packet is
+    /// its length.
+    pub async fn upload<S, E>(tx: Sender, body: S) -> Result<Value, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        Error: From<E>,
+    {
+        let mut body = std::pin::pin!(body);
+        let mut bytes = 0usize;
+        let mut reported = 0usize;
+        while let Some(chunk) = body.next().await {
+            bytes += chunk?.len();
+            if bytes - reported >= 64 * 1024 {
+                reported = bytes;
+                tx.send(json!({ "bytes": bytes })).await?;
+            }
+        }
+        Ok(json!({ "bytes": bytes }))
+    }
+}
+
+/// What a test's server shares with the test.
+#[derive(Clone)]
+struct Shared {
+    config: Config,
+    resume: Resume,
+    feed: Feed,
+    dropped: mpsc::UnboundedSender<()>,
+    sent: Arc<AtomicUsize>,
+}
+
+/// A test's view of its server.
+struct Running {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    feed: Feed,
+    drops: mpsc::UnboundedReceiver<()>,
+    sent: Arc<AtomicUsize>,
+    /// The actix-web server, for a stop.
+    actix: Option<actix_web::dev::ServerHandle>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Server {
+    Axum,
+    Actix,
+}
+
+const SERVERS: [Server; 2] = [Server::Axum, Server::Actix];
+
+impl Server {
+    /// Starts this server, with `config` (and a Shutdown of its own), on a
+    /// free loopback port.
+    async fn start(self, config: Config) -> Running {
+        let shutdown = Shutdown::new();
+        let (dropped, drops) = mpsc::unbounded_channel();
+        let shared = Shared {
+            config: config.shutdown(&shutdown),
+            resume: Resume::new(MemoryStore::new()).grace(Duration::from_secs(30)),
+            feed: Feed::new(),
+            dropped,
+            sent: Arc::new(AtomicUsize::new(0)),
+        };
+        let mut running = Running {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            shutdown,
+            feed: shared.feed.clone(),
+            drops,
+            sent: shared.sent.clone(),
+            actix: None,
+        };
+        match self {
+            Server::Axum => running.addr = rivulet_testkit::serve(axum_app::app(shared)).await,
+            Server::Actix => {
+                let (addr, handle) = actix_app::start(shared);
+                running.addr = addr;
+                running.actix = Some(handle);
+            }
+        }
+        running
+    }
+}
+
+mod axum_app {
+    use axum::body::Body;
+    use axum::extract::rejection::JsonRejection;
+    use axum::routing::{get, post};
+    use axum::{Extension, Json, Router};
+    use rivulet::Stream;
+    use rivulet::resume::Resumable;
+
+    use super::Shared;
+    use super::bodies::{self, Dropped, Job};
+
+    pub fn app(shared: Shared) -> Router {
+        Router::new()
+            .route("/count", get(|s: Stream| s.run(bodies::count)))
+            .route("/fail-late", get(|s: Stream| s.run(bodies::fail_late)))
+            .route("/fail-early", get(|s: Stream| s.run(bodies::fail_early)))
+            .route(
+                "/endless",
+                get(|s: Stream, Extension(sh): Extension<Shared>| {
+                    s.run(move |tx| bodies::endless(tx, Dropped(sh.dropped)))
+                }),
+            )
+            .route(
+                "/silent",
+                get(|s: Stream, Extension(sh): Extension<Shared>| {
+                    s.run(move |tx| bodies::silent(tx, Dropped(sh.dropped)))
+                }),
+            )
+            .route(
+                "/flood",
+                get(|s: Stream, Extension(sh): Extension<Shared>| {
+                    s.buffer(4).run(move |tx| bodies::flood(tx, sh.sent))
+                }),
+            )
+            .route("/durable", get(|s: Resumable| s.run(bodies::durable)))
+            .route("/forever", get(forever).delete(forever))
+            .route(
+                "/ticker",
+                get(|s: Stream, Extension(sh): Extension<Shared>| async move {
+                    s.follow(&sh.feed).await
+                }),
+            )
+            .route(
+                "/job",
+                post(|s: Stream, body: Result<Json<Job>, JsonRejection>| {
+                    let body = body.map(|Json(job)| job).map_err(rivulet::Error::from);
+                    s.run(bodies::job(body))
+                }),
+            )
+            .route(
+                "/upload",
+                post(|s: Stream, body: Body| {
+                    s.run(move |tx| bodies::upload(tx, body.into_data_stream()))
+                }),
+            )
+            .layer(Extension(shared.resume.clone()))
+            .layer(Extension(shared.clone()))
+            .layer(shared.config)
+    }
+
+    async fn forever(s: Resumable, Extension(sh): Extension<Shared>) -> axum::response::Response {
+        s.run(move |tx| bodies::forever(tx, Dropped(sh.dropped)))
+            .await
+    }
+}
+
+mod actix_app {
+    use std::net::SocketAddr;
+
+    use actix_web::dev::ServerHandle;
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    use rivulet::actix::{Resumable, Stream, rejected};
+
+    use super::Shared;
+    use super::bodies::{self, Dropped, Job};
+
+    /// Serves the app on a thread of its own (actix-web runs its own
+    /// runtimes), on a free loopback port.
+    pub fn start(shared: Shared) -> (SocketAddr, ServerHandle) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || app(shared.clone()))
+                    .workers(1)
+                    // As the adapter's docs advise: a client that leaves is
+                    // noticed at once, not at the next write.
+                    .h1_allow_half_closed(false)
+                    .disable_signals()
+                    .shutdown_timeout(10)
+                    .listen(listener)
+                    .unwrap()
+                    .run();
+                handle_tx.send(server.handle()).unwrap();
+                server.await
+            })
+        });
+        (addr, handle_rx.recv().unwrap())
+    }
+
+    fn app(
+        shared: Shared,
+    ) -> App<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    > {
+        App::new()
+            .app_data(shared.config.clone())
+            .app_data(shared.resume.clone())
+            .app_data(web::Data::new(shared))
+            .route("/count", web::get().to(|s: Stream| s.run(bodies::count)))
+            .route(
+                "/fail-late",
+                web::get().to(|s: Stream| s.run(bodies::fail_late)),
+            )
+            .route(
+                "/fail-early",
+                web::get().to(|s: Stream| s.run(bodies::fail_early)),
+            )
+            .route(
+                "/endless",
+                web::get().to(|s: Stream, sh: web::Data<Shared>| {
+                    let dropped = Dropped(sh.dropped.clone());
+                    s.run(move |tx| bodies::endless(tx, dropped))
+                }),
+            )
+            .route(
+                "/silent",
+                web::get().to(|s: Stream, sh: web::Data<Shared>| {
+                    let dropped = Dropped(sh.dropped.clone());
+                    s.run(move |tx| bodies::silent(tx, dropped))
+                }),
+            )
+            .route(
+                "/flood",
+                web::get().to(|s: Stream, sh: web::Data<Shared>| {
+                    let sent = sh.sent.clone();
+                    s.buffer(4).run(move |tx| bodies::flood(tx, sent))
+                }),
+            )
+            .route(
+                "/durable",
+                web::get().to(|s: Resumable| s.run(bodies::durable)),
+            )
+            .route("/forever", web::get().to(forever))
+            .route("/forever", web::delete().to(forever))
+            .route(
+                "/ticker",
+                web::get()
+                    .to(|s: Stream, sh: web::Data<Shared>| async move { s.follow(&sh.feed).await }),
+            )
+            .route(
+                "/job",
+                web::post().to(
+                    |s: Stream, body: Result<web::Json<Job>, actix_web::Error>| {
+                        let body = body.map(|web::Json(job)| job).map_err(rejected);
+                        s.run(bodies::job(body))
+                    },
+                ),
+            )
+            .route(
+                "/upload",
+                web::post().to(|s: Stream, body: web::Payload| {
+                    let body = rivulet::actix::body(body);
+                    s.run(move |tx| bodies::upload(tx, body))
+                }),
+            )
+    }
+
+    async fn forever(s: Resumable, sh: web::Data<Shared>) -> HttpResponse {
+        let dropped = Dropped(sh.dropped.clone());
+        s.run(move |tx| bodies::forever(tx, dropped)).await
+    }
+}
+
+/// The matrix's Config: keep-alives often enough that a silent stream
+/// writes, and learns that its client left, within the test's patience.
+fn config() -> Config {
+    Config::default().keep_alive(Some(Duration::from_millis(200)))
+}
+
+async fn next_drop(drops: &mut mpsc::UnboundedReceiver<()>, what: &str) {
+    tokio::time::timeout(PATIENCE, drops.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: the handler's future is dropped"))
+        .expect("a drop signal");
+}
+
+#[tokio::test]
+async fn every_format_gets_the_packets_and_the_final_packet() {
+    for server in SERVERS {
+        let running = server.start(config()).await;
+        for format in Format::ALL {
+            let events = rivulet_testkit::events(running.addr, "/count", format).await;
+            let mut expected: Vec<Event> = (1..=5)
+                .map(|i| Event::Progress(json!({ "i": i })))
+                .collect();
+            expected.push(Event::Done(json!({ "count": 5 })));
+            assert_eq!(events, expected, "{server:?} {format}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_error_after_a_packet_is_the_error_packet_and_before_one_the_status() {
+    for server in SERVERS {
+        let running = server.start(config()).await;
+        for format in Format::ALL {
+            let events = rivulet_testkit::events(running.addr, "/fail-late", format).await;
+            match &events[..] {
+                [Event::Progress(first), Event::Error(error)] => {
+                    assert_eq!(first, &json!("Starting risky operation"));
+                    assert_eq!(error.message, "Something went wrong!", "{server:?}");
+                    assert_eq!(error.status, 500);
+                }
+                other => panic!("{server:?} {format}: {other:?}"),
+            }
+
+            let early = get(running.addr, "/fail-early", format).await;
+            assert_eq!(
+                early.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{server:?}"
+            );
+            assert_eq!(early.headers()["content-type"], "application/json");
+            let body: Value = early.json().await.unwrap();
+            assert_eq!(
+                body,
+                json!({ "error": { "message": "items must be 1..=10", "status": 422 } }),
+                "{server:?} {format}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_the_handler() {
+    for server in SERVERS {
+        let mut running = server.start(config()).await;
+        // A handler that keeps sending, and one that went silent.
+        for path in ["/endless", "/silent"] {
+            let response = get(running.addr, path, Format::Sse).await;
+            assert_eq!(response.status(), 200);
+            let mut reader = Reader::new(response);
+            let first = reader.next().await.expect("a packet").unwrap();
+            assert!(matches!(first, Event::Progress(_)), "{first:?}");
+            drop(reader);
+            next_drop(&mut running.drops, &format!("{server:?} {path}")).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_holds_the_handler_back() {
+    use bodies::{FLOOD_BYTES, FLOOD_PACKETS};
+    for server in SERVERS {
+        let running = server.start(config()).await;
+        let response = get(running.addr, "/flood", Format::Ndjson).await;
+        assert_eq!(response.status(), 200);
+        // Far less than the 25 MiB the handler would send is taken while the
+        // client reads nothing: the buffer of 4 packets and the sockets'.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let taken = running.sent.load(Ordering::SeqCst);
+        assert!(
+            taken < FLOOD_PACKETS / 2,
+            "{server:?}: {taken} packets taken"
+        );
+        let mut reader = Reader::new(response);
+        let events = reader.rest().await;
+        assert_eq!(events.len(), FLOOD_PACKETS + 1, "{server:?}");
+        assert!(
+            events[..FLOOD_PACKETS]
+                .iter()
+                .all(|e| matches!(e, Event::Progress(Value::String(s)) if s.len() == FLOOD_BYTES))
+        );
+        assert_eq!(events.last(), Some(&Event::Done(json!(FLOOD_PACKETS))));
+        assert_eq!(running.sent.load(Ordering::SeqCst), FLOOD_PACKETS);
+    }
+}
+
+#[tokio::test]
+async fn a_resumable_stream_resumes_exactly_once_and_cancels() {
+    for server in SERVERS {
+        let mut running = server.start(config()).await;
+        let durable = url(running.addr, "/durable");
+        let mut first = Reading::new(open(&durable, Format::Sse, None).await, 0);
+        assert_eq!(first.until(3).await, None, "{server:?}");
+        let point = first.resume_point();
+        drop(first);
+        for format in Format::ALL {
+            let mut rest = Reading::new(open(&durable, format, Some(&point)).await, 3);
+            assert_eq!(rest.read_to_end().await, End::Final, "{server:?} {format}");
+            let mut expected: Vec<Event> = (4..=10)
+                .map(|i| Event::Progress(json!(format!("i={i}"))))
+                .collect();
+            expected.push(Event::Done(json!({ "processed": 10 })));
+            assert_eq!(rest.events, expected, "{server:?} {format}");
+        }
+
+        let forever = url(running.addr, "/forever");
+        let mut reading = Reading::new(open(&forever, Format::Ndjson, None).await, 0);
+        assert_eq!(reading.until(1).await, None);
+        let answer = cancel(&forever, Some(&reading.resume_point())).await;
+        assert_eq!(answer.status(), StatusCode::ACCEPTED, "{server:?}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body, json!({ "cancelled": reading.stream_id }));
+        next_drop(&mut running.drops, &format!("{server:?} cancel")).await;
+        assert_eq!(reading.read_to_end().await, End::Final);
+        match reading.events.last() {
+            Some(Event::Error(e)) => {
+                assert_eq!((e.message.as_str(), e.status), (CANCELLED_MESSAGE, 409));
+            }
+            other => panic!("{server:?}: {other:?}"),
+        }
+        let bad = cancel(&forever, Some("not-a-point")).await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "{server:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_follower_gets_what_the_feed_publishes_then_its_end() {
+    for server in SERVERS {
+        let running = server.start(config()).await;
+        // The head comes once the follower is subscribed.
+        let response = get(running.addr, "/ticker", Format::Ndjson).await;
+        assert_eq!(response.status(), 200);
+        for price in 1..=3 {
+            running
+                .feed
+                .publish(json!({ "price": price }))
+                .await
+                .unwrap();
+        }
+        running.feed.close("closed").await.unwrap();
+        let events = Reader::new(response).rest().await;
+        let mut expected: Vec<Event> = (1..=3)
+            .map(|price| Event::Progress(json!({ "price": price })))
+            .collect();
+        expected.push(Event::Done(json!("closed")));
+        assert_eq!(events, expected, "{server:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_stopping_server_ends_its_streams_with_the_shutting_down_packet() {
+    for server in SERVERS {
+        let mut running = server.start(config()).await;
+        let response = get(running.addr, "/endless", Format::Sse).await;
+        let mut reader = Reader::new(response);
+        assert!(matches!(reader.next().await, Some(Ok(Event::Progress(_)))));
+        running.shutdown.end_streams();
+        let rest = reader.rest().await;
+        match rest.last() {
+            Some(Event::Error(e)) => {
+                assert_eq!(
+                    (e.message.as_str(), e.status),
+                    (SHUTDOWN_MESSAGE, 503),
+                    "{server:?}"
+                );
+            }
+            other => panic!("{server:?}: {other:?}"),
+        }
+        next_drop(&mut running.drops, &format!("{server:?} shutdown")).await;
+        // New streams are refused.
+        let refused = get(running.addr, "/count", Format::Sse).await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{server:?}"
+        );
+        assert!(refused.headers().contains_key("retry-after"));
+    }
+}
+
+/// `rivulet::actix::stop`: new streams refused, running ones end with the
+/// shutting-down packet after the grace period, then the server stops.
+#[tokio::test]
+async fn actix_stop_ends_the_streams_then_the_server() {
+    let mut running = Server::Actix.start(config()).await;
+    let response = get(running.addr, "/silent", Format::Ndjson).await;
+    let mut reader = Reader::new(response);
+    assert!(matches!(reader.next().await, Some(Ok(Event::Progress(_)))));
+    let handle = running.actix.take().unwrap();
+    let shutdown = running.shutdown.clone();
+    let stopping = tokio::spawn(async move {
+        rivulet::actix::stop(&handle, &shutdown, Duration::from_millis(300)).await;
+    });
+    let rest = reader.rest().await;
+    match rest.last() {
+        Some(Event::Error(e)) => {
+            assert_eq!((e.message.as_str(), e.status), (SHUTDOWN_MESSAGE, 503))
+        }
+        other => panic!("{other:?}"),
+    }
+    tokio::time::timeout(PATIENCE, stopping)
+        .await
+        .expect("the server stops")
+        .unwrap();
+    next_drop(&mut running.drops, "actix stop").await;
+}
+
+#[tokio::test]
+async fn a_bad_request_body_is_a_4xx_with_its_reason_before_any_packet() {
+    for server in SERVERS {
+        let running = server.start(config()).await;
+        let job = url(running.addr, "/job");
+        let good = client()
+            .post(&job)
+            .header("accept", "application/x-ndjson")
+            .json(&json!({ "items": 3 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(good.status(), 200, "{server:?}");
+        let events = Reader::new(good).rest().await;
+        assert_eq!(events.len(), 4, "{server:?}: {events:?}");
+        assert_eq!(events[3], Event::Done(json!({ "processed": 3 })));
+
+        for (body, content_type) in [
+            ("{\"items\": ", "application/json"),
+            ("{\"items\": \"three\"}", "application/json"),
+            ("items=3", "text/plain"),
+        ] {
+            let bad = client()
+                .post(&job)
+                .header("accept", "application/x-ndjson")
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = bad.status();
+            assert!(status.is_client_error(), "{server:?} {body}: {status}");
+            assert_eq!(bad.headers()["content-type"], "application/json");
+            let error: Value = bad.json().await.unwrap();
+            assert_eq!(error["error"]["status"], status.as_u16(), "{server:?}");
+            assert!(
+                error["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty()),
+                "{server:?}: {error}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_upload_is_read_with_progress() {
+    for server in SERVERS {
+        let running = server.start(config()).await;
+        // 1 MiB in 16 chunks: a chunked request body.
+        let chunks = futures::stream::iter(
+            (0..16).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![7u8; 64 * 1024]))),
+        );
+        let response = client()
+            .post(url(running.addr, "/upload"))
+            .header("accept", "application/x-ndjson")
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{server:?}");
+        let events = Reader::new(response).rest().await;
+        assert_eq!(
+            events.last(),
+            Some(&Event::Done(json!({ "bytes": 1024 * 1024 }))),
+            "{server:?}"
+        );
+        let progress: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Progress(p) => p["bytes"].as_u64(),
+                _ => None,
+            })
+            .collect();
+        assert!(!progress.is_empty(), "{server:?}: progress while reading");
+        assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    }
+}
+
+/// Without keep-alives a silent stream writes nothing: the server notices
+/// the client's leaving from the connection itself.
+#[tokio::test]
+async fn a_client_that_leaves_a_silent_stream_cancels_it_without_keep_alives() {
+    for server in SERVERS {
+        let mut running = server.start(Config::default().keep_alive(None)).await;
+        let response = get(running.addr, "/silent", Format::Sse).await;
+        let mut reader = Reader::new(response);
+        assert!(matches!(reader.next().await, Some(Ok(Event::Progress(_)))));
+        drop(reader);
+        next_drop(&mut running.drops, &format!("{server:?} silent")).await;
+    }
+}
