@@ -13,7 +13,7 @@ async fn hostile(stream: Stream) -> Response {
         .run(|tx| async move {
             tx.send(HOSTILE).await?;
             tx.send(serde_json::json!({ "nested": HOSTILE })).await?;
-            Err::<(), _>(Error::message(HOSTILE))
+            Err::<(), _>(Error::from_message(HOSTILE))
         })
         .await
 }

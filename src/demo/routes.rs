@@ -101,7 +101,7 @@ pub async fn risky_process(stream: Stream, params: Params) -> Response {
             tx.send("Starting risky operation").await?;
             sleep(interval).await;
             if fail {
-                return Err(Error::message("Something went wrong!"));
+                return Err(Error::from_message("Something went wrong!"));
             }
             tx.send("Operation succeeded").await?;
             Ok(json!({ "success": true }))

@@ -150,7 +150,7 @@ async fn risky_process(stream: Stream, params: web::Query<Params>) -> HttpRespon
                 .fail
                 .map_or_else(rand::random::<bool>, |fail| fail == 1);
             if fail {
-                return Err(Error::message("Something went wrong!"));
+                return Err(Error::from_message("Something went wrong!"));
             }
             tx.send("Operation succeeded").await?;
             Ok(json!({ "success": true }))

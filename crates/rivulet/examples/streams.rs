@@ -107,7 +107,7 @@ async fn risky_process(stream: Stream, Query(risk): Query<Risk>) -> Response {
                 .fail
                 .map_or_else(rand::random::<bool>, |fail| fail == 1);
             if fail {
-                return Err(Error::message("Something went wrong!"));
+                return Err(Error::from_message("Something went wrong!"));
             }
             tx.send("Operation succeeded").await?;
             Ok(json!({ "success": true }))

@@ -58,7 +58,7 @@ mod bodies {
     /// A packet, then the error packet.
     pub async fn fail_late(tx: Sender) -> Result<(), Error> {
         tx.send("Starting risky operation").await?;
-        Err(Error::message("Something went wrong!"))
+        Err(Error::from_message("Something went wrong!"))
     }
 
     /// Fails before any packet: the answer is an HTTP error.

@@ -506,7 +506,8 @@ fn upload_app(sent: Arc<tokio::sync::Notify>) -> Router {
                     let mut bytes = 0usize;
                     let mut reported = 0usize;
                     while let Some(frame) = body.frame().await {
-                        let frame = frame.map_err(|e| rivulet::Error::message(e.to_string()))?;
+                        let frame =
+                            frame.map_err(|e| rivulet::Error::from_message(e.to_string()))?;
                         bytes += frame.data_ref().map_or(0, |data| data.len());
                         while reported + 1024 <= bytes {
                             reported += 1024;

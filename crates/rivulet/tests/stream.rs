@@ -185,7 +185,7 @@ async fn an_error_after_the_first_packet_is_an_error_packet() {
         stream
             .run(|tx| async move {
                 tx.send("Starting risky operation").await?;
-                Err::<(), _>(Error::message("Something went wrong!"))
+                Err::<(), _>(Error::from_message("Something went wrong!"))
             })
             .await
     }
@@ -502,7 +502,7 @@ async fn a_packet_over_the_limit_fails_the_send() {
                 tx.send("small").await?;
                 match tx.send("y".repeat(2000)).await {
                     Err(rivulet::SendError::TooLarge { limit: 1024, .. }) => Ok("refused"),
-                    other => Err(Error::message(format!("unexpected {other:?}"))),
+                    other => Err(Error::from_message(format!("unexpected {other:?}"))),
                 }
             })
             .await

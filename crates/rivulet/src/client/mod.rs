@@ -52,7 +52,7 @@
 //!     stream
 //!         .run(|tx| async move {
 //!             tx.send("Starting risky operation").await?;
-//!             Err::<(), _>(rivulet::Error::message("Something went wrong!"))
+//!             Err::<(), _>(rivulet::Error::from_message("Something went wrong!"))
 //!         })
 //!         .await
 //! }

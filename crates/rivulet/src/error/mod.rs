@@ -21,7 +21,7 @@ pub(crate) use request_body::RequestBodyError;
 ///
 /// Two kinds, told apart by how they are made:
 ///
-/// * **For the user** — [`Error::new`] and [`Error::message`]: the message is sent
+/// * **For the user** — [`Error::new`] and [`Error::from_message`]: the message is sent
 ///   as it is (a validation message, "Something went wrong!").
 /// * **Internal** — any `std::error::Error` converted with `?` or
 ///   [`Error::internal`]: logged with `tracing` under a fresh error id; the client
@@ -61,7 +61,7 @@ impl Error {
     }
 
     /// An error for the user, with status 500.
-    pub fn message(message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn from_message(message: impl Into<Cow<'static, str>>) -> Self {
         Error::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 

@@ -156,7 +156,7 @@ fn end_record(end: End<Record>) -> Record {
         // The job's task was stopped from outside (the runtime is shutting
         // down) before its final packet.
         End::Dropped => {
-            Record::error(&Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false))
+            Record::error(&Error::from_message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false))
         }
     }
 }

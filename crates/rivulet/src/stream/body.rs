@@ -206,7 +206,7 @@ impl Body for StreamBody {
             Some(End::Dropped) => {
                 // The handler's task was stopped from outside (the runtime is
                 // shutting down).
-                let packet = Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false);
+                let packet = Error::from_message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false);
                 let frame = encode::error(this.format, EventId::Counter(0), &packet);
                 this.held.extend_from_slice(&frame);
                 true

@@ -257,7 +257,9 @@ pub(crate) async fn respond(
     match rx.failed_early() {
         Some(End::Failed { packet, .. }) => return error_response(packet),
         Some(_) => {
-            return error_response(Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false));
+            return error_response(
+                Error::from_message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false),
+            );
         }
         None => {}
     }
@@ -270,7 +272,7 @@ pub(crate) async fn respond(
                 Some(End::Failed { packet, .. }) => return error_response(packet),
                 Some(End::Dropped) => {
                     return error_response(
-                        Error::message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false),
+                        Error::from_message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false),
                     );
                 }
                 end => held.end = end,
