@@ -26,7 +26,7 @@ pub struct RedisServer {
 /// The deployment in `cell`, started by `start` on first use and shared by
 /// every test of the binary from then on. Its servers are killed when the
 /// process ends, however it ends (`PR_SET_PDEATHSIG` on the thread of
-/// [`spawn`] that lives as long as the process), and their directories are
+/// `spawn` that lives as long as the process), and their directories are
 /// removed at exit.
 pub fn shared<T: Send + Sync + 'static>(
     cell: &'static OnceLock<T>,

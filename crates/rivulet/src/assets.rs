@@ -91,7 +91,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(base: &str) -> Router<S> {
         router.route(
             &format!("{base}/{}", asset.name),
             get(move |headers: HeaderMap| async move {
-                crate::axum::response(serve(asset, &etag, &headers))
+                serve(asset, &etag, &headers).map(axum::body::Body::new)
             }),
         )
     })

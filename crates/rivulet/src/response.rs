@@ -48,9 +48,6 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use http_body::{Frame, SizeHint};
 
-use crate::feed::body::FeedBody;
-use crate::stream::body::StreamBody;
-
 /// The core's answer: a stream's packets, or an HTTP error with a JSON body.
 pub type Response = http::Response<Body>;
 
@@ -60,13 +57,13 @@ pub struct Body {
     kind: Kind,
 }
 
-// Not boxed: a framework boxes the whole body once (axum), or keeps it in
-// its response as it is (actix-web).
-#[allow(clippy::large_enum_variant)]
+/// A body that sends as packets come: a stream's or a feed's. Boxed, so that
+/// this module, which every wing answers through, depends on none of them.
+type Streaming = Pin<Box<dyn http_body::Body<Data = Bytes, Error = Infallible> + Send>>;
+
 enum Kind {
     Full(Option<Bytes>),
-    Stream(StreamBody),
-    Feed(FeedBody),
+    Streaming(Streaming),
 }
 
 impl Body {
@@ -83,15 +80,12 @@ impl Body {
         }
     }
 
-    pub(crate) fn stream(body: StreamBody) -> Self {
+    /// A body that sends what `body` yields as it yields it.
+    pub(crate) fn streaming(
+        body: impl http_body::Body<Data = Bytes, Error = Infallible> + Send + 'static,
+    ) -> Self {
         Body {
-            kind: Kind::Stream(body),
-        }
-    }
-
-    pub(crate) fn feed(body: FeedBody) -> Self {
-        Body {
-            kind: Kind::Feed(body),
+            kind: Kind::Streaming(Box::pin(body)),
         }
     }
 }
@@ -100,8 +94,7 @@ impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.kind {
             Kind::Full(_) => "full",
-            Kind::Stream(_) => "stream",
-            Kind::Feed(_) => "feed",
+            Kind::Streaming(_) => "streaming",
         };
         f.debug_struct("Body").field("kind", &kind).finish()
     }
@@ -117,24 +110,21 @@ impl http_body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match &mut self.kind {
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::Stream(body) => Pin::new(body).poll_frame(cx),
-            Kind::Feed(body) => Pin::new(body).poll_frame(cx),
+            Kind::Streaming(body) => body.as_mut().poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Full(bytes) => bytes.is_none(),
-            Kind::Stream(body) => body.is_end_stream(),
-            Kind::Feed(body) => body.is_end_stream(),
+            Kind::Streaming(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
-            Kind::Stream(body) => body.size_hint(),
-            Kind::Feed(body) => body.size_hint(),
+            Kind::Streaming(body) => body.size_hint(),
         }
     }
 }

@@ -3,44 +3,11 @@
 //! body every early error has (`{"error": {"message": …, "status": …}}`).
 //! How a handler uses them: the [module docs](super).
 
-use actix_web::error::{
-    JsonPayloadError, PathError, PayloadError, QueryPayloadError, UrlencodedError,
-};
 use actix_web::{HttpRequest, ResponseError};
-use http::StatusCode;
 
 use super::response::response;
 use crate::error::Error;
-use crate::error::rejection::{Boxed, classify};
-
-/// The [`Error`] for one of actix-web's payload errors, or `error` back.
-pub(crate) fn from_actix(error: Boxed) -> Result<Error, Boxed> {
-    macro_rules! rejections {
-        ($error:ident: $($ty:ty),+ $(,)?) => {
-            $(
-                let $error = match $error.downcast::<$ty>() {
-                    Ok(rejection) => {
-                        let status = status(rejection.status_code());
-                        return Ok(classify(status, rejection.to_string(), *rejection));
-                    }
-                    Err(other) => other,
-                };
-            )+
-        };
-    }
-    rejections!(error:
-        JsonPayloadError,
-        UrlencodedError,
-        QueryPayloadError,
-        PathError,
-        PayloadError,
-    );
-    Err(error)
-}
-
-fn status(status: actix_web::http::StatusCode) -> StatusCode {
-    StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
+use crate::error::rejection::actix_status;
 
 /// An extractor's error as a stream [`Error`]: a client error keeps its
 /// status and reason; any other is internal (logged under an error id).
@@ -69,7 +36,7 @@ where
 
 /// A client error keeps its status and reason; any other is internal.
 fn stream_error(status: actix_web::http::StatusCode, reason: String) -> Error {
-    let status = self::status(status);
+    let status = actix_status(status);
     if status.is_client_error() {
         Error::new(status, reason)
     } else {

@@ -61,7 +61,7 @@ pub(crate) fn from_rejection(error: Boxed) -> Result<Error, Boxed> {
         Err(other) => other,
     };
     #[cfg(feature = "actix")]
-    let error = match crate::actix::rejection::from_actix(error) {
+    let error = match from_actix(error) {
         Ok(known) => return Ok(known),
         Err(other) => other,
     };
@@ -97,6 +97,39 @@ fn from_axum(error: Boxed) -> Result<Error, Boxed> {
         #[cfg(feature = "multipart")] axum::extract::multipart::MultipartError,
     );
     Err(error)
+}
+
+/// The [`Error`] for one of actix-web's payload errors, or `error` back.
+#[cfg(feature = "actix")]
+fn from_actix(error: Boxed) -> Result<Error, Boxed> {
+    use actix_web::ResponseError as _;
+    macro_rules! rejections {
+        ($error:ident: $($ty:ty),+ $(,)?) => {
+            $(
+                let $error = match $error.downcast::<$ty>() {
+                    Ok(rejection) => {
+                        let status = actix_status(rejection.status_code());
+                        return Ok(classify(status, rejection.to_string(), *rejection));
+                    }
+                    Err(other) => other,
+                };
+            )+
+        };
+    }
+    rejections!(error:
+        actix_web::error::JsonPayloadError,
+        actix_web::error::UrlencodedError,
+        actix_web::error::QueryPayloadError,
+        actix_web::error::PathError,
+        actix_web::error::PayloadError,
+    );
+    Err(error)
+}
+
+/// actix-web's status as the `http` crate's (actix-web 4 has its own `http` 0.2).
+#[cfg(feature = "actix")]
+pub(crate) fn actix_status(status: actix_web::http::StatusCode) -> StatusCode {
+    StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// A client error keeps its status and reason; any other is internal.

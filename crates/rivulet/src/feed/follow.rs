@@ -101,7 +101,7 @@ impl Stream {
             keep_alive,
             joined.first,
         );
-        let mut answer = stream::head(Response::new(response::Body::feed(body)), format);
+        let mut answer = stream::head(Response::new(response::Body::streaming(body)), format);
         resume::name_history(answer.headers_mut(), joined.epoch, joined.after);
         answer
     }

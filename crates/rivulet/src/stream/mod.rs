@@ -297,7 +297,7 @@ pub(crate) fn response(
     let body = StreamBody::new(rx, format, keep_alive, task)
         .with_held(held)
         .on_leave(leaving);
-    head(Response::new(response::Body::stream(body)), format)
+    head(Response::new(response::Body::streaming(body)), format)
 }
 
 /// Gives a stream's `response` the headers every stream answer has.
