@@ -321,15 +321,31 @@ async fn a_cluster_node_failover_ends_readers_with_every_packet_or_an_error_neve
     want.push(Event::Done(json!("over")));
     assert_once_in_order_or_an_error(&events, &want);
 
-    // The cluster serves new jobs whole.
+    // The cluster serves new jobs whole, resumed on the other server after
+    // three packets (paced, so that the first reading stops before the end).
     let mut first = Reading::new(
-        open(&format!("http://{a}/count?n=10"), Format::Sse, None).await,
+        open(
+            &format!("http://{a}/count?n=10&pause_ms=50"),
+            Format::Sse,
+            None,
+        )
+        .await,
         0,
     );
-    assert_eq!(first.until(3).await, None);
+    let early = first.until(3).await;
+    assert_eq!(
+        early, None,
+        "a new job after the failover: {:?}",
+        first.events
+    );
     let point = first.resume_point();
     let mut rest = Reading::new(
-        open(&format!("http://{b}/count?n=10"), Format::Sse, Some(&point)).await,
+        open(
+            &format!("http://{b}/count?n=10&pause_ms=50"),
+            Format::Sse,
+            Some(&point),
+        )
+        .await,
         first.received,
     );
     assert_eq!(rest.read_to_end().await, End::Final);
