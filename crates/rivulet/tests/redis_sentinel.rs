@@ -250,7 +250,7 @@ async fn a_sentinel_failover_is_followed_and_readers_never_hang() {
     assert_eq!(exists.trim(), "1", "the stream is on the new master");
 
     // A new job is served whole.
-    let (mut rest, mut all) = started_on_a_resumed_on_b(a, b, "/count?n=10").await;
+    let (mut rest, mut all) = started_on_a_resumed_on_b(a, b, "/count?n=10&pause_ms=50").await;
     assert_eq!(rest.read_to_end().await, End::Final);
     all.extend(rest.events);
     assert_eq!(all, expected(10));
