@@ -6,13 +6,14 @@
 //! ```
 //!
 //! Scenarios: `throughput`, `throughput-h2`, `latency`, `memory`, `cancel`,
-//! `fanout`, `js-parser`, `js-heap`, `redis-notify`, or `all`. Every scenario
+//! `fanout`, `js-parser`, `js-heap`, `redis-notify`, `allocations`, or `all`. Every scenario
 //! measures all its peers in the same run, in alternation, over several rounds, and prints medians and ratios: absolute
 //! figures drift on a shared machine, ratios taken together hold. The server
 //! and the client run on current-thread runtimes on threads pinned to
 //! different cores. See docs/benchmarks.md.
 
 mod actix_peers;
+mod allocations;
 mod cancel;
 mod fanout;
 mod h2_client;
@@ -29,7 +30,12 @@ mod wire;
 
 use std::time::Instant;
 
-const SCENARIOS: [&str; 9] = [
+/// Counts the allocations of the `allocations` scenario; for every other
+/// scenario it is the system allocator.
+#[global_allocator]
+static ALLOCATOR: allocations::Counting = allocations::Counting;
+
+const SCENARIOS: [&str; 10] = [
     "throughput",
     "throughput-h2",
     "latency",
@@ -39,9 +45,10 @@ const SCENARIOS: [&str; 9] = [
     "js-parser",
     "js-heap",
     "redis-notify",
+    "allocations",
 ];
 
-const USAGE: &str = "usage: rivulet-bench <throughput|throughput-h2|latency|memory|cancel|fanout|js-parser|js-heap|redis-notify|all> [--quick]";
+const USAGE: &str = "usage: rivulet-bench <throughput|throughput-h2|latency|memory|cancel|fanout|js-parser|js-heap|redis-notify|allocations|all> [--quick]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -105,6 +112,7 @@ fn main() {
                 "js-parser" => js::run_parser(&servers, quick).await,
                 "js-heap" => js::run_heap(&servers, quick).await,
                 "redis-notify" => redis_notify::run(quick).await,
+                "allocations" => allocations::run(quick).await,
                 _ => unreachable!(),
             }
             println!("  ({scenario}: {:.1} s)\n", start.elapsed().as_secs_f64());
