@@ -130,7 +130,9 @@ async fn read(app: &Router, point: Option<&str>) -> (String, usize) {
 }
 
 pub async fn run(quick: bool) {
-    println!("allocations: a resumable job of {PACKETS} packets on a MemoryStore, in process (no socket)");
+    println!(
+        "allocations: a resumable job of {PACKETS} packets on a MemoryStore, in process (no socket)"
+    );
     let rounds = if quick { 2 } else { 5 };
     let app = Router::new()
         .route("/job", get(job))

@@ -237,9 +237,9 @@ mod tests {
     use super::*;
     use crate::feed::Feed;
     use crate::feed::follow::subscribe;
-    use crate::feed::record::Record;
     use crate::protocol::PacketKind;
     use crate::request::resume::Requested;
+    use crate::resume::Packet;
     use futures::FutureExt;
     use http_body_util::BodyExt;
 
@@ -260,7 +260,7 @@ mod tests {
         let json = serde_json::value::to_raw_value(&"x".repeat(bytes - 2)).unwrap();
         let mut state = feed.shared.lock();
         let seq = state.window.last() + 1;
-        state.deliver(Record::new(seq, 0, PacketKind::Progress, json))
+        state.deliver(Packet::new(seq, PacketKind::Progress, json))
     }
 
     #[test]

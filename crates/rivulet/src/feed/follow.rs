@@ -161,16 +161,16 @@ pub(super) fn subscribe(
     let after = match verdict {
         Verdict::From(after) => {
             // Pruned by age between the two looks: gone after all.
-            let Ok(records) = state.window.after(after) else {
+            let Ok(packets) = state.window.after(after) else {
                 let gone = Error::new(StatusCode::GONE, WINDOW_PASSED_MESSAGE);
                 return Err(Box::new(gone.into_response()));
             };
-            for record in records {
-                let packet = frame::record(format, epoch, record);
-                if record.kind().is_final() {
-                    end = Some(packet);
+            for packet in packets {
+                let frame = frame::packet(format, epoch, packet);
+                if packet.is_final() {
+                    end = Some(frame);
                 } else {
-                    first.push(packet);
+                    first.push(frame);
                 }
             }
             after

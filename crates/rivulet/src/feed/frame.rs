@@ -1,4 +1,4 @@
-//! The bytes a feed writes: its records, the skip marker and the error that
+//! The bytes a feed writes: its packets, the skip marker and the error that
 //! cuts a subscriber off, in each wire format.
 //!
 //! SSE events carry the id `<feed epoch>.<number>`, the same text as a
@@ -9,16 +9,15 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use super::record::Record;
 use crate::protocol::Format;
 use crate::protocol::{ErrorPacket, SkipMarker};
 use crate::protocol::{PacketKind, StreamId};
-use crate::resume::replay;
+use crate::resume::{Packet, replay};
 use crate::stream::encode::{self, EventId};
 
-/// `record` in `format`, as a resumable stream's stored packet is replayed.
-pub(super) fn record(format: Format, epoch: StreamId, record: &Record) -> Bytes {
-    replay::encode_packet(&record.packet, format, epoch)
+/// `packet` in `format`, as a resumable stream's stored packet is replayed.
+pub(super) fn packet(format: Format, epoch: StreamId, packet: &Packet) -> Bytes {
+    replay::encode_packet(packet, format, epoch)
         .expect("JSON that was parsed once serializes")
         .frame()
         .clone()
@@ -50,31 +49,31 @@ pub(super) fn error(format: Format, packet: &ErrorPacket) -> Bytes {
 /// takes a [`Bytes`] handle to the same memory.
 pub(super) struct Encoded {
     epoch: StreamId,
-    record: Record,
+    packet: Packet,
     frames: [OnceLock<Bytes>; 3],
 }
 
 impl Encoded {
-    pub(super) fn new(epoch: StreamId, record: Record) -> Self {
+    pub(super) fn new(epoch: StreamId, packet: Packet) -> Self {
         Encoded {
             epoch,
-            record,
+            packet,
             frames: [OnceLock::new(), OnceLock::new(), OnceLock::new()],
         }
     }
 
     /// The packet's frame in `format`, encoded the first time it is asked for.
     pub(super) fn frame(&self, format: Format) -> &Bytes {
-        self.frames[slot(format)].get_or_init(|| record(format, self.epoch, &self.record))
+        self.frames[slot(format)].get_or_init(|| packet(format, self.epoch, &self.packet))
     }
 
     pub(super) fn seq(&self) -> u64 {
-        self.record.seq()
+        self.packet.seq
     }
 
     /// The final packet of the feed: nothing follows it.
     pub(super) fn is_final(&self) -> bool {
-        self.record.kind().is_final()
+        self.packet.is_final()
     }
 
     /// The memory it holds: its JSON and the frames encoded so far.
@@ -85,7 +84,7 @@ impl Encoded {
             .filter_map(OnceLock::get)
             .map(Bytes::len)
             .sum();
-        self.record.packet.data.get().len() + frames
+        self.packet.data.get().len() + frames
     }
 }
 
@@ -106,8 +105,8 @@ mod tests {
     fn sse_events_carry_the_feed_epoch_and_number() {
         let epoch: StreamId = "000000000000000000000000000000ff".parse().unwrap();
         let json = serde_json::value::to_raw_value(&serde_json::json!({"n": 1})).unwrap();
-        let record = Record::new(7, 0, PacketKind::Progress, json);
-        let frames = Encoded::new(epoch, record);
+        let packet = Packet::new(7, PacketKind::Progress, json);
+        let frames = Encoded::new(epoch, packet);
         assert_eq!(
             &frames.frame(Format::Sse)[..],
             b"id: 000000000000000000000000000000ff.7\ndata: {\"n\":1}\n\n"

@@ -56,7 +56,6 @@ pub(crate) mod body;
 mod follow;
 mod frame;
 mod lag;
-mod record;
 #[cfg(feature = "redis")]
 mod redis;
 mod ring;
@@ -76,6 +75,7 @@ use serde_json::value::RawValue;
 use crate::error::Error;
 use crate::metrics;
 use crate::protocol::{PacketKind, StreamId};
+use crate::resume::Packet;
 
 pub use crate::protocol::{
     FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, HISTORY_LOST_MESSAGE, WINDOW_PASSED_MESSAGE,
@@ -87,7 +87,6 @@ pub use window::DEFAULT_WINDOW_PACKETS;
 
 use frame::Encoded;
 use lag::{Ending, Subscriber};
-use record::Record;
 use ring::Ring;
 use window::Window;
 
@@ -124,7 +123,7 @@ struct State {
     formats: [usize; 3],
     next_subscriber: u64,
     /// The final packet, once the feed is closed.
-    done: Option<Record>,
+    done: Option<Packet>,
     /// Why the feed cannot be followed now (its Redis is gone).
     unavailable: Option<&'static str>,
     on_lag: OnLag,
@@ -324,7 +323,7 @@ impl Feed {
                 return Err(FeedError::Closed);
             }
             let seq = state.window.last() + 1;
-            state.deliver(Record::new(seq, window::now_millis(), kind, json));
+            state.deliver(Packet::new(seq, kind, json));
             Ok(seq)
         }
     }
@@ -400,20 +399,20 @@ impl State {
         self.formats.iter().sum()
     }
 
-    /// Publishes `record`, the packet after the last one: encodes it once per
+    /// Publishes `packet`, the one after the last: encodes it once per
     /// wire format its subscribers read, pushes it on the ring, wakes the
     /// bodies that wait for it and ends those that fell behind. Subscribers
     /// that stopped reading cost nothing here unless they are ended now.
-    fn deliver(&mut self, record: Record) -> Delivered {
-        let encoded = Encoded::new(self.epoch, record.clone());
+    fn deliver(&mut self, packet: Packet) -> Delivered {
+        let encoded = Encoded::new(self.epoch, packet.clone());
         for format in crate::Format::ALL {
             if self.formats[frame::slot(format)] > 0 {
                 encoded.frame(format);
             }
         }
         self.ring.push(Arc::new(encoded));
-        if record.kind().is_final() {
-            self.done = Some(record.clone());
+        if packet.is_final() {
+            self.done = Some(packet.clone());
         }
         let woken = self.waiting.len();
         for (_, waker) in self.waiting.drain() {
@@ -421,7 +420,7 @@ impl State {
         }
         let lagged = self.catch_laggards();
         ::metrics::counter!(metrics::FEED_PUBLISHED_TOTAL).increment(1);
-        self.window.push(record);
+        self.window.push(packet);
         Delivered { woken, lagged }
     }
 
@@ -545,5 +544,5 @@ struct Delivered {
 /// `format`.
 fn done_frame(state: &State, format: crate::Format) -> Option<Bytes> {
     let done = state.done.as_ref()?;
-    Some(frame::record(format, state.epoch, done))
+    Some(frame::packet(format, state.epoch, done))
 }

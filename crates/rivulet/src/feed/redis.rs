@@ -32,14 +32,13 @@ use redis::Script;
 use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
 
-use super::record::Record;
-use super::window::{DEFAULT_WINDOW_PACKETS, now_millis};
+use super::window::DEFAULT_WINDOW_PACKETS;
 use super::{Feed, FeedError, Shared, State};
 use crate::error::Error;
 use crate::protocol::{FEED_GAP_MESSAGE, FEED_STORE_FAILED_MESSAGE, PacketKind, StreamId};
 use crate::redis_conn::{RedisConnection, RedisLink};
-use crate::resume::RedisStore;
 use crate::resume::entry::{self, Entry};
+use crate::resume::{Packet, RedisStore};
 
 /// How long one `XREAD` waits for packets.
 const BLOCK: Duration = Duration::from_secs(2);
@@ -171,21 +170,21 @@ impl Feed {
             .await
             .map_err(backend)?;
         let mut state = State::new(epoch);
-        let mut records = loaded
+        let packets = loaded
             .into_iter()
             .rev()
             .map(parse)
             .collect::<Result<Vec<_>, _>>()?;
-        let last = match records.first() {
-            Some(first) => first.seq() - 1,
+        let last = match packets.first() {
+            Some(first) => first.seq - 1,
             None => seq.unwrap_or(0),
         };
         state.window.restart_at(last);
-        for record in records.drain(..) {
-            if record.kind().is_final() {
-                state.done = Some(record.clone());
+        for packet in packets {
+            if packet.is_final() {
+                state.done = Some(packet.clone());
             }
-            state.window.push(record);
+            state.window.push(packet);
         }
         let from = state.window.last();
         let closed = state.done.is_some();
@@ -232,7 +231,7 @@ impl Backend {
             .arg(kind.name())
             .arg(json.get())
             .arg(window)
-            .arg(now_millis())
+            .arg(entry::millis(std::time::SystemTime::now()))
             .invoke_async(&mut connection)
             .await
             .map_err(backend)?;
@@ -245,12 +244,8 @@ impl Backend {
 }
 
 /// A feed's packet from its entry in Redis.
-fn parse(entry: Entry) -> Result<Record, FeedError> {
-    let (packet, at) = entry::decode(entry).map_err(backend)?;
-    Ok(Record {
-        at: at.unwrap_or(0),
-        packet,
-    })
+fn parse(entry: Entry) -> Result<Packet, FeedError> {
+    entry::decode(entry).map_err(backend)
 }
 
 /// Follows the feed's stream in Redis from packet `last` on, delivering
@@ -361,25 +356,25 @@ async fn follow(
         let mut state = shared.lock();
         state.unavailable = None;
         for entry in reply.into_iter().flatten().flat_map(|(_, entries)| entries) {
-            let record = match parse(entry) {
-                Ok(record) => record,
+            let packet = match parse(entry) {
+                Ok(packet) => packet,
                 Err(e) => {
                     tracing::error!(feed = %keys.packets, error = %e, "a feed entry is not valid");
                     continue;
                 }
             };
-            if record.seq() <= *last {
+            if packet.seq <= *last {
                 continue;
             }
-            if record.seq() > *last + 1 {
+            if packet.seq > *last + 1 {
                 // Trimmed while this server could not read: its subscribers
                 // would miss packets without knowing.
                 state.fail_all(|| Error::new(StatusCode::SERVICE_UNAVAILABLE, FEED_GAP_MESSAGE));
-                state.window.restart_at(record.seq() - 1);
+                state.window.restart_at(packet.seq - 1);
             }
-            *last = record.seq();
-            let done = record.kind().is_final();
-            state.deliver(record);
+            *last = packet.seq;
+            let done = packet.is_final();
+            state.deliver(packet);
             if done {
                 return Ok(());
             }

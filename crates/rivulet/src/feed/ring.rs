@@ -106,13 +106,13 @@ impl Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::record::Record;
     use crate::protocol::{PacketKind, StreamId};
+    use crate::resume::Packet;
 
     fn packet(seq: u64, text: &str) -> Arc<Encoded> {
         let json = serde_json::value::to_raw_value(text).unwrap();
-        let record = Record::new(seq, 0, PacketKind::Progress, json);
-        Arc::new(Encoded::new(StreamId::random(), record))
+        let packet = Packet::new(seq, PacketKind::Progress, json);
+        Arc::new(Encoded::new(StreamId::random(), packet))
     }
 
     #[test]

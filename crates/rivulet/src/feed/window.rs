@@ -2,9 +2,9 @@
 //! older than T.
 
 use std::collections::VecDeque;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use super::record::Record;
+use crate::resume::Packet;
 
 /// The default [`Feed::window_packets`](super::Feed::window_packets).
 pub const DEFAULT_WINDOW_PACKETS: usize = 1000;
@@ -12,7 +12,7 @@ pub const DEFAULT_WINDOW_PACKETS: usize = 1000;
 /// A feed's retained packets, oldest first, numbered without gaps.
 #[derive(Debug)]
 pub(super) struct Window {
-    records: VecDeque<Record>,
+    packets: VecDeque<Packet>,
     /// The number of the last packet published (0 before the first); it
     /// survives the packets' removal.
     last: u64,
@@ -27,7 +27,7 @@ pub(super) struct Beyond;
 impl Window {
     pub(super) fn new() -> Self {
         Window {
-            records: VecDeque::new(),
+            packets: VecDeque::new(),
             last: 0,
             max_packets: DEFAULT_WINDOW_PACKETS,
             max_age: None,
@@ -42,63 +42,53 @@ impl Window {
     /// The number of the oldest packet kept (`last + 1` when none is).
     pub(super) fn first_kept(&mut self) -> u64 {
         self.prune();
-        self.records.front().map_or(self.last + 1, Record::seq)
+        self.packets.front().map_or(self.last + 1, |p| p.seq)
     }
 
-    /// Keeps `record`, the packet after the last one, and lets the oldest go.
-    pub(super) fn push(&mut self, record: Record) {
-        debug_assert_eq!(record.seq(), self.last + 1);
-        self.last = record.seq();
-        self.records.push_back(record);
+    /// Keeps `packet`, the one after the last, and lets the oldest go.
+    pub(super) fn push(&mut self, packet: Packet) {
+        debug_assert_eq!(packet.seq, self.last + 1);
+        self.last = packet.seq;
+        self.packets.push_back(packet);
         self.prune();
     }
 
     /// Starts again after a gap: packets up to `last` were missed.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn restart_at(&mut self, last: u64) {
-        self.records.clear();
+        self.packets.clear();
         self.last = last;
     }
 
     /// Drops what is over the bounds.
     pub(super) fn prune(&mut self) {
-        while self.records.len() > self.max_packets {
-            self.records.pop_front();
+        while self.packets.len() > self.max_packets {
+            self.packets.pop_front();
         }
         if let Some(max_age) = self.max_age {
-            let oldest = now_millis().saturating_sub(millis(max_age));
-            while self.records.front().is_some_and(|r| r.at < oldest) {
-                self.records.pop_front();
+            let oldest = SystemTime::now()
+                .checked_sub(max_age)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            while self.packets.front().is_some_and(|p| p.at < oldest) {
+                self.packets.pop_front();
             }
         }
     }
 
     /// The packets after number `seq`, oldest first; [`Beyond`] when some of
     /// them are no longer kept, or `seq` is not a packet of this feed yet.
-    pub(super) fn after(&mut self, seq: u64) -> Result<impl Iterator<Item = &Record>, Beyond> {
+    pub(super) fn after(&mut self, seq: u64) -> Result<impl Iterator<Item = &Packet>, Beyond> {
         self.prune();
         if seq > self.last {
             return Err(Beyond);
         }
-        let first_kept = self.records.front().map_or(self.last + 1, Record::seq);
+        let first_kept = self.packets.front().map_or(self.last + 1, |p| p.seq);
         if seq + 1 < first_kept {
             return Err(Beyond);
         }
         let skip = (seq + 1 - first_kept) as usize;
-        Ok(self.records.iter().skip(skip))
+        Ok(self.packets.iter().skip(skip))
     }
-}
-
-/// Milliseconds since the Unix epoch: the time a packet was published, in a
-/// clock several servers share well enough for a window of seconds.
-pub(super) fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, millis)
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -106,19 +96,18 @@ mod tests {
     use super::*;
     use crate::protocol::PacketKind;
 
-    fn record(seq: u64, at: u64) -> Record {
-        Record::new(
-            seq,
+    fn packet(seq: u64, at: SystemTime) -> Packet {
+        let data = serde_json::value::to_raw_value(&seq).unwrap();
+        Packet {
             at,
-            PacketKind::Progress,
-            serde_json::value::to_raw_value(&seq).unwrap(),
-        )
+            ..Packet::new(seq, PacketKind::Progress, data)
+        }
     }
 
     fn seqs(window: &mut Window, after: u64) -> Result<Vec<u64>, Beyond> {
         window
             .after(after)
-            .map(|records| records.map(Record::seq).collect())
+            .map(|packets| packets.map(|p| p.seq).collect())
     }
 
     #[test]
@@ -127,9 +116,9 @@ mod tests {
         window.max_packets = 3;
         assert_eq!(seqs(&mut window, 0), Ok(vec![]));
         assert_eq!(seqs(&mut window, 1), Err(Beyond));
-        let now = now_millis();
+        let now = SystemTime::now();
         for seq in 1..=5 {
-            window.push(record(seq, now));
+            window.push(packet(seq, now));
         }
         assert_eq!(seqs(&mut window, 2), Ok(vec![3, 4, 5]));
         assert_eq!(seqs(&mut window, 4), Ok(vec![5]));
@@ -142,9 +131,9 @@ mod tests {
     fn lets_old_packets_go() {
         let mut window = Window::new();
         window.max_age = Some(Duration::from_secs(60));
-        let now = now_millis();
-        window.push(record(1, now - 120_000));
-        window.push(record(2, now));
+        let now = SystemTime::now();
+        window.push(packet(1, now - Duration::from_secs(120)));
+        window.push(packet(2, now));
         assert_eq!(seqs(&mut window, 0), Err(Beyond));
         assert_eq!(seqs(&mut window, 1), Ok(vec![2]));
     }

@@ -1,10 +1,11 @@
 //! The one codec of a stored packet in a Redis stream, used by resumable
 //! streams and feeds alike: entry id `0-<seq>`, fields `k` (the packet's kind),
-//! `d` (its JSON) and, for a feed, `t` (when it was published, ms since the
-//! Unix epoch). An entry that is not one is a typed [`CorruptEntry`], never a
+//! `d` (its JSON) and `t` (when it was sent, ms since the Unix epoch; an
+//! entry without it counts as sent at the Unix epoch). An entry that is not one is a typed [`CorruptEntry`], never a
 //! string.
 
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::value::RawValue;
 
@@ -53,8 +54,14 @@ impl fmt::Display for CorruptEntry {
 
 impl std::error::Error for CorruptEntry {}
 
-/// A stored packet, and when it was published where the entry says (`t`).
-pub(crate) fn decode((id, fields): Entry) -> Result<(Packet, Option<u64>), CorruptEntry> {
+/// The value of field `t`: `at` in milliseconds since the Unix epoch.
+pub(crate) fn millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A stored packet.
+pub(crate) fn decode((id, fields): Entry) -> Result<Packet, CorruptEntry> {
     let Some(seq) = id
         .strip_prefix("0-")
         .and_then(|seq| seq.parse::<u64>().ok())
@@ -71,7 +78,10 @@ pub(crate) fn decode((id, fields): Entry) -> Result<(Packet, Option<u64>), Corru
         }
     }
     match (kind, data) {
-        (Some(kind), Some(data)) => Ok((Packet::new(seq, kind, data), at)),
+        (Some(kind), Some(data)) => Ok(Packet {
+            at: UNIX_EPOCH + Duration::from_millis(at.unwrap_or(0)),
+            ..Packet::new(seq, kind, data)
+        }),
         _ => Err(CorruptEntry::NotAPacket { id }),
     }
 }
@@ -90,15 +100,14 @@ mod tests {
 
     #[test]
     fn entries_decode_to_packets_or_a_typed_error() {
-        let (packet, at) =
-            decode(entry("0-7", &[("k", "done"), ("d", "[1]"), ("t", "12")])).unwrap();
+        let packet = decode(entry("0-7", &[("k", "done"), ("d", "[1]"), ("t", "12")])).unwrap();
         assert_eq!(
             (packet.seq, packet.kind, packet.data.get()),
             (7, PacketKind::Done, "[1]")
         );
-        assert_eq!(at, Some(12));
-        let (_, at) = decode(entry("0-1", &[("k", "progress"), ("d", "1")])).unwrap();
-        assert_eq!(at, None);
+        assert_eq!(millis(packet.at), 12);
+        let packet = decode(entry("0-1", &[("k", "progress"), ("d", "1")])).unwrap();
+        assert_eq!(packet.at, UNIX_EPOCH);
         assert_eq!(
             decode(entry("5-1", &[("k", "progress"), ("d", "1")])).unwrap_err(),
             CorruptEntry::Id { id: "5-1".into() }

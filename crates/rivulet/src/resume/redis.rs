@@ -472,7 +472,7 @@ impl RedisStore {
             .map_err(backend)?;
         let packets = entries
             .into_iter()
-            .map(|entry| entry::decode(entry).map(|(packet, _)| packet))
+            .map(entry::decode)
             .collect::<Result<Vec<_>, _>>()
             .map_err(backend)?;
         if let Some(first) = packets.first()
