@@ -114,15 +114,16 @@ async fn stop_job(
     }
     seq += 1;
     let record = Record::error(&why.into_packet(false));
-    let _ = append(settings, id, Packet::new(seq, record.kind, record.data)).await;
+    let _ = append(settings, id, &[Packet::new(seq, record.kind, record.data)]).await;
 }
 
-/// Appends `packet`, retrying a failing backend for up to one lease.
-async fn append(settings: &Settings, id: StreamId, packet: Packet) -> Result<(), StoreError> {
+/// Appends `packets`, retrying a failing backend for up to one lease: a
+/// retry appends them all again, and the store skips those it has.
+async fn append(settings: &Settings, id: StreamId, packets: &[Packet]) -> Result<(), StoreError> {
     let deadline = Instant::now() + settings.lease;
     let mut delay = Duration::from_millis(20);
     loop {
-        match settings.store.append(id, packet.clone()).await {
+        match settings.store.append_all(id, packets).await {
             Err(StoreError::Backend(e)) if Instant::now() + delay < deadline => {
                 tracing::warn!(stream = %id, error = %e, "storing a packet failed; retrying");
                 tokio::time::sleep(delay).await;
@@ -142,10 +143,16 @@ async fn keep(
 ) -> Result<bool, StoreError> {
     let end = taken.end.map(end_record);
     let ended = end.is_some();
-    for record in taken.frames.into_iter().chain(end) {
-        *seq += 1;
-        append(settings, id, Packet::new(*seq, record.kind, record.data)).await?;
-    }
+    let packets: Vec<Packet> = taken
+        .frames
+        .into_iter()
+        .chain(end)
+        .map(|record| {
+            *seq += 1;
+            Packet::new(*seq, record.kind, record.data)
+        })
+        .collect();
+    append(settings, id, &packets).await?;
     Ok(ended)
 }
 

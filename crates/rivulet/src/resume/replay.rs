@@ -183,6 +183,9 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, writing: &Wri
     // packet: one that leaves before a reader saw it finished was lost
     // (Redis restarted empty, or evicted it), and the reader says so.
     let mut finished = false;
+    // Progress packets are encoded here, then copied into the stream's
+    // buffer: one buffer for the whole connection, not one per packet.
+    let mut scratch = Vec::with_capacity(256);
     let left = |finished: bool| {
         if finished {
             EXPIRED_MESSAGE
@@ -284,6 +287,30 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, writing: &Wri
         }
         failures = 0;
         for packet in packets {
+            if let (Writing::Format(format), Kind::Progress) = (writing, packet.kind) {
+                scratch.clear();
+                let event_id = EventId::Resume(id, packet.seq);
+                let data = &*packet.data;
+                let pushed = match encode::packet_into(
+                    &mut scratch,
+                    *format,
+                    Kind::Progress,
+                    event_id,
+                    data,
+                ) {
+                    Ok(frame) => tx.push(&scratch[frame]).await,
+                    Err(e) => {
+                        tracing::error!(stream = %id, seq = packet.seq, error = %e, "a stored packet is not valid");
+                        let status = StatusCode::INTERNAL_SERVER_ERROR;
+                        return fail(tx, writing, id, status, STORE_FAILED_MESSAGE).await;
+                    }
+                };
+                if pushed.is_err() {
+                    return;
+                }
+                after = packet.seq;
+                continue;
+            }
             let item = match writing.packet(&packet, id) {
                 Ok(item) => item,
                 Err(e) => {

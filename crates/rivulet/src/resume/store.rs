@@ -258,7 +258,14 @@ pub(crate) trait DynStore: Send + Sync + 'static {
         lease: Duration,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
-    fn append(&self, stream: StreamId, packet: Packet) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// [`Store::append`] of each of `packets` in turn, in one future: a
+    /// producer stores a batch of packets for one allocation, not one per
+    /// packet.
+    fn append_all<'a>(
+        &'a self,
+        stream: StreamId,
+        packets: &'a [Packet],
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
     fn renew(&self, stream: StreamId, lease: Duration) -> BoxFuture<'_, Result<(), StoreError>>;
     fn touch(&self, stream: StreamId, grace: Duration) -> BoxFuture<'_, Result<(), StoreError>>;
     fn status(&self, stream: StreamId) -> BoxFuture<'_, Result<Option<Status>, StoreError>>;
@@ -284,8 +291,17 @@ impl<S: Store> DynStore for S {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(Store::create(self, stream, owner, lease, ttl))
     }
-    fn append(&self, stream: StreamId, packet: Packet) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(Store::append(self, stream, packet))
+    fn append_all<'a>(
+        &'a self,
+        stream: StreamId,
+        packets: &'a [Packet],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            for packet in packets {
+                Store::append(self, stream, packet.clone()).await?;
+            }
+            Ok(())
+        })
     }
     fn renew(&self, stream: StreamId, lease: Duration) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(Store::renew(self, stream, lease))
