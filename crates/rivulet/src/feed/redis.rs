@@ -1,19 +1,20 @@
 //! Feeds shared through Redis (feature `redis`): a publish on any server
 //! reaches the subscribers of every server.
 //!
-//! Each feed has three keys, its name as hash tag so that a Redis Cluster
-//! keeps them together:
+//! Each feed is a history in Redis as a resumable stream is, its name as hash
+//! tag so that a Redis Cluster keeps its keys together:
 //!
 //! | key | type | holds |
 //! |-----|------|-------|
-//! | `<prefix>:feed:{<name>}:meta` | hash | `epoch`: the feed's epoch, drawn by the first server; `seq`: the number of its last packet. One key, so that Redis cannot lose one without the other |
-//! | `<prefix>:feed:{<name>}:packets` | stream | the retained window: entry id `0-<seq>`, fields `k` (its kind, `progress` or `done`) and `d` (its JSON) as a resumable stream's packets, and `t` (published, ms since the Unix epoch) |
-//! | `<prefix>:feed:{<name>}:closed` | string | exists once the feed is closed |
+//! | `<prefix>:feed:{<name>}:meta` | hash | `epoch`: the feed's epoch, drawn by the first server; `seq`: the number of its last packet; `finished`: `1` once the feed is closed. One key, so that Redis cannot lose one without the other |
+//! | `<prefix>:feed:{<name>}:packets` | stream | the retained window: entry id `0-<seq>`, fields `k` (its kind, `progress` or `done`), `d` (its JSON) and `t` (published, ms since the Unix epoch), as a resumable stream's packets |
 //!
-//! A publish is one script (check the epoch, next number, `XADD … MAXLEN
-//! <window>`): a Redis that lost the feed's history (restarted empty,
-//! evicted the key) refuses it ([`FeedError::Lost`]) instead of numbering it
-//! again from 1 under the old epoch. Every server checks the epoch each time
+//! A publish is the append script every Redis history uses
+//! ([`append`](crate::resume::append): here it checks the epoch, takes the
+//! next number, `XADD … MAXLEN <window>`): a Redis that lost the feed's
+//! history (restarted empty, evicted the key) refuses it
+//! ([`FeedError::Lost`]) instead of numbering it again from 1 under the old
+//! epoch. Every server checks the epoch each time
 //! it reads; one that finds it gone or changed ends its subscribers with
 //! [`HISTORY_LOST_MESSAGE`](crate::protocol::HISTORY_LOST_MESSAGE) and goes
 //! on under the epoch Redis now holds (the first server to notice draws it,
@@ -37,6 +38,7 @@ use super::{Feed, FeedError, Shared, State};
 use crate::error::Error;
 use crate::protocol::{FEED_GAP_MESSAGE, FEED_STORE_FAILED_MESSAGE, PacketKind, StreamId};
 use crate::redis_conn::{RedisConnection, RedisLink};
+use crate::resume::append::{self, Appended, HistoryKeys, Rule};
 use crate::resume::entry::{self, Entry};
 use crate::resume::{Packet, RedisStore};
 
@@ -47,28 +49,13 @@ const BATCH: usize = 512;
 /// Failed reads in a row before the subscribers are told.
 const MAX_FAILURES: u32 = 3;
 
-/// Publishes one packet. KEYS: meta, packets, closed. ARGV: the epoch the
-/// server follows, kind (`progress` or `done`), JSON, window (packets),
-/// time (ms). Returns the packet's number, -1 when the feed is closed, -2
-/// when Redis holds no history of that epoch (lost, or begun anew).
-const APPEND: &str = r"
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return -2 end
-if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], '0-' .. seq, 'k', ARGV[2], 'd', ARGV[3], 't', ARGV[5])
-if ARGV[2] ~= 'progress' then redis.call('SET', KEYS[3], '1') end
-return seq
-";
-
-static APPEND_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(APPEND));
-
 /// The feed's epoch, or, when Redis holds none (a new feed, or its history
 /// lost), a new empty history under the epoch ARGV[1]. KEYS: meta,
-/// packets, closed. Returns the epoch.
+/// packets. Returns the epoch.
 const ESTABLISH: &str = r"
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if epoch then return epoch end
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'seq', 0)
 return ARGV[1]
 ";
@@ -77,11 +64,11 @@ static ESTABLISH_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(ESTABLI
 
 /// Begins the history anew under the epoch ARGV[3] when Redis still holds
 /// the epoch ARGV[1] but fewer than ARGV[2] packets of it (it lost some a
-/// server delivered). KEYS: meta, packets, closed. Returns 1 when it did.
+/// server delivered). KEYS: meta, packets. Returns 1 when it did.
 const RENEW: &str = r"
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then return 0 end
 if tonumber(redis.call('HGET', KEYS[1], 'seq') or '0') >= tonumber(ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HSET', KEYS[1], 'epoch', ARGV[3], 'seq', 0)
 return 1
 ";
@@ -98,7 +85,9 @@ pub(super) struct Backend {
 struct Keys {
     meta: String,
     packets: String,
-    closed: String,
+    /// Never set: the append script's lease key, which only a resumable
+    /// stream has.
+    lease: String,
 }
 
 impl Keys {
@@ -107,7 +96,6 @@ impl Keys {
         let epoch: String = ESTABLISH_SCRIPT
             .key(&self.meta)
             .key(&self.packets)
-            .key(&self.closed)
             .arg(StreamId::random().to_string())
             .invoke_async(connection)
             .await
@@ -152,7 +140,7 @@ impl Feed {
         let keys = Arc::new(Keys {
             meta: format!("{base}:meta"),
             packets: format!("{base}:packets"),
-            closed: format!("{base}:closed"),
+            lease: format!("{base}:lease"),
         });
         let mut connection = store.connection();
         let epoch = keys.establish(&mut connection).await?;
@@ -223,22 +211,21 @@ impl Backend {
         window: usize,
     ) -> Result<u64, FeedError> {
         let mut connection = self.connection.clone();
-        let seq: i64 = APPEND_SCRIPT
-            .key(&self.keys.meta)
-            .key(&self.keys.packets)
-            .key(&self.keys.closed)
-            .arg(epoch.to_string())
-            .arg(kind.name())
-            .arg(json.get())
-            .arg(window)
-            .arg(entry::millis(std::time::SystemTime::now()))
-            .invoke_async(&mut connection)
+        let keys = HistoryKeys {
+            meta: &self.keys.meta,
+            packets: &self.keys.packets,
+            lease: &self.keys.lease,
+        };
+        let packet = Packet::new(0, kind, json);
+        let rule = Rule::Next(epoch);
+        let appended = append::append(&mut connection, &keys, &packet, rule, window, None)
             .await
             .map_err(backend)?;
-        match seq {
-            -1 => Err(FeedError::Closed),
-            -2 => Err(FeedError::Lost),
-            seq => u64::try_from(seq).map_err(|_| backend(format!("unexpected answer {seq}"))),
+        match appended {
+            Appended::Stored(seq) => Ok(seq),
+            Appended::Refused => Err(FeedError::Closed),
+            Appended::OtherEpoch | Appended::Unknown => Err(FeedError::Lost),
+            other => Err(backend(format!("unexpected answer {other:?}"))),
         }
     }
 }
@@ -308,7 +295,6 @@ async fn follow(
         let renewed: i64 = RENEW_SCRIPT
             .key(&keys.meta)
             .key(&keys.packets)
-            .key(&keys.closed)
             .arg(following.to_string())
             .arg(*last)
             .arg(StreamId::random().to_string())

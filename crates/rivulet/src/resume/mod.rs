@@ -69,6 +69,8 @@
 //!
 //! The wire side is specified in `docs/protocol.md` ("Resumable streams").
 
+#[cfg(feature = "redis")]
+pub(crate) mod append;
 mod encoding;
 #[cfg(feature = "redis")]
 pub(crate) mod entry;

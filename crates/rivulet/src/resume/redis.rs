@@ -5,14 +5,15 @@
 //!
 //! | key | type | holds |
 //! |-----|------|-------|
-//! | `<prefix>:{<id>}:meta` | hash | `owner`, `last` (packets appended), `finished`, `cancelled` (set by a client's cancel), `ttl` and `lease` (ms) |
-//! | `<prefix>:{<id>}:packets` | stream | one entry per packet, entry id `0-<seq>`, fields `k` = its kind (`progress`, `done`, `error`), `d` = its JSON |
+//! | `<prefix>:{<id>}:meta` | hash | `owner`, `seq` (packets appended), `finished`, `cancelled` (set by a client's cancel), `ttl` and `lease` (ms) |
+//! | `<prefix>:{<id>}:packets` | stream | one entry per packet, entry id `0-<seq>`, fields `k` = its kind (`progress`, `done`, `error`), `d` = its JSON, `t` = when it was sent (ms since the Unix epoch) |
 //! | `<prefix>:{<id>}:lease` | string | exists while the producer renews it |
 //! | `<prefix>:{<id>}:seen` | string | exists while a client is connected (grace period) |
 //!
-//! Appends run as one Lua script (check the number, `XADD`, update `meta`,
-//! refresh expiries, `PUBLISH`, or `SPUBLISH` on a cluster), so a packet is stored exactly once even when
-//! an append is retried. Readers use `XRANGE` and wait for the notification
+//! Appends run as the one Lua script every Redis history uses
+//! ([`append`](super::append): check the number, `XADD`, update `meta`,
+//! refresh expiries, `PUBLISH`, or `SPUBLISH` on a cluster), so a packet is
+//! stored exactly once even when an append is retried. Readers use `XRANGE` and wait for the notification
 //! every append publishes on its stream's channel, `<prefix>:{<id>}:appended`
 //! (payload: the stream id). A server subscribes to the channels of the
 //! streams it reads, only those, so notifications reach only the servers that
@@ -31,6 +32,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::append::{self, Appended, HistoryKeys, Notification, Rule};
 use super::entry::{self, Entry};
 use super::store::{Packet, Status, Store, StoreError};
 
@@ -42,37 +44,6 @@ pub(crate) const DEFAULT_REDIS_MAX_PACKETS_PER_STREAM: usize = 10_000;
 /// The default key prefix.
 pub(crate) const DEFAULT_REDIS_PREFIX: &str = "rivulet";
 
-/// Appends one packet. KEYS: meta, packets, lease. ARGV: seq, kind, data,
-/// last (0|1), max packets, notification channel, stream id, only when the
-/// lease has run out (0|1), notification command (`PUBLISH`, or `SPUBLISH`
-/// on a cluster).
-/// Returns 1 when appended, 0 when it was already there, -1 for an unknown
-/// stream, -2 for a packet out of order, -3 when the lease runs while it
-/// should not.
-const APPEND: &str = r"
-local last = redis.call('HGET', KEYS[1], 'last')
-if not last then return -1 end
-last = tonumber(last)
-local seq = tonumber(ARGV[1])
-if seq <= last then return 0 end
-if seq ~= last + 1 or redis.call('HGET', KEYS[1], 'finished') == '1' then return -2 end
-if ARGV[8] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return -3 end
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'k', ARGV[2], 'd', ARGV[3])
-redis.call('HSET', KEYS[1], 'last', seq)
-local ttl = tonumber(redis.call('HGET', KEYS[1], 'ttl'))
-if ARGV[4] == '1' then
-  redis.call('HSET', KEYS[1], 'finished', '1')
-else
-  ttl = ttl + tonumber(redis.call('HGET', KEYS[1], 'lease'))
-end
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('PEXPIRE', KEYS[2], ttl)
-redis.call(ARGV[9], ARGV[6], ARGV[7])
-return 1
-";
-
-static APPEND_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(APPEND));
-
 /// Creates a stream, replacing one whose job has ended. KEYS: meta, packets,
 /// lease, seen. ARGV: ttl (ms), lease (ms), has an owner (0|1), owner.
 /// Returns 1 when created, 0 when a stream under that id still runs.
@@ -81,7 +52,7 @@ if redis.call('HGET', KEYS[1], 'finished') == '0' and redis.call('EXISTS', KEYS[
   return 0
 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[4])
-redis.call('HSET', KEYS[1], 'last', '0', 'finished', '0', 'ttl', ARGV[1], 'lease', ARGV[2])
+redis.call('HSET', KEYS[1], 'seq', '0', 'finished', '0', 'ttl', ARGV[1], 'lease', ARGV[2])
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'owner', ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]))
 redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
@@ -433,25 +404,41 @@ impl RedisStore {
         self
     }
 
-    /// Runs the append script; `lost` appends only once the lease ran out.
-    async fn push(&self, stream: StreamId, packet: &Packet, lost: bool) -> Result<i64, StoreError> {
+    /// Runs the append script, which notifies the stream's readers.
+    async fn push(
+        &self,
+        stream: StreamId,
+        packet: &Packet,
+        rule: Rule,
+    ) -> Result<Appended, StoreError> {
         let mut connection = self.connection.clone();
-        APPEND_SCRIPT
-            .key(self.keys.of(stream, "meta"))
-            .key(self.keys.of(stream, "packets"))
-            .key(self.keys.of(stream, "lease"))
-            .arg(packet.seq)
-            .arg(packet.kind.name())
-            .arg(packet.data.get())
-            .arg(if packet.is_final() { "1" } else { "0" })
-            .arg(self.max_packets)
-            .arg(self.keys.of(stream, "appended"))
-            .arg(stream.to_string())
-            .arg(if lost { "1" } else { "0" })
-            .arg(self.link.publish_command())
-            .invoke_async(&mut connection)
-            .await
-            .map_err(backend)
+        let (meta, packets, lease) = (
+            self.keys.of(stream, "meta"),
+            self.keys.of(stream, "packets"),
+            self.keys.of(stream, "lease"),
+        );
+        let keys = HistoryKeys {
+            meta: &meta,
+            packets: &packets,
+            lease: &lease,
+        };
+        let channel = self.keys.of(stream, "appended");
+        let payload = stream.to_string();
+        let notify = Notification {
+            command: self.link.publish_command(),
+            channel: &channel,
+            payload: &payload,
+        };
+        append::append(
+            &mut connection,
+            &keys,
+            packet,
+            rule,
+            self.max_packets,
+            Some(notify),
+        )
+        .await
+        .map_err(backend)
     }
 
     async fn range(
@@ -524,9 +511,9 @@ impl Store for RedisStore {
     }
 
     async fn append(&self, stream: StreamId, packet: Packet) -> Result<(), StoreError> {
-        match self.push(stream, &packet, false).await? {
-            0 | 1 => Ok(()),
-            -1 => Err(StoreError::Unknown),
+        match self.push(stream, &packet, Rule::Numbered).await? {
+            Appended::Stored(_) | Appended::AlreadyThere => Ok(()),
+            Appended::Unknown => Err(StoreError::Unknown),
             _ => Err(StoreError::OutOfOrder { seq: packet.seq }),
         }
     }
@@ -559,9 +546,9 @@ impl Store for RedisStore {
         if !packet.is_final() {
             return Err(StoreError::OutOfOrder { seq: packet.seq });
         }
-        match self.push(stream, &packet, true).await? {
-            1 => Ok(true),
-            -1 => Err(StoreError::Unknown),
+        match self.push(stream, &packet, Rule::Lost).await? {
+            Appended::Stored(_) => Ok(true),
+            Appended::Unknown => Err(StoreError::Unknown),
             // Already there, the stream ended meanwhile, or the lease runs.
             _ => Ok(false),
         }
@@ -586,7 +573,7 @@ impl Store for RedisStore {
                 .cmd("HMGET")
                 .arg(self.keys.of(stream, "meta"))
                 .arg("owner")
-                .arg("last")
+                .arg("seq")
                 .arg("finished")
                 .arg("cancelled")
                 .exists(self.keys.of(stream, "lease"))
