@@ -168,6 +168,26 @@ async fn measure(row: Row, count: usize) -> f64 {
     (after.saturating_sub(before)) as f64 / count as f64
 }
 
+/// One row alone (every row whose name contains `name`), once at 1k streams:
+/// for a tool watching the server, such as DHAT through
+/// `RIVULET_BENCH_CHILD_WRAPPER`.
+pub async fn profile(name: &str) {
+    let rows: Vec<Row> = ROWS
+        .iter()
+        .copied()
+        .filter(|row| row.name().contains(name))
+        .collect();
+    if rows.is_empty() {
+        let names: Vec<&str> = ROWS.iter().map(|row| row.name()).collect();
+        eprintln!("no memory row matches {name:?}; the rows: {names:?}");
+        std::process::exit(2);
+    }
+    for row in rows {
+        let bytes = measure(row, 1_000).await;
+        println!("  1000, {}: {bytes:.0} bytes/stream", row.name());
+    }
+}
+
 pub async fn run(quick: bool) {
     let limit = crate::sys::raise_nofile_limit();
     let (counts, rounds): (&[usize], usize) = if quick {
