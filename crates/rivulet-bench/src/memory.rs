@@ -49,6 +49,11 @@ const ROWS: [Row; 7] = [
     Row::Peer(Peer::ActixLabSse),
 ];
 
+/// Streams being opened at once, over HTTP/1.1 and HTTP/2 alike: what is
+/// measured is what an open stream keeps, not what a burst of requests
+/// being answered needs at its peak (freed, but an allocator keeps the pages).
+const OPENING: usize = 256;
+
 /// The HTTP/2 connections the shared-h2 row opens its streams on.
 const H2_CONNECTIONS: usize = 10;
 
@@ -140,15 +145,20 @@ async fn open_many(server: &ChildServer, row: Row, count: usize) -> Open {
         Row::Peer(_) => (server.hyper, "/idle"),
         Row::ServeH1 => (server.serve, "/rivulet-idle"),
         Row::ServeH2 => {
-            let held =
-                crate::h2_client::open_idle(server.serve, "/rivulet-idle", count, H2_CONNECTIONS)
-                    .await;
+            let held = crate::h2_client::open_idle(
+                server.serve,
+                "/rivulet-idle",
+                count,
+                H2_CONNECTIONS,
+                OPENING,
+            )
+            .await;
             return Open::H2 { _held: held };
         }
     };
     let held = futures::stream::iter(0..count)
         .map(|i| open_idle(addr, path, i))
-        .buffer_unordered(256)
+        .buffer_unordered(OPENING)
         .collect()
         .await;
     Open::Connections { _held: held }
