@@ -18,12 +18,14 @@
 //! it reads; one that finds it gone or changed ends its subscribers with
 //! [`HISTORY_LOST_MESSAGE`](crate::protocol::HISTORY_LOST_MESSAGE) and goes
 //! on under the epoch Redis now holds (the first server to notice draws it,
-//! with an empty history). Every
-//! server runs one reader per feed, on a connection of its own: `XREAD BLOCK`
-//! after the last packet it has, handing each packet to the feed's local
-//! fan-out. However many subscribers a server has, it reads each packet from
-//! Redis once, and since every server's window holds the same numbered
-//! packets, a resume point is good on any of them.
+//! with an empty history). Every server runs one reader per feed: it reads
+//! (`XRANGE`) after the last packet it has, handing each packet to the
+//! feed's local fan-out, and waits for the next as a resumable stream's
+//! readers do, on the notification every append publishes on the feed's
+//! channel `<prefix>:feed:{<name>}:appended` ([`wakeup`](crate::resume::wakeup)),
+//! looking again at least every 2 s. However many subscribers a server has,
+//! it reads each packet from Redis once, and since every server's window
+//! holds the same numbered packets, a resume point is good on any of them.
 
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Duration;
@@ -37,12 +39,12 @@ use super::window::DEFAULT_WINDOW_PACKETS;
 use super::{Feed, FeedError, Shared, State};
 use crate::error::Error;
 use crate::protocol::{FEED_GAP_MESSAGE, FEED_STORE_FAILED_MESSAGE, PacketKind, StreamId};
-use crate::redis_conn::{RedisConnection, RedisLink};
-use crate::resume::append::{self, Appended, HistoryKeys, Rule};
+use crate::redis_conn::RedisConnection;
+use crate::resume::append::{self, Appended, HistoryKeys, Notification, Rule};
 use crate::resume::entry::{self, Entry};
 use crate::resume::{Packet, RedisStore};
 
-/// How long one `XREAD` waits for packets.
+/// How long a reader waits for a notification before it looks again.
 const BLOCK: Duration = Duration::from_secs(2);
 /// Packets read at once.
 const BATCH: usize = 512;
@@ -78,6 +80,8 @@ static RENEW_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RENEW));
 /// A feed's link to Redis.
 pub(super) struct Backend {
     connection: RedisConnection,
+    /// `PUBLISH`, or `SPUBLISH` on a cluster.
+    publish: &'static str,
     keys: Arc<Keys>,
     reader: Mutex<Option<AbortHandle>>,
 }
@@ -88,6 +92,8 @@ struct Keys {
     /// Never set: the append script's lease key, which only a resumable
     /// stream has.
     lease: String,
+    /// The channel of the feed's append notifications.
+    appended: String,
 }
 
 impl Keys {
@@ -141,6 +147,7 @@ impl Feed {
             meta: format!("{base}:meta"),
             packets: format!("{base}:packets"),
             lease: format!("{base}:lease"),
+            appended: format!("{base}:appended"),
         });
         let mut connection = store.connection();
         let epoch = keys.establish(&mut connection).await?;
@@ -180,17 +187,13 @@ impl Feed {
             state: std::sync::Mutex::new(state),
             redis: Some(Backend {
                 connection: store.connection(),
+                publish: store.link().publish_command(),
                 keys: keys.clone(),
                 reader: Mutex::new(None),
             }),
         });
         if !closed {
-            let reader = tokio::spawn(read(
-                store.link().clone(),
-                keys,
-                Arc::downgrade(&shared),
-                from,
-            ));
+            let reader = tokio::spawn(read(store.clone(), keys, Arc::downgrade(&shared), from));
             if let Some(redis) = &shared.redis {
                 *redis.reader.lock().unwrap_or_else(|e| e.into_inner()) =
                     Some(reader.abort_handle());
@@ -218,7 +221,11 @@ impl Backend {
         };
         let packet = Packet::new(0, kind, json);
         let rule = Rule::Next(epoch);
-        let appended = append::append(&mut connection, &keys, &packet, rule, window, None)
+        let notify = Notification {
+            command: self.publish,
+            channel: &self.keys.appended,
+        };
+        let appended = append::append(&mut connection, &keys, &packet, rule, window, Some(notify))
             .await
             .map_err(backend)?;
         match appended {
@@ -240,15 +247,10 @@ fn parse(entry: Entry) -> Result<Packet, FeedError> {
 /// closed. Reconnects after a failure; after [`MAX_FAILURES`] in a row the
 /// subscribers are ended with an error and new ones refused until Redis is
 /// back.
-async fn read(link: RedisLink, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u64) {
+async fn read(store: RedisStore, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u64) {
     let mut failures = 0u32;
     loop {
-        let outcome = match link.dedicated(BLOCK + Duration::from_secs(2)).await {
-            Ok(mut connection) => {
-                follow(&mut connection, &keys, &feed, &mut last, &mut failures).await
-            }
-            Err(e) => Err(backend(e)),
-        };
+        let outcome = follow(&store, &keys, &feed, &mut last, &mut failures).await;
         let error = match outcome {
             Ok(()) => return,
             Err(e) => e,
@@ -257,7 +259,7 @@ async fn read(link: RedisLink, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u6
             return;
         };
         failures += 1;
-        tracing::warn!(redis = %link, feed = %keys.packets, error = %error, "reading a feed from Redis failed");
+        tracing::warn!(redis = %store.link(), feed = %keys.packets, error = %error, "reading a feed from Redis failed");
         if failures >= MAX_FAILURES {
             let mut state = shared.lock();
             if state.unavailable.is_none() {
@@ -275,13 +277,13 @@ async fn read(link: RedisLink, keys: Arc<Keys>, feed: Weak<Shared>, mut last: u6
 
 /// Reads packets until the feed is gone or closed (`Ok`) or Redis fails.
 async fn follow(
-    connection: &mut RedisConnection,
+    store: &RedisStore,
     keys: &Keys,
     feed: &Weak<Shared>,
     last: &mut u64,
     failures: &mut u32,
 ) -> Result<(), FeedError> {
-    type Reply = Option<Vec<(String, Vec<Entry>)>>;
+    let connection = &mut store.connection();
     // A Redis that lost packets this server delivered (a failover before
     // they reached the replica) numbers the next ones from where it is, under
     // the same epoch: one number would name two packets. The history is
@@ -305,21 +307,29 @@ async fn follow(
             tracing::warn!(feed = %keys.packets, delivered = *last, "Redis lost packets of the feed this server delivered");
         }
     }
+    let (notify, subscribed) = store.wakeup().waiter(&keys.appended);
+    if let Some(subscribed) = subscribed {
+        // Subscribed before the first look, so no append after it goes
+        // unnoticed.
+        let _ = tokio::time::timeout(BLOCK, subscribed).await;
+    }
     loop {
+        // Registered before looking, so an append between the look and the
+        // wait still wakes this reader.
+        let mut appended = std::pin::pin!(notify.notified());
+        appended.as_mut().enable();
         // The epoch is read before the packets: packets of a history begun
         // anew are never taken for the old one's.
-        let (epoch, reply): (Option<String>, Reply) = redis::pipe()
+        let (epoch, entries): (Option<String>, Vec<Entry>) = redis::pipe()
             .cmd("HGET")
             .arg(&keys.meta)
             .arg("epoch")
-            .cmd("XREAD")
+            .cmd("XRANGE")
+            .arg(&keys.packets)
+            .arg(format!("0-{}", *last + 1))
+            .arg("+")
             .arg("COUNT")
             .arg(BATCH)
-            .arg("BLOCK")
-            .arg(BLOCK.as_millis() as u64)
-            .arg("STREAMS")
-            .arg(&keys.packets)
-            .arg(format!("0-{last}"))
             .query_async(connection)
             .await
             .map_err(backend)?;
@@ -339,31 +349,42 @@ async fn follow(
             *last = 0;
             continue;
         }
-        let mut state = shared.lock();
-        state.unavailable = None;
-        for entry in reply.into_iter().flatten().flat_map(|(_, entries)| entries) {
-            let packet = match parse(entry) {
-                Ok(packet) => packet,
-                Err(e) => {
-                    tracing::error!(feed = %keys.packets, error = %e, "a feed entry is not valid");
+        // The lock is held while packets are delivered, not while waiting.
+        let more = {
+            let more = entries.len() >= BATCH;
+            let mut state = shared.lock();
+            state.unavailable = None;
+            for entry in entries {
+                let packet = match parse(entry) {
+                    Ok(packet) => packet,
+                    Err(e) => {
+                        tracing::error!(feed = %keys.packets, error = %e, "a feed entry is not valid");
+                        continue;
+                    }
+                };
+                if packet.seq <= *last {
                     continue;
                 }
-            };
-            if packet.seq <= *last {
-                continue;
+                if packet.seq > *last + 1 {
+                    // Trimmed while this server could not read: its subscribers
+                    // would miss packets without knowing.
+                    state
+                        .fail_all(|| Error::new(StatusCode::SERVICE_UNAVAILABLE, FEED_GAP_MESSAGE));
+                    state.window.restart_at(packet.seq - 1);
+                }
+                *last = packet.seq;
+                let done = packet.is_final();
+                state.deliver(packet);
+                if done {
+                    return Ok(());
+                }
             }
-            if packet.seq > *last + 1 {
-                // Trimmed while this server could not read: its subscribers
-                // would miss packets without knowing.
-                state.fail_all(|| Error::new(StatusCode::SERVICE_UNAVAILABLE, FEED_GAP_MESSAGE));
-                state.window.restart_at(packet.seq - 1);
-            }
-            *last = packet.seq;
-            let done = packet.is_final();
-            state.deliver(packet);
-            if done {
-                return Ok(());
-            }
+            more
+        };
+        drop(shared);
+        if !more {
+            // Bounded: a lost notification delays the next look, never stops it.
+            let _ = tokio::time::timeout(BLOCK, appended).await;
         }
     }
 }

@@ -31,8 +31,8 @@ use crate::redis_conn::RedisConnection;
 /// Appends one packet. KEYS: meta, packets, lease. ARGV: seq (0 for the next
 /// one), kind, data, time (ms), max packets kept, expected epoch (empty: not
 /// checked), only when the lease has run out (0|1), notification command
-/// (`PUBLISH`, `SPUBLISH` on a cluster, or empty for none), its channel and
-/// payload.
+/// (`PUBLISH`, `SPUBLISH` on a cluster, or empty for none) and its channel,
+/// whose name is the payload.
 ///
 /// Returns the packet's number when appended, 0 when it was already there,
 /// -1 for an unknown history, -2 for a packet out of order or after the
@@ -59,7 +59,7 @@ if ttl then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
-if ARGV[8] ~= '' then redis.call(ARGV[8], ARGV[9], ARGV[10]) end
+if ARGV[8] ~= '' then redis.call(ARGV[8], ARGV[9], ARGV[9]) end
 return seq
 ";
 
@@ -106,12 +106,13 @@ pub(crate) enum Appended {
     OtherEpoch,
 }
 
-/// The notification an append publishes for the readers that wait on it.
+/// The notification an append publishes for the readers that wait on it
+/// ([`wakeup`](super::wakeup)).
 pub(crate) struct Notification<'a> {
     /// `PUBLISH`, or `SPUBLISH` on a cluster.
     pub(crate) command: &'a str,
+    /// The history's channel; the payload is its name.
     pub(crate) channel: &'a str,
-    pub(crate) payload: &'a str,
 }
 
 /// Appends `packet` to the history at `keys`, keeping at most `max_packets`,
@@ -141,7 +142,6 @@ pub(crate) async fn append(
         .arg(u8::from(matches!(rule, Rule::Lost)))
         .arg(notify.as_ref().map_or("", |n| n.command))
         .arg(notify.as_ref().map_or("", |n| n.channel))
-        .arg(notify.as_ref().map_or("", |n| n.payload))
         .invoke_async(connection)
         .await?;
     Ok(match answer {

@@ -83,6 +83,8 @@ mod request;
 mod resumable;
 mod settings;
 mod store;
+#[cfg(feature = "redis")]
+pub(crate) mod wakeup;
 
 pub use crate::protocol::{
     InvalidId, LAST_EVENT_ID_PARAM, ResumePoint, STREAM_ID_HEADER, StreamId,

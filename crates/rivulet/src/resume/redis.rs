@@ -13,28 +13,25 @@
 //! Appends run as the one Lua script every Redis history uses
 //! ([`append`](super::append): check the number, `XADD`, update `meta`,
 //! refresh expiries, `PUBLISH`, or `SPUBLISH` on a cluster), so a packet is
-//! stored exactly once even when an append is retried. Readers use `XRANGE` and wait for the notification
-//! every append publishes on its stream's channel, `<prefix>:{<id>}:appended`
-//! (payload: the stream id). A server subscribes to the channels of the
-//! streams it reads, only those, so notifications reach only the servers that
-//! need them; on a Redis Cluster the notification is sharded (`SPUBLISH`,
-//! `SSUBSCRIBE`), so the hash tag keeps each channel on its stream's node. A lost notification only delays a reader
-//! until its next look.
+//! stored exactly once even when an append is retried. Readers use `XRANGE`
+//! and wait for the notification every append publishes on its stream's
+//! channel, `<prefix>:{<id>}:appended`, as every Redis history's readers do
+//! ([`wakeup`](super::wakeup)): a server subscribes to the channels of the
+//! streams it reads, only those; on a Redis Cluster the notification is
+//! sharded (`SPUBLISH`, `SSUBSCRIBE`), so the hash tag keeps each channel on
+//! its stream's node. A lost notification only delays a reader until its next
+//! look.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use futures::StreamExt;
 use redis::{AsyncCommands, Script};
-use tokio::sync::{Notify, mpsc, oneshot};
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::append::{self, Appended, HistoryKeys, Notification, Rule};
 use super::entry::{self, Entry};
 use super::store::{Packet, Status, Store, StoreError};
+use super::wakeup::Wakeup;
 
 use crate::protocol::StreamId;
 use crate::redis_conn::{RedisConfig, RedisConnection, RedisLink};
@@ -109,7 +106,7 @@ pub struct RedisStore {
     connection: RedisConnection,
     keys: Arc<Keys>,
     max_packets: usize,
-    listener: Arc<Listener>,
+    wakeup: Arc<Wakeup>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -128,190 +125,6 @@ struct Keys {
 impl Keys {
     fn of(&self, stream: StreamId, what: &str) -> String {
         format!("{}:{{{stream}}}:{what}", self.prefix)
-    }
-}
-
-/// The subscription to append notifications, and the readers waiting on them.
-///
-/// Each stream has its own channel, `<prefix>:{<id>}:appended`, and a server
-/// subscribes to the channels of the streams it reads, and only those: with
-/// one channel for all, every server received every append of every stream
-/// (`rivulet-bench redis-notify`). A channel stays subscribed while its stream
-/// is read, and for [`LINGER`] after its last read.
-struct Listener {
-    waiting: Mutex<HashMap<StreamId, Waiting>>,
-    /// Subscriptions for the listening task to make.
-    subscribe: mpsc::UnboundedSender<(StreamId, oneshot::Sender<()>)>,
-    task: Mutex<Option<AbortHandle>>,
-    /// Notifications received, for [`RedisStore::notifications_received`].
-    received: AtomicU64,
-}
-
-/// The readers of one stream: woken by its notifications.
-struct Waiting {
-    notify: Arc<Notify>,
-    last_read: Instant,
-}
-
-/// How long a stream's channel stays subscribed after its last read: a
-/// reader between two reads (forwarding packets to its client) keeps it.
-const LINGER: Duration = Duration::from_secs(10);
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            task.abort();
-        }
-    }
-}
-
-impl Listener {
-    /// The notification readers of `stream` wait on, and, when its channel
-    /// is not subscribed yet, what completes once it is.
-    fn waiter(&self, stream: StreamId) -> (Arc<Notify>, Option<oneshot::Receiver<()>>) {
-        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if let Some(entry) = waiting.get_mut(&stream) {
-            entry.last_read = now;
-            return (entry.notify.clone(), None);
-        }
-        let notify = Arc::new(Notify::new());
-        waiting.insert(
-            stream,
-            Waiting {
-                notify: notify.clone(),
-                last_read: now,
-            },
-        );
-        drop(waiting);
-        let (done, subscribed) = oneshot::channel();
-        // Without the listening task (the store is going away) nothing is
-        // subscribed: readers look again at their deadline.
-        let _ = self.subscribe.send((stream, done));
-        (notify, Some(subscribed))
-    }
-
-    fn wake(&self, stream: Option<StreamId>) {
-        let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        let notifies: Vec<Arc<Notify>> = match stream {
-            Some(stream) => waiting
-                .get(&stream)
-                .map(|w| w.notify.clone())
-                .into_iter()
-                .collect(),
-            None => waiting.values().map(|w| w.notify.clone()).collect(),
-        };
-        drop(waiting);
-        for notify in notifies {
-            notify.notify_waiters();
-        }
-    }
-
-    /// Forgets the streams nobody read for [`LINGER`] (and that nobody
-    /// waits on): their channels to unsubscribe.
-    fn stale(&self) -> Vec<StreamId> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let stale: Vec<StreamId> = waiting
-            .iter()
-            .filter(|(_, w)| {
-                now.duration_since(w.last_read) >= LINGER && Arc::strong_count(&w.notify) == 1
-            })
-            .map(|(stream, _)| *stream)
-            .collect();
-        for stream in &stale {
-            waiting.remove(stream);
-        }
-        stale
-    }
-
-    /// Every stream whose channel should be subscribed.
-    fn streams(&self) -> Vec<StreamId> {
-        let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
-        waiting.keys().copied().collect()
-    }
-}
-
-/// Keeps the subscriptions to the channels of the streams read, and wakes
-/// their readers on each notification, until the store is dropped; after a
-/// lost connection it subscribes again to every channel.
-async fn listen(
-    link: RedisLink,
-    keys: Arc<Keys>,
-    listener: Weak<Listener>,
-    mut requests: mpsc::UnboundedReceiver<(StreamId, oneshot::Sender<()>)>,
-) {
-    let mut delay = Duration::from_millis(50);
-    let channels = |streams: &[StreamId]| -> Vec<String> {
-        streams.iter().map(|s| keys.of(*s, "appended")).collect()
-    };
-    loop {
-        match link.subscriber().await {
-            Ok((mut sink, mut messages)) => {
-                let Some(current) = listener.upgrade().map(|l| l.streams()) else {
-                    return;
-                };
-                let resubscribed = match current.is_empty() {
-                    true => Ok(()),
-                    false => sink.subscribe(channels(&current)).await,
-                };
-                if let Err(e) = resubscribed {
-                    tracing::warn!(redis = %link, error = %e, "could not subscribe to Redis");
-                } else {
-                    delay = Duration::from_millis(50);
-                    // Notifications may have been missed: every reader looks again.
-                    if let Some(listener) = listener.upgrade() {
-                        listener.wake(None);
-                    }
-                    let mut sweep = tokio::time::interval(LINGER);
-                    loop {
-                        tokio::select! {
-                            message = messages.next() => {
-                                let Some(message) = message else { break };
-                                let Some(listener) = listener.upgrade() else { return };
-                                listener.received.fetch_add(1, Ordering::Relaxed);
-                                let stream = std::str::from_utf8(&message)
-                                    .ok()
-                                    .and_then(|id| id.parse().ok());
-                                if stream.is_some() {
-                                    listener.wake(stream);
-                                }
-                            }
-                            request = requests.recv() => {
-                                let Some((stream, done)) = request else { return };
-                                if let Err(e) = sink.subscribe(vec![keys.of(stream, "appended")]).await {
-                                    tracing::warn!(redis = %link, error = %e, "could not subscribe to Redis");
-                                    break;
-                                }
-                                let _ = done.send(());
-                            }
-                            _ = sweep.tick() => {
-                                let Some(stale) = listener.upgrade().map(|l| l.stale()) else {
-                                    return;
-                                };
-                                if !stale.is_empty()
-                                    && let Err(e) = sink.unsubscribe(channels(&stale)).await
-                                {
-                                    tracing::warn!(redis = %link, error = %e, "could not unsubscribe in Redis");
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(redis = %link, error = %e, "could not connect to Redis for pub/sub")
-            }
-        }
-        let Some(listener) = listener.upgrade() else {
-            return;
-        };
-        // Notifications may have been missed: every reader looks again.
-        listener.wake(None);
-        drop(listener);
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }
 
@@ -352,26 +165,13 @@ impl RedisStore {
         let keys = Arc::new(Keys {
             prefix: prefix.to_owned(),
         });
-        let (subscribe, requests) = mpsc::unbounded_channel();
-        let listener = Arc::new(Listener {
-            waiting: Mutex::default(),
-            subscribe,
-            task: Mutex::default(),
-            received: AtomicU64::new(0),
-        });
-        let task = tokio::spawn(listen(
-            link.clone(),
-            keys.clone(),
-            Arc::downgrade(&listener),
-            requests,
-        ));
-        *listener.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
+        let wakeup = Wakeup::start(link.clone());
         Ok(RedisStore {
             link,
             connection,
             keys,
             max_packets: DEFAULT_REDIS_MAX_PACKETS_PER_STREAM,
-            listener,
+            wakeup,
         })
     }
 
@@ -379,13 +179,18 @@ impl RedisStore {
     /// the share of the appends of every server sharing the Redis that this
     /// server has to look at.
     pub fn notifications_received(&self) -> u64 {
-        self.listener.received.load(Ordering::Relaxed)
+        self.wakeup.received()
     }
 
-    /// The Redis this store connects to, for connections of their own (a live
-    /// feed's blocking reads).
+    /// The Redis this store connects to.
     pub(crate) fn link(&self) -> &RedisLink {
         &self.link
+    }
+
+    /// How the readers of this store's histories, a feed's too, learn of
+    /// appends.
+    pub(crate) fn wakeup(&self) -> &Wakeup {
+        &self.wakeup
     }
 
     /// The shared connection, for commands that do not block.
@@ -423,11 +228,9 @@ impl RedisStore {
             lease: &lease,
         };
         let channel = self.keys.of(stream, "appended");
-        let payload = stream.to_string();
         let notify = Notification {
             command: self.link.publish_command(),
             channel: &channel,
-            payload: &payload,
         };
         append::append(
             &mut connection,
@@ -602,7 +405,7 @@ impl Store for RedisStore {
         wait: Duration,
     ) -> Result<Vec<Packet>, StoreError> {
         let deadline = Instant::now() + wait;
-        let (notify, subscribed) = self.listener.waiter(stream);
+        let (notify, subscribed) = self.wakeup.waiter(&self.keys.of(stream, "appended"));
         if let Some(subscribed) = subscribed {
             // A first read of this stream here: the channel is subscribed
             // before the first look, so no append after it goes unnoticed.
