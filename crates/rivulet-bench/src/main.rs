@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Scenarios: `throughput`, `throughput-h2`, `latency`, `memory`, `cancel`,
-//! `fanout`, `js-parser`, `js-heap`, `redis-notify`, `allocations`, or `all`. Every scenario
+//! `fanout`, `js-parser`, `js-heap`, `redis-notify`, `redis-feeds`, `allocations`, or `all`. Every scenario
 //! measures all its peers in the same run, in alternation, over several rounds, and prints medians and ratios: absolute
 //! figures drift on a shared machine, ratios taken together hold. The server
 //! and the client run on current-thread runtimes on threads pinned to
@@ -21,6 +21,7 @@ mod js;
 mod latency;
 mod memory;
 mod peers;
+mod redis_feeds;
 mod redis_notify;
 mod stats;
 mod sys;
@@ -35,7 +36,7 @@ use std::time::Instant;
 #[global_allocator]
 static ALLOCATOR: allocations::Counting = allocations::Counting;
 
-const SCENARIOS: [&str; 10] = [
+const SCENARIOS: [&str; 11] = [
     "throughput",
     "throughput-h2",
     "latency",
@@ -45,10 +46,11 @@ const SCENARIOS: [&str; 10] = [
     "js-parser",
     "js-heap",
     "redis-notify",
+    "redis-feeds",
     "allocations",
 ];
 
-const USAGE: &str = "usage: rivulet-bench <throughput|throughput-h2|latency|memory|cancel|fanout|js-parser|js-heap|redis-notify|allocations|all> [--quick]";
+const USAGE: &str = "usage: rivulet-bench <throughput|throughput-h2|latency|memory|cancel|fanout|js-parser|js-heap|redis-notify|redis-feeds|allocations|all> [--quick]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -115,6 +117,7 @@ fn main() {
                 "js-parser" => js::run_parser(&servers, quick).await,
                 "js-heap" => js::run_heap(&servers, quick).await,
                 "redis-notify" => redis_notify::run(quick).await,
+                "redis-feeds" => redis_feeds::run(quick).await,
                 "allocations" => allocations::run(quick).await,
                 _ => unreachable!(),
             }

@@ -19,15 +19,15 @@ use rivulet::protocol::PacketKind;
 use rivulet::resume::{Packet, RedisStore, Store, StreamId};
 
 /// Every wait of the scenario is bounded by this.
-const PATIENCE: Duration = Duration::from_secs(60);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 
-struct RedisServer {
-    port: u16,
+pub(crate) struct RedisServer {
+    pub(crate) port: u16,
     child: Child,
 }
 
 impl RedisServer {
-    fn start() -> RedisServer {
+    pub(crate) fn start() -> RedisServer {
         RedisServer::start_with(&[])
     }
 
@@ -93,7 +93,7 @@ impl Drop for RedisServer {
 }
 
 /// `redis-cli -p port args…`: its output.
-fn cli(port: u16, args: &[&str]) -> String {
+pub(crate) fn cli(port: u16, args: &[&str]) -> String {
     let binary = std::env::var("REDIS_CLI").unwrap_or_else(|_| "redis-cli".into());
     let output = Command::new(&binary)
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
@@ -105,7 +105,7 @@ fn cli(port: u16, args: &[&str]) -> String {
 }
 
 /// Three cluster nodes joined as a 3-master cluster, ready.
-fn cluster() -> Vec<RedisServer> {
+pub(crate) fn cluster() -> Vec<RedisServer> {
     let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::cluster_node()).collect();
     let addresses: Vec<String> = nodes
         .iter()
@@ -130,7 +130,7 @@ fn cluster() -> Vec<RedisServer> {
 
 /// The calls of each command a node ran since its last `CONFIG RESETSTAT`
 /// (this scenario's own `INFO` and `CONFIG` left out), most first.
-fn commandstats(port: u16) -> Vec<(String, u64)> {
+pub(crate) fn commandstats(port: u16) -> Vec<(String, u64)> {
     let mut calls: Vec<(String, u64)> = cli(port, &["info", "commandstats"])
         .lines()
         .filter_map(|line| {

@@ -36,8 +36,9 @@ fn numbers(range: std::ops::RangeInclusive<u64>) -> Vec<Event> {
     range.map(|n| Event::Progress(json!({ "n": n }))).collect()
 }
 
-/// The number of `XREAD` calls Redis has served, from `INFO commandstats`.
-async fn xreads(port: u16) -> u64 {
+/// The number of `XRANGE` calls (a feed's reads) Redis has served, from
+/// `INFO commandstats`.
+async fn xranges(port: u16) -> u64 {
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
@@ -56,7 +57,7 @@ async fn xreads(port: u16) -> u64 {
         text.push_str(&line);
     }
     text.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_xread:calls="))
+        .find_map(|l| l.strip_prefix("cmdstat_xrange:calls="))
         .and_then(|rest| rest.split(',').next())
         .map_or(0, |calls| calls.parse().unwrap())
 }
@@ -77,7 +78,7 @@ async fn a_publish_on_one_server_reaches_subscribers_on_both_and_redis_is_read_o
         (feed_a.subscribers() == PER_SERVER && feed_b.subscribers() == PER_SERVER).then_some(())
     })
     .await;
-    let before = xreads(redis.port).await;
+    let before = xranges(redis.port).await;
     for n in 1..=PACKETS {
         let seq = feed_a.publish(json!({ "n": n })).await.unwrap();
         assert_eq!(seq, n);
@@ -96,10 +97,10 @@ async fn a_publish_on_one_server_reaches_subscribers_on_both_and_redis_is_read_o
     assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
     // Two servers, one reader each: a few reads per packet at most, not one
     // per subscriber and packet.
-    let reads = xreads(redis.port).await - before;
+    let reads = xranges(redis.port).await - before;
     assert!(
         reads <= 2 * (PACKETS + 1) + 8,
-        "{reads} XREADs for {} subscribers",
+        "{reads} XRANGEs for {} subscribers",
         PER_SERVER * 2
     );
 }

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use crate::protocol::PacketKind;
 use crate::resume::Packet;
 
-/// A stream entry as Redis answers `XRANGE`, `XREVRANGE` and `XREAD`: its id
+/// A stream entry as Redis answers `XRANGE` and `XREVRANGE`: its id
 /// and its fields.
 pub(crate) type Entry = (String, Vec<(String, String)>);
 
