@@ -5,9 +5,11 @@
 //! Formats, final and error packets, an early error as the HTTP status, a
 //! client that leaves cancelling the handler, backpressure, resume and
 //! cancel of a resumable stream, following a feed, the shutting-down
-//! packet, request body rejections, and an upload read with progress.
+//! packet, request body rejections, and an upload read with progress, its
+//! stream's head held until the upload is read, and the guard on its body.
+//! The axum app runs under `rivulet::serve`, which tracks request bodies.
 
-#![cfg(feature = "actix")]
+#![cfg(all(feature = "actix", feature = "serve"))]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +24,8 @@ use rivulet::resume::{MemoryStore, Resume};
 use rivulet::{Config, Format, Shutdown};
 use rivulet_testkit::{End, PATIENCE, Reader, Reading, cancel, client, get, open, url};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Notify, mpsc};
 
 /// The handler bodies both servers run: nothing in them knows the framework.
 mod bodies {
@@ -37,6 +40,7 @@ mod bodies {
     use rivulet::{Error, Sender};
     use serde::Deserialize;
     use serde_json::{Value, json};
+    use tokio::sync::Notify;
 
     /// Sends on its channel when dropped, with the handler's future.
     pub struct Dropped(pub tokio::sync::mpsc::UnboundedSender<()>);
@@ -139,9 +143,9 @@ mod bodies {
         }
     }
 
-    /// Reads an upload, a progress packet per 64 KiB; the final packet is
-    /// its length.
-    pub async fn upload<S, E>(tx: Sender, body: S) -> Result<Value, Error>
+    /// Reads an upload, a progress packet per 64 KiB (told to `progressed`);
+    /// the final packet is its length.
+    pub async fn upload<S, E>(tx: Sender, body: S, progressed: Arc<Notify>) -> Result<Value, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         Error: From<E>,
@@ -154,6 +158,7 @@ mod bodies {
             if bytes - reported >= 64 * 1024 {
                 reported = bytes;
                 tx.send(json!({ "bytes": bytes })).await?;
+                progressed.notify_one();
             }
         }
         Ok(json!({ "bytes": bytes }))
@@ -168,6 +173,7 @@ struct Shared {
     feed: Feed,
     dropped: mpsc::UnboundedSender<()>,
     sent: Arc<AtomicUsize>,
+    progressed: Arc<Notify>,
 }
 
 /// A test's view of its server.
@@ -177,6 +183,8 @@ struct Running {
     feed: Feed,
     drops: mpsc::UnboundedReceiver<()>,
     sent: Arc<AtomicUsize>,
+    /// Told when an upload's handler has sent a progress packet.
+    progressed: Arc<Notify>,
     /// The actix-web server, for a stop.
     actix: Option<actix_web::dev::ServerHandle>,
 }
@@ -201,6 +209,7 @@ impl Server {
             feed: Feed::new(),
             dropped,
             sent: Arc::new(AtomicUsize::new(0)),
+            progressed: Arc::new(Notify::new()),
         };
         let mut running = Running {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -208,10 +217,16 @@ impl Server {
             feed: shared.feed.clone(),
             drops,
             sent: shared.sent.clone(),
+            progressed: shared.progressed.clone(),
             actix: None,
         };
         match self {
-            Server::Axum => running.addr = rivulet_testkit::serve(axum_app::app(shared)).await,
+            Server::Axum => {
+                let listener = rivulet::serve::bind(running.addr).unwrap();
+                running.addr = listener.local_addr().unwrap();
+                let serving = rivulet::serve(listener, axum_app::app(shared));
+                tokio::spawn(serving.into_future());
+            }
             Server::Actix => {
                 let (addr, handle) = actix_app::start(shared);
                 running.addr = addr;
@@ -273,8 +288,9 @@ mod axum_app {
             )
             .route(
                 "/upload",
-                post(|s: Stream, body: Body| {
-                    s.run(move |tx| bodies::upload(tx, body.into_data_stream()))
+                post(|s: Stream, Extension(sh): Extension<Shared>, body: Body| {
+                    let body = body.into_data_stream();
+                    s.run(move |tx| bodies::upload(tx, body, sh.progressed))
                 }),
             )
             .layer(Extension(shared.resume.clone()))
@@ -293,7 +309,7 @@ mod actix_app {
 
     use actix_web::dev::ServerHandle;
     use actix_web::{App, HttpResponse, HttpServer, web};
-    use rivulet::actix::{Resumable, Stream, rejected};
+    use rivulet::actix::{RequestBody, Resumable, Stream, rejected};
 
     use super::Shared;
     use super::bodies::{self, Dropped, Job};
@@ -390,9 +406,9 @@ mod actix_app {
             )
             .route(
                 "/upload",
-                web::post().to(|s: Stream, body: web::Payload| {
-                    let body = rivulet::actix::body(body);
-                    s.run(move |tx| bodies::upload(tx, body))
+                web::post().to(|s: Stream, sh: web::Data<Shared>, body: RequestBody| {
+                    let progressed = sh.progressed.clone();
+                    s.run(move |tx| bodies::upload(tx, body, progressed))
                 }),
             )
     }
@@ -719,5 +735,121 @@ async fn a_client_that_leaves_a_silent_stream_cancels_it_without_keep_alives() {
         assert!(matches!(reader.next().await, Some(Ok(Event::Progress(_)))));
         drop(reader);
         next_drop(&mut running.drops, &format!("{server:?} silent")).await;
+    }
+}
+
+/// Posts the head and the first `first` bytes of an upload of `total`.
+async fn start_upload(addr: SocketAddr, total: usize, first: usize) -> tokio::net::TcpStream {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nhost: x\r\naccept: application/x-ndjson\r\ncontent-length: {total}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&vec![b'x'; first]).await.unwrap();
+    tcp
+}
+
+/// A proxy stops sending a request body once the response has begun: the
+/// stream holds its head, and the packets its handler sends meanwhile,
+/// until the handler has read the body.
+#[tokio::test]
+async fn an_upload_holds_its_stream_head_until_its_body_is_read() {
+    const TOTAL: usize = 512 * 1024;
+    const FIRST: usize = 192 * 1024;
+    for server in SERVERS {
+        let running = server.start(config()).await;
+        let mut tcp = start_upload(running.addr, TOTAL, FIRST).await;
+        tokio::time::timeout(PATIENCE, running.progressed.notified())
+            .await
+            .unwrap_or_else(|_| panic!("{server:?}: the handler sends while it reads"));
+        // Packets sent, the body unread: nothing comes back yet.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut probe = [0u8; 1];
+        assert!(
+            matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{server:?}: the response began before the request body was read"
+        );
+        tcp.write_all(&vec![b'x'; TOTAL - FIRST]).await.unwrap();
+        let mut answer = Vec::new();
+        let done = format!("{{\"done\":{{\"bytes\":{TOTAL}}}}}");
+        while !String::from_utf8_lossy(&answer).contains(&done) {
+            let mut chunk = vec![0; 64 * 1024];
+            let n = tokio::time::timeout(PATIENCE, tcp.read(&mut chunk))
+                .await
+                .expect("the stream in time")
+                .unwrap();
+            assert!(
+                n > 0,
+                "{server:?}: closed early: {}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{server:?}: {answer}");
+        assert!(answer.contains("{\"progress\":"), "{server:?}: {answer}");
+    }
+}
+
+/// A POST to `/upload` whose body is what `chunks` receives, for as long as
+/// it stays open.
+async fn upload_streaming(
+    addr: SocketAddr,
+    chunks: mpsc::Receiver<bytes::Bytes>,
+) -> reqwest::Response {
+    let body = futures::stream::unfold(chunks, |mut rx| async move {
+        let chunk = rx.recv().await?;
+        Some((Ok::<_, std::io::Error>(chunk), rx))
+    });
+    let request = client()
+        .post(url(addr, "/upload"))
+        .header("accept", "application/x-ndjson")
+        .body(reqwest::Body::wrap_stream(body));
+    tokio::time::timeout(PATIENCE, request.send())
+        .await
+        .expect("a response in time")
+        .expect("a response")
+}
+
+/// The guard on an upload's body: one that stalls is a 408, one that goes
+/// over `max_request_bytes` a 413, with their JSON reasons (as the HTTP
+/// status before the first packet, as the error packet after it).
+#[tokio::test]
+async fn an_upload_that_stalls_or_goes_over_its_limit_is_a_4xx() {
+    let config = config()
+        .request_body_timeout(Some(Duration::from_millis(500)))
+        .max_request_bytes(256 * 1024);
+    for server in SERVERS {
+        let running = server.start(config.clone()).await;
+        let (chunks, rx) = mpsc::channel(16);
+        chunks
+            .send(bytes::Bytes::from(vec![1u8; 1000]))
+            .await
+            .unwrap();
+        let stalled = upload_streaming(running.addr, rx).await;
+        assert_eq!(stalled.status(), StatusCode::REQUEST_TIMEOUT, "{server:?}");
+        assert_eq!(stalled.headers()["content-type"], "application/json");
+        let error: Value = stalled.json().await.unwrap();
+        assert_eq!(error["error"]["status"], 408, "{server:?}: {error}");
+        drop(chunks);
+
+        let (chunks, rx) = mpsc::channel(16);
+        for _ in 0..5 {
+            chunks
+                .send(bytes::Bytes::from(vec![1u8; 64 * 1024]))
+                .await
+                .unwrap();
+        }
+        drop(chunks);
+        let over = upload_streaming(running.addr, rx).await;
+        assert_eq!(over.status(), 200, "{server:?}");
+        let events = Reader::new(over).rest().await;
+        match events.last() {
+            Some(Event::Error(e)) => {
+                assert_eq!(e.status, 413, "{server:?}: {e:?}");
+                assert!(e.message.contains("limit"), "{server:?}: {e:?}");
+            }
+            other => panic!("{server:?}: {other:?}"),
+        }
     }
 }

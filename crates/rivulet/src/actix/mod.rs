@@ -49,15 +49,17 @@
 //!   after it. actix-web's payload errors (`JsonPayloadError`,
 //!   `UrlencodedError`, `QueryPayloadError`, `PathError`, `PayloadError`)
 //!   convert with `?` as they are.
-//! * [`body`]: the request body, read from inside `run` (uploads with
-//!   progress).
+//! * [`RequestBody`]: the request body, read from inside `run` (uploads
+//!   with progress), under the guard `Config`'s layer puts on axum's bodies
+//!   (a read timeout, a byte bound, bounded multipart heads: a JSON 4xx when
+//!   broken); the stream holds its head until the body is read, as under
+//!   `rivulet::serve`.
 //! * [`stop`]: a graceful stop that ends the streams with the
 //!   shutting-down packet.
 //!
-//! Not on actix-web: the request body guard of `Config`'s axum layer (use
-//! actix-web's payload limits and `client_request_timeout`) and the holding
-//! of a stream's head until its request body is read, which only
-//! `rivulet::serve` does.
+//! Bodies that actix-web's own extractors read whole (`web::Json`,
+//! `web::Form`, `web::Bytes`) are read before the handler runs, under
+//! actix-web's payload limits and `client_request_timeout`.
 
 mod assets;
 pub(crate) mod rejection;
@@ -68,7 +70,7 @@ mod shutdown;
 
 pub use assets::assets;
 pub use rejection::{reject, rejected};
-pub use request::{Resumable, Stream};
-pub use request_body::{RequestBody, body};
+pub use request::{Resumable, Stream, StreamFuture};
+pub use request_body::RequestBody;
 pub use response::response;
 pub use shutdown::stop;
