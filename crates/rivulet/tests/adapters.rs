@@ -307,9 +307,14 @@ mod axum_app {
 mod actix_app {
     use std::net::SocketAddr;
 
+    use actix_multipart::Multipart;
+    use actix_multipart::form::text::Text;
+    use actix_multipart::form::{MultipartForm, MultipartFormConfig};
     use actix_web::dev::ServerHandle;
     use actix_web::{App, HttpResponse, HttpServer, web};
-    use rivulet::actix::{RequestBody, Resumable, Stream, rejected};
+    use futures::TryStreamExt;
+    use rivulet::actix::{RequestBody, Resumable, Stream, reject, rejected};
+    use serde_json::json;
 
     use super::Shared;
     use super::bodies::{self, Dropped, Job};
@@ -390,6 +395,9 @@ mod actix_app {
             )
             .route("/forever", web::get().to(forever))
             .route("/forever", web::delete().to(forever))
+            .app_data(MultipartFormConfig::default().error_handler(reject))
+            .route("/form", web::post().to(form))
+            .route("/parts", web::post().to(parts))
             .route(
                 "/ticker",
                 web::get()
@@ -416,6 +424,40 @@ mod actix_app {
     async fn forever(s: Resumable, sh: web::Data<Shared>) -> HttpResponse {
         let dropped = Dropped(sh.dropped.clone());
         s.run(move |tx| bodies::forever(tx, dropped)).await
+    }
+
+    /// A form of one text field, read whole before the handler.
+    #[derive(MultipartForm)]
+    pub struct Named {
+        name: Text<String>,
+    }
+
+    /// Taken as a `Result`: actix-multipart refuses a request that is not
+    /// multipart before it looks for its config's error handler.
+    async fn form(s: Stream, form: Result<MultipartForm<Named>, actix_web::Error>) -> HttpResponse {
+        let name = match form {
+            Ok(MultipartForm(form)) => form.name.into_inner(),
+            Err(error) => return rivulet::actix::response(rejected(error).into_http_response()),
+        };
+        s.run(move |_tx| async move { Ok(json!({ "name": name })) })
+            .await
+    }
+
+    /// The names of a multipart body's fields. actix-multipart's reader is
+    /// not `Send`: it is read on the worker, before `run`.
+    async fn parts(s: Stream, multipart: Multipart) -> HttpResponse {
+        async fn names(mut multipart: Multipart) -> Result<Vec<String>, rivulet::Error> {
+            let mut names = Vec::new();
+            while let Some(mut field) = multipart.try_next().await.map_err(rejected)? {
+                names.push(field.name().unwrap_or_default().to_owned());
+                while field.try_next().await.map_err(rejected)?.is_some() {}
+            }
+            Ok(names)
+        }
+        match names(multipart).await {
+            Ok(names) => s.run(move |_tx| async move { Ok(names) }).await,
+            Err(error) => rivulet::actix::response(error.into_http_response()),
+        }
     }
 }
 
@@ -851,5 +893,68 @@ async fn an_upload_that_stalls_or_goes_over_its_limit_is_a_4xx() {
             }
             other => panic!("{server:?}: {other:?}"),
         }
+    }
+}
+
+/// actix-multipart's errors are the crate's JSON 4xx: `reject` as
+/// `MultipartFormConfig`'s error handler, and `?` on a `Multipart` read
+/// field by field.
+#[tokio::test]
+async fn actix_multipart_errors_are_json_4xx() {
+    let running = Server::Actix.start(config()).await;
+    let post = |path: &str| {
+        client()
+            .post(url(running.addr, path))
+            .header("accept", "application/x-ndjson")
+    };
+    let form = || {
+        reqwest::multipart::Form::new()
+            .text("name", "rivulet")
+            .text("other", "x")
+    };
+    let good = post("/form").multipart(form()).send().await.unwrap();
+    assert_eq!(good.status(), 200);
+    let events = Reader::new(good).rest().await;
+    assert_eq!(events, [Event::Done(json!({ "name": "rivulet" }))]);
+    let good = post("/parts").multipart(form()).send().await.unwrap();
+    assert_eq!(good.status(), 200);
+    let events = Reader::new(good).rest().await;
+    assert_eq!(events, [Event::Done(json!(["name", "other"]))]);
+
+    let truncated = "--b\r\ncontent-disposition: form-data; name=\"name\"\r\n\r\nriv";
+    for (path, content_type, body, status, reason) in [
+        ("/form", "text/plain", "name=x", 415, "multipart"),
+        ("/parts", "text/plain", "name=x", 415, "multipart"),
+        (
+            "/form",
+            "multipart/form-data; boundary=b",
+            "--b--\r\n",
+            400,
+            "\"name\"",
+        ),
+        (
+            "/parts",
+            "multipart/form-data; boundary=b",
+            truncated,
+            400,
+            "incomplete",
+        ),
+    ] {
+        let bad = post(path)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            bad.status().as_u16(),
+            status,
+            "{path} {content_type} {body}"
+        );
+        assert_eq!(bad.headers()["content-type"], "application/json");
+        let error: Value = bad.json().await.unwrap();
+        assert_eq!(error["error"]["status"], status, "{error}");
+        let message = error["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(reason), "{path} {body}: {message}");
     }
 }

@@ -41,14 +41,16 @@
 //! * Rejections, as JSON 4xx: [`reject`] as the error handler of
 //!   actix-web's extractor configs (`web::JsonConfig::default()
 //!   .error_handler(rivulet::actix::reject)`, the same for `FormConfig`,
-//!   `QueryConfig`, `PathConfig`) refuses a bad request before the handler
+//!   `QueryConfig`, `PathConfig` and actix-multipart's
+//!   `MultipartFormConfig`) refuses a bad request before the handler
 //!   runs; for an extractor taken as a `Result<web::Json<T>,
 //!   actix_web::Error>`, [`rejected`] turns the error into the stream's
 //!   (before `run`: actix-web's error is not `Send`), and `?` inside `run`
 //!   answers it with its 4xx before the first packet, or as an error packet
 //!   after it. actix-web's payload errors (`JsonPayloadError`,
 //!   `UrlencodedError`, `QueryPayloadError`, `PathError`, `PayloadError`)
-//!   convert with `?` as they are.
+//!   convert with `?` as they are; actix-multipart's `MultipartError` (a
+//!   `Multipart` read field by field) through `map_err(rejected)?`.
 //! * [`RequestBody`]: the request body, read from inside `run` (uploads
 //!   with progress), under the guard `Config`'s layer puts on axum's bodies
 //!   (a read timeout, a byte bound, bounded multipart heads: a JSON 4xx when
