@@ -37,6 +37,7 @@ mod bodies {
     use bytes::Bytes;
     use futures::{Stream, StreamExt};
     use http::StatusCode;
+    use rivulet::ai_sdk::{ChatSender, Part};
     use rivulet::{Error, Sender};
     use serde::Deserialize;
     use serde_json::{Value, json};
@@ -118,6 +119,19 @@ mod bodies {
             tx.send(json!({ "i": i })).await?;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        Ok(())
+    }
+
+    /// A chat's answer: three words, or (asked "forever") words until it is
+    /// cancelled.
+    pub async fn chat(tx: ChatSender, question: String) -> Result<(), Error> {
+        let words = if question == "forever" { 10_000 } else { 3 };
+        tx.send(Part::text_start("t")).await?;
+        for i in 0..words {
+            tx.send(Part::text_delta("t", format!("w{i} "))).await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tx.send(Part::text_end("t")).await?;
         Ok(())
     }
 
@@ -239,10 +253,12 @@ impl Server {
 
 mod axum_app {
     use axum::body::Body;
+    use axum::extract::Path;
     use axum::extract::rejection::JsonRejection;
     use axum::routing::{get, post};
     use axum::{Extension, Json, Router};
     use rivulet::Stream;
+    use rivulet::ai_sdk::{ChatRequest, ChatStream};
     use rivulet::resume::Resumable;
 
     use super::Shared;
@@ -274,6 +290,17 @@ mod axum_app {
             .route("/durable", get(|s: Resumable| s.run(bodies::durable)))
             .route("/forever", get(forever).delete(forever))
             .route(
+                "/api/chat",
+                post(|s: ChatStream, chat: ChatRequest| async move {
+                    let question = chat.last_user_text();
+                    s.run(&chat.id, move |tx| bodies::chat(tx, question)).await
+                }),
+            )
+            .route(
+                "/api/chat/{id}/stream",
+                get(chat_stream).delete(chat_stream),
+            )
+            .route(
                 "/ticker",
                 get(|s: Stream, Extension(sh): Extension<Shared>| async move {
                     s.follow(&sh.feed).await
@@ -302,6 +329,10 @@ mod axum_app {
         s.run(move |tx| bodies::forever(tx, Dropped(sh.dropped)))
             .await
     }
+
+    async fn chat_stream(s: ChatStream, Path(id): Path<String>) -> axum::response::Response {
+        s.resume(&id).await
+    }
 }
 
 mod actix_app {
@@ -313,7 +344,8 @@ mod actix_app {
     use actix_web::dev::ServerHandle;
     use actix_web::{App, HttpResponse, HttpServer, web};
     use futures::TryStreamExt;
-    use rivulet::actix::{RequestBody, Resumable, Stream, reject, rejected};
+    use rivulet::actix::{ChatStream, RequestBody, Resumable, Stream, reject, rejected};
+    use rivulet::ai_sdk::ChatRequest;
     use serde_json::json;
 
     use super::Shared;
@@ -395,6 +427,15 @@ mod actix_app {
             )
             .route("/forever", web::get().to(forever))
             .route("/forever", web::delete().to(forever))
+            .route(
+                "/api/chat",
+                web::post().to(|s: ChatStream, chat: ChatRequest| async move {
+                    let question = chat.last_user_text();
+                    s.run(&chat.id, move |tx| bodies::chat(tx, question)).await
+                }),
+            )
+            .route("/api/chat/{id}/stream", web::get().to(chat_stream))
+            .route("/api/chat/{id}/stream", web::delete().to(chat_stream))
             .app_data(MultipartFormConfig::default().error_handler(reject))
             .route("/form", web::post().to(form))
             .route("/parts", web::post().to(parts))
@@ -424,6 +465,10 @@ mod actix_app {
     async fn forever(s: Resumable, sh: web::Data<Shared>) -> HttpResponse {
         let dropped = Dropped(sh.dropped.clone());
         s.run(move |tx| bodies::forever(tx, dropped)).await
+    }
+
+    async fn chat_stream(s: ChatStream, id: web::Path<String>) -> HttpResponse {
+        s.resume(&id).await
     }
 
     /// A form of one text field, read whole before the handler.
@@ -956,5 +1001,183 @@ async fn actix_multipart_errors_are_json_4xx() {
         assert_eq!(error["error"]["status"], status, "{error}");
         let message = error["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(reason), "{path} {body}: {message}");
+    }
+}
+
+/// A response body read as it comes.
+struct Text {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    text: String,
+}
+
+impl Text {
+    fn new(response: reqwest::Response) -> Self {
+        use futures::StreamExt;
+        Text {
+            body: response.bytes_stream().boxed(),
+            text: String::new(),
+        }
+    }
+
+    /// Reads until `needle` has arrived.
+    async fn until(&mut self, needle: &str) {
+        use futures::StreamExt;
+        let read = async {
+            while !self.text.contains(needle) {
+                match self.body.next().await {
+                    Some(chunk) => self
+                        .text
+                        .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap()),
+                    None => panic!("the body ended without {needle:?}: {}", self.text),
+                }
+            }
+        };
+        tokio::time::timeout(PATIENCE, read)
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} in {:?}", self.text));
+    }
+
+    /// Reads to the end, and gives the `data:` payloads of its SSE events
+    /// (keep-alive comments left out).
+    async fn events(mut self) -> Vec<String> {
+        use futures::StreamExt;
+        let read = async {
+            while let Some(chunk) = self.body.next().await {
+                self.text
+                    .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+            }
+        };
+        tokio::time::timeout(PATIENCE, read)
+            .await
+            .expect("the body ends");
+        self.text
+            .split("\n\n")
+            .filter(|event| !event.is_empty() && !event.starts_with(':'))
+            .map(|event| {
+                event
+                    .strip_prefix("data: ")
+                    .expect("a data event")
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+/// The `type`s of an answer's parts, checking that `[DONE]` comes last.
+fn part_types(events: &[String]) -> Vec<String> {
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("[DONE]"),
+        "{events:?}"
+    );
+    events[..events.len() - 1]
+        .iter()
+        .map(|data| {
+            let part: Value = serde_json::from_str(data).expect("a part is JSON");
+            part["type"].as_str().expect("a type").to_owned()
+        })
+        .collect()
+}
+
+fn chat_body(id: &str, text: &str) -> Value {
+    json!({
+        "id": id,
+        "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": text}]}],
+        "trigger": "submit-message",
+    })
+}
+
+/// The AI SDK's chat: a POST is answered with the UI message stream,
+/// `[DONE]` last; a bad body is a 415, 400 or 422 with its JSON reason; the
+/// running answer resumes from its first part, and a cancel ends every
+/// reader with `abort`.
+#[tokio::test]
+async fn a_chat_answers_in_the_ui_message_stream_resumes_and_cancels() {
+    for server in SERVERS {
+        let running = server.start(config()).await;
+        let chat = url(running.addr, "/api/chat");
+        let stream_url = |id: &str| url(running.addr, &format!("/api/chat/{id}/stream"));
+
+        let answer = client()
+            .post(&chat)
+            .json(&chat_body("c1", "hello"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{server:?}");
+        assert_eq!(answer.headers()["x-vercel-ai-ui-message-stream"], "v1");
+        let types = part_types(&Text::new(answer).events().await);
+        assert_eq!(
+            types,
+            [
+                "start",
+                "text-start",
+                "text-delta",
+                "text-delta",
+                "text-delta",
+                "text-end",
+                "finish"
+            ],
+            "{server:?}"
+        );
+        let after = client().get(stream_url("c1")).send().await.unwrap();
+        assert_eq!(after.status(), StatusCode::NO_CONTENT, "{server:?}");
+
+        for (content_type, body, status) in [
+            (None, chat_body("c", "hi").to_string(), 415),
+            (Some("application/json"), "{not json".to_owned(), 400),
+            (
+                Some("application/json"),
+                json!({ "messages": [] }).to_string(),
+                422,
+            ),
+            (
+                Some("application/json"),
+                chat_body("", "hi").to_string(),
+                422,
+            ),
+        ] {
+            let mut request = client().post(&chat).body(body.clone());
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            let bad = request.send().await.unwrap();
+            assert_eq!(bad.status().as_u16(), status, "{server:?} {body}");
+            assert_eq!(bad.headers()["content-type"], "application/json");
+            let error: Value = bad.json().await.unwrap();
+            assert_eq!(error["error"]["status"], status, "{server:?}: {error}");
+            assert!(error["error"]["message"].is_string(), "{error}");
+        }
+
+        let answer = client()
+            .post(&chat)
+            .json(&chat_body("c2", "forever"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{server:?}");
+        let mut first = Text::new(answer);
+        first.until("text-delta").await;
+        let resumed = client().get(stream_url("c2")).send().await.unwrap();
+        assert_eq!(resumed.status(), 200, "{server:?}");
+        let mut resumed = Text::new(resumed);
+        resumed.until("text-delta").await;
+        let cancel = client().delete(stream_url("c2")).send().await.unwrap();
+        assert_eq!(cancel.status(), StatusCode::ACCEPTED, "{server:?}");
+        for reader in [first, resumed] {
+            let types = part_types(&reader.events().await);
+            assert_eq!(
+                types.first().map(String::as_str),
+                Some("start"),
+                "{server:?}"
+            );
+            assert_eq!(
+                types.last().map(String::as_str),
+                Some("abort"),
+                "{server:?}"
+            );
+        }
+        let after = client().get(stream_url("c2")).send().await.unwrap();
+        assert_eq!(after.status(), StatusCode::NO_CONTENT, "{server:?}");
     }
 }

@@ -56,6 +56,9 @@
 //!   (a read timeout, a byte bound, bounded multipart heads: a JSON 4xx when
 //!   broken); the stream holds its head until the body is read, as under
 //!   `rivulet::serve`.
+//! * [`ChatStream`] and [`ChatRequest`](crate::ai_sdk::ChatRequest): the
+//!   AI SDK's chat (see [`ai_sdk`](crate::ai_sdk)), the same answers,
+//!   resume and cancel as on axum.
 //! * [`stop`]: a graceful stop that ends the streams with the
 //!   shutting-down packet.
 //!
@@ -63,6 +66,7 @@
 //! `web::Form`, `web::Bytes`) are read before the handler runs, under
 //! actix-web's payload limits and `client_request_timeout`.
 
+mod ai_sdk;
 mod assets;
 pub(crate) mod rejection;
 mod request;
@@ -70,6 +74,7 @@ mod request_body;
 mod response;
 mod shutdown;
 
+pub use ai_sdk::ChatStream;
 pub use assets::assets;
 pub use rejection::{reject, rejected};
 pub use request::{Resumable, Stream, StreamFuture};

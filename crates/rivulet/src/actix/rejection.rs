@@ -72,6 +72,13 @@ where
     actix_web::error::InternalError::from_response(error, response(answer)).into()
 }
 
+/// `error` as actix-web's error, answered with its status and JSON body.
+pub(crate) fn refusal(error: Error) -> actix_web::Error {
+    let reason = error.to_string();
+    let answer = response(error.into_http_response());
+    actix_web::error::InternalError::from_response(reason, answer).into()
+}
+
 /// A client error keeps its status and reason; any other is internal.
 fn stream_error(status: actix_web::http::StatusCode, reason: String) -> Error {
     let status = actix_status(status);
