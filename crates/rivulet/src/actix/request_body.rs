@@ -77,7 +77,7 @@ impl FromRequest for RequestBody {
         let config = Config::of_request(&head);
         let payload = payload.take();
         let empty = matches!(payload, Payload::None);
-        let guarded = guard(PayloadBody(payload), &head.headers, &config);
+        let guarded = guard(PayloadBody(payload), &head.headers, config.allowance());
         let (tx, rx) = mpsc::channel(1);
         actix_web::rt::spawn(pump(guarded, tx));
         let (chunks, read) = track(Chunks(rx));

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use crate::request::guard::Allowance;
 use crate::shutdown::Shutdown;
 
 mod layer;
@@ -171,6 +172,14 @@ impl Config {
     pub fn full_duplex(mut self, full_duplex: bool) -> Self {
         self.full_duplex = full_duplex;
         self
+    }
+
+    /// What the request body guard allows a body.
+    pub(crate) fn allowance(&self) -> Allowance {
+        Allowance {
+            idle: self.request_body_timeout,
+            max_bytes: self.max_request_bytes,
+        }
     }
 
     /// Ends running streams, and refuses new ones, once `shutdown` is given.

@@ -44,33 +44,39 @@ use http_body::{Frame, SizeHint};
 use memchr::memmem;
 use tokio::time::{Instant, Sleep};
 
-use crate::config::Config;
 use crate::error::RequestBodyError;
 
 /// The most bytes a multipart body may hold before its first boundary, and in
 /// the header block of each of its parts.
 pub const MAX_MULTIPART_HEAD: usize = 16 * 1024;
 
-/// Wraps the body of `request` in the guard `config` sets, unless it has none.
+/// What the guard allows a body: [`Config::request_body_timeout`] and
+/// [`Config::max_request_bytes`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Allowance {
+    pub(crate) idle: Option<Duration>,
+    pub(crate) max_bytes: Option<u64>,
+}
+
+/// Wraps the body of `request` in the guard, unless it has none.
 #[cfg(feature = "axum")]
-pub(crate) fn guard_body(request: Request<Body>, config: &Config) -> Request<Body> {
+pub(crate) fn guard_body(request: Request<Body>, allowance: Allowance) -> Request<Body> {
     if request.body().is_end_stream() {
         return request;
     }
     let (parts, body) = request.into_parts();
-    let guarded = guard(body, &parts.headers, config);
+    let guarded = guard(body, &parts.headers, allowance);
     Request::from_parts(parts, Body::new(guarded))
 }
 
-/// Wraps `body`, the body of a request with `headers`, in the guard `config`
-/// sets.
-pub(crate) fn guard<B>(body: B, headers: &HeaderMap, config: &Config) -> Guarded<B> {
+/// Wraps `body`, the body of a request with `headers`, in the guard.
+pub(crate) fn guard<B>(body: B, headers: &HeaderMap, allowance: Allowance) -> Guarded<B> {
     Guarded {
         inner: body,
-        idle: config.request_body_timeout,
+        idle: allowance.idle,
         sleep: None,
         waiting: false,
-        limit: config.max_request_bytes,
+        limit: allowance.max_bytes,
         read: 0,
         multipart: multipart_boundary(headers).map(Scan::new),
         failed: false,
