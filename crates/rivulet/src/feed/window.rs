@@ -1,21 +1,19 @@
 //! The packets a feed keeps for subscribers that come back: the last N, no
 //! older than T.
 
-use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use crate::resume::Packet;
+use crate::resume::kept::Kept;
 
 /// The default [`Feed::window_packets`](super::Feed::window_packets).
 pub const DEFAULT_WINDOW_PACKETS: usize = 1000;
 
-/// A feed's retained packets, oldest first, numbered without gaps.
+/// A feed's retained packets: its history in memory, bounded by count and
+/// age.
 #[derive(Debug)]
 pub(super) struct Window {
-    packets: VecDeque<Packet>,
-    /// The number of the last packet published (0 before the first); it
-    /// survives the packets' removal.
-    last: u64,
+    kept: Kept,
     pub(super) max_packets: usize,
     pub(super) max_age: Option<Duration>,
 }
@@ -27,8 +25,7 @@ pub(super) struct Beyond;
 impl Window {
     pub(super) fn new() -> Self {
         Window {
-            packets: VecDeque::new(),
-            last: 0,
+            kept: Kept::default(),
             max_packets: DEFAULT_WINDOW_PACKETS,
             max_age: None,
         }
@@ -36,42 +33,37 @@ impl Window {
 
     /// The number of the last packet published.
     pub(super) fn last(&self) -> u64 {
-        self.last
+        self.kept.last()
     }
 
     /// The number of the oldest packet kept (`last + 1` when none is).
     pub(super) fn first_kept(&mut self) -> u64 {
         self.prune();
-        self.packets.front().map_or(self.last + 1, |p| p.seq)
+        self.kept.first_kept()
     }
 
     /// Keeps `packet`, the one after the last, and lets the oldest go.
     pub(super) fn push(&mut self, packet: Packet) {
-        debug_assert_eq!(packet.seq, self.last + 1);
-        self.last = packet.seq;
-        self.packets.push_back(packet);
+        self.kept.push(packet);
         self.prune();
     }
 
     /// Starts again after a gap: packets up to `last` were missed.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn restart_at(&mut self, last: u64) {
-        self.packets.clear();
-        self.last = last;
+        self.kept.restart_at(last);
     }
 
     /// Drops what is over the bounds.
     pub(super) fn prune(&mut self) {
-        while self.packets.len() > self.max_packets {
-            self.packets.pop_front();
+        while self.kept.len() > self.max_packets {
+            self.kept.pop_oldest();
         }
         if let Some(max_age) = self.max_age {
             let oldest = SystemTime::now()
                 .checked_sub(max_age)
                 .unwrap_or(SystemTime::UNIX_EPOCH);
-            while self.packets.front().is_some_and(|p| p.at < oldest) {
-                self.packets.pop_front();
-            }
+            self.kept.drop_sent_before(oldest);
         }
     }
 
@@ -79,15 +71,10 @@ impl Window {
     /// them are no longer kept, or `seq` is not a packet of this feed yet.
     pub(super) fn after(&mut self, seq: u64) -> Result<impl Iterator<Item = &Packet>, Beyond> {
         self.prune();
-        if seq > self.last {
+        if seq > self.kept.last() {
             return Err(Beyond);
         }
-        let first_kept = self.packets.front().map_or(self.last + 1, |p| p.seq);
-        if seq + 1 < first_kept {
-            return Err(Beyond);
-        }
-        let skip = (seq + 1 - first_kept) as usize;
-        Ok(self.packets.iter().skip(skip))
+        self.kept.after(seq).map_err(|_| Beyond)
     }
 }
 

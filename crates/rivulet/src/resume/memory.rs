@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::kept::Kept;
 use super::store::{Packet, Status, Store, StoreError};
 use crate::protocol::StreamId;
 
@@ -90,10 +91,7 @@ struct Inner {
 
 struct Entry {
     owner: Option<String>,
-    packets: VecDeque<Packet>,
-    /// The number of the oldest packet kept (`last + 1` when none is).
-    first: u64,
-    last: u64,
+    packets: Kept,
     finished: bool,
     lease_until: Instant,
     watched_until: Option<Instant>,
@@ -180,23 +178,22 @@ impl MemoryStore {
         let now = Instant::now();
         let mut inner = self.lock();
         let entry = inner.entry(stream)?;
-        if packet.seq <= entry.last {
+        if packet.seq <= entry.packets.last() {
             return Ok(false);
         }
-        if packet.seq != entry.last + 1 || entry.finished {
+        if packet.seq != entry.packets.last() + 1 || entry.finished {
             return Err(StoreError::OutOfOrder { seq: packet.seq });
         }
         if !allowed(entry) {
             return Ok(false);
         }
         let bytes = Entry::bytes(&packet);
-        entry.last = packet.seq;
         if packet.is_final() {
             entry.finished = true;
             entry.finished_at = Some(now);
         }
         let seq = packet.seq;
-        entry.packets.push_back(packet);
+        entry.packets.push(packet);
         let overflow = entry.packets.len() > self.bounds.per_stream;
         let appended = entry.appended.clone();
         inner.live_packets += 1;
@@ -274,8 +271,7 @@ impl Inner {
         let Some(entry) = self.streams.get_mut(&stream) else {
             return;
         };
-        if let Some(packet) = entry.packets.pop_front() {
-            entry.first = packet.seq + 1;
+        if let Some(packet) = entry.packets.pop_oldest() {
             self.live_packets -= 1;
             self.bytes -= Entry::bytes(&packet);
         }
@@ -291,8 +287,7 @@ impl Inner {
             let live = self
                 .streams
                 .get(&stream)
-                .and_then(|entry| entry.packets.front())
-                .is_some_and(|front| front.seq == seq);
+                .is_some_and(|entry| entry.packets.first_kept() == seq);
             if live {
                 self.drop_oldest(stream);
             }
@@ -307,9 +302,9 @@ impl Inner {
         }
         let streams = &self.streams;
         self.appended.retain(|(stream, seq)| {
-            streams
-                .get(stream)
-                .is_some_and(|entry| *seq >= entry.first && *seq <= entry.last)
+            streams.get(stream).is_some_and(|entry| {
+                *seq >= entry.packets.first_kept() && *seq <= entry.packets.last()
+            })
         });
     }
 }
@@ -363,9 +358,7 @@ impl Store for MemoryStore {
             stream,
             Entry {
                 owner: owner.map(str::to_owned),
-                packets: VecDeque::new(),
-                first: 1,
-                last: 0,
+                packets: Kept::default(),
                 finished: false,
                 lease_until: now + lease,
                 watched_until: None,
@@ -409,7 +402,7 @@ impl Store for MemoryStore {
         }
         Ok(Some(Status {
             owner: entry.owner.clone(),
-            last: entry.last,
+            last: entry.packets.last(),
             finished: entry.finished,
             producer_alive: entry.lease_until > now,
             watched: entry.watched_until.is_some_and(|until| until > now),
@@ -456,18 +449,13 @@ impl Store for MemoryStore {
             let appended = {
                 let mut inner = self.lock();
                 let entry = inner.entry(stream)?;
-                if after + 1 < entry.first {
-                    let first_kept = entry.packets.front().map_or(0, |p| p.seq);
-                    return Err(StoreError::Evicted { first_kept });
-                }
-                let skip = (after + 1 - entry.first) as usize;
-                let packets: Vec<Packet> = entry
-                    .packets
-                    .iter()
-                    .skip(skip)
-                    .take(limit.max(1))
-                    .cloned()
-                    .collect();
+                let packets: Vec<Packet> = match entry.packets.after(after) {
+                    Ok(kept) => kept.take(limit.max(1)).cloned().collect(),
+                    Err(_) => {
+                        let first_kept = entry.packets.iter().next().map_or(0, |p| p.seq);
+                        return Err(StoreError::Evicted { first_kept });
+                    }
+                };
                 if !packets.is_empty() || entry.finished || Instant::now() >= deadline {
                     return Ok(packets);
                 }

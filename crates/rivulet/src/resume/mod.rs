@@ -74,6 +74,7 @@ pub(crate) mod append;
 mod encoding;
 #[cfg(feature = "redis")]
 pub(crate) mod entry;
+pub(crate) mod kept;
 mod memory;
 mod producer;
 #[cfg(feature = "redis")]
