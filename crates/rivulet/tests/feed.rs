@@ -140,6 +140,32 @@ async fn a_resume_point_beyond_the_window_is_answered_gone() {
 }
 
 #[tokio::test]
+async fn the_window_keeps_what_fits_its_bytes() {
+    // Each packet counts its JSON (a 1,000-character string: 1,002 bytes)
+    // and 64 bytes of bookkeeping: three fit in 3,500 bytes, four do not.
+    let feed = Feed::new().window_bytes(3_500);
+    let addr = server(&feed).await;
+    let mut reader = Reader::new(follow(addr, Format::Sse, None).await);
+    eventually("the subscriber to join", || feed.subscribers() == 1).await;
+    let big = |n: u32| format!("{n}{}", "x".repeat(999));
+    feed.publish(big(1)).await.unwrap();
+    take(&mut reader, 1).await;
+    let point = last_id(&reader.raw);
+    drop(reader);
+    for n in 2..=6 {
+        feed.publish(big(n)).await.unwrap();
+    }
+    let response = follow(addr, Format::Ndjson, Some(&point)).await;
+    assert_eq!(response.status(), StatusCode::GONE);
+    let within = point.replace(".1", ".3");
+    let mut reader = Reader::new(follow(addr, Format::Sse, Some(&within)).await);
+    assert_eq!(
+        take(&mut reader, 3).await,
+        (4..=6).map(|n| Event::Progress(json!(big(n)))).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
 async fn a_feed_that_skips_ahead_marks_the_gap_instead_of_refusing() {
     let feed = Feed::new().window_packets(2).on_lag(OnLag::SkipAhead);
     let addr = server(&feed).await;

@@ -32,7 +32,8 @@
 //!   a marker packet. A publish costs the same however many subscribers have
 //!   stopped reading.
 //! * **Resume.** A feed keeps its last packets ([`Feed::window_packets`],
-//!   [`Feed::window_duration`]). SSE events carry ids, so an `EventSource`
+//!   [`Feed::window_bytes`], [`Feed::window_duration`]). SSE events carry
+//!   ids, so an `EventSource`
 //!   that reconnects sends `Last-Event-ID` by itself and gets what it missed,
 //!   then the live packets, each once. Every answer names the feed's epoch
 //!   (`Rivulet-Stream-Id`) and the point it starts after
@@ -83,7 +84,7 @@ pub use crate::protocol::{
 pub use follow::FollowRequest;
 pub use lag::OnLag;
 pub use ring::{DEFAULT_FEED_BUFFER, DEFAULT_FEED_BUFFER_BYTES};
-pub use window::DEFAULT_WINDOW_PACKETS;
+pub use window::{DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_PACKETS};
 
 use frame::Encoded;
 use lag::{Ending, Subscriber};
@@ -227,8 +228,21 @@ impl Feed {
         })
     }
 
+    /// Keeps at most about `bytes` of packets for subscribers that resume
+    /// (default [`DEFAULT_WINDOW_BYTES`], 64 MiB), each counting its JSON and
+    /// a small overhead; the last packet is kept whatever its size. On
+    /// Redis, each server's window holds to it (Redis keeps
+    /// [`Feed::window_packets`] packets).
+    pub fn window_bytes(self, bytes: usize) -> Self {
+        self.configure(|state| {
+            state.window.max_bytes = bytes;
+            state.window.prune();
+        })
+    }
+
     /// Keeps packets for resuming no longer than `duration` after they were
-    /// published (default: no time bound, only [`Feed::window_packets`]).
+    /// published (default: no time bound, only [`Feed::window_packets`] and
+    /// [`Feed::window_bytes`]).
     pub fn window_duration(self, duration: Duration) -> Self {
         self.configure(|state| state.window.max_age = Some(duration))
     }

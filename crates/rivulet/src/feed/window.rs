@@ -1,5 +1,5 @@
 //! The packets a feed keeps for subscribers that come back: the last N, no
-//! older than T.
+//! more than B bytes, no older than T.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,13 +8,16 @@ use crate::resume::kept::Kept;
 
 /// The default [`Feed::window_packets`](super::Feed::window_packets).
 pub const DEFAULT_WINDOW_PACKETS: usize = 1000;
+/// The default [`Feed::window_bytes`](super::Feed::window_bytes): 64 MiB.
+pub const DEFAULT_WINDOW_BYTES: usize = 64 * 1024 * 1024;
 
-/// A feed's retained packets: its history in memory, bounded by count and
-/// age.
+/// A feed's retained packets: its history in memory, bounded by count,
+/// bytes and age.
 #[derive(Debug)]
 pub(super) struct Window {
     kept: Kept,
     pub(super) max_packets: usize,
+    pub(super) max_bytes: usize,
     pub(super) max_age: Option<Duration>,
 }
 
@@ -27,6 +30,7 @@ impl Window {
         Window {
             kept: Kept::default(),
             max_packets: DEFAULT_WINDOW_PACKETS,
+            max_bytes: DEFAULT_WINDOW_BYTES,
             max_age: None,
         }
     }
@@ -54,9 +58,12 @@ impl Window {
         self.kept.restart_at(last);
     }
 
-    /// Drops what is over the bounds.
+    /// Drops what is over the bounds; the last packet stays, whatever its
+    /// size.
     pub(super) fn prune(&mut self) {
-        while self.kept.len() > self.max_packets {
+        while self.kept.len() > self.max_packets
+            || (self.kept.len() > 1 && self.kept.bytes() > self.max_bytes)
+        {
             self.kept.pop_oldest();
         }
         if let Some(max_age) = self.max_age {
@@ -123,5 +130,21 @@ mod tests {
         window.push(packet(2, now));
         assert_eq!(seqs(&mut window, 0), Err(Beyond));
         assert_eq!(seqs(&mut window, 1), Ok(vec![2]));
+    }
+
+    #[test]
+    fn keeps_packets_within_its_bytes_and_always_the_last() {
+        let mut window = Window::new();
+        let one = Kept::size(&packet(1, SystemTime::now()));
+        window.max_bytes = 2 * one;
+        let now = SystemTime::now();
+        for seq in 1..=4 {
+            window.push(packet(seq, now));
+        }
+        assert_eq!(seqs(&mut window, 2), Ok(vec![3, 4]));
+        assert_eq!(seqs(&mut window, 1), Err(Beyond));
+        window.max_bytes = 0;
+        window.prune();
+        assert_eq!(seqs(&mut window, 3), Ok(vec![4]));
     }
 }

@@ -2,12 +2,16 @@
 //! and feeds alike: a [`MemoryStore`](super::MemoryStore)'s stream, a feed's
 //! window. Each bounds it in its own terms (packets, bytes, age) by letting
 //! the oldest go; what is kept is always a run of numbers without gaps,
-//! ending at the last packet stored.
+//! ending at the last packet stored, and its size in bytes is counted as it
+//! goes.
 
 use std::collections::VecDeque;
 use std::time::SystemTime;
 
 use super::store::Packet;
+
+/// What one kept packet costs besides its JSON: the bookkeeping around it.
+const PACKET_OVERHEAD: usize = 64;
 
 /// A history's packets in memory, oldest first, numbered without gaps.
 #[derive(Debug, Default)]
@@ -16,6 +20,8 @@ pub(crate) struct Kept {
     /// The number of the last packet stored (0 before the first); it
     /// survives the packets' removal.
     last: u64,
+    /// [`Kept::size`] of the packets kept, summed.
+    bytes: usize,
 }
 
 /// Packets asked for are no longer kept.
@@ -36,6 +42,17 @@ impl Kept {
         self.packets.front().map_or(self.last + 1, |p| p.seq)
     }
 
+    /// What `packet` counts against a bound in bytes: its JSON and a small
+    /// overhead.
+    pub(crate) fn size(packet: &Packet) -> usize {
+        packet.data.get().len() + PACKET_OVERHEAD
+    }
+
+    /// The bytes of the packets kept, as [`Kept::size`] counts them.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// How many packets are kept.
     pub(crate) fn len(&self) -> usize {
         self.packets.len()
@@ -50,18 +67,21 @@ impl Kept {
     pub(crate) fn push(&mut self, packet: Packet) {
         debug_assert_eq!(packet.seq, self.last + 1);
         self.last = packet.seq;
+        self.bytes += Kept::size(&packet);
         self.packets.push_back(packet);
     }
 
     /// Lets the oldest packet go.
     pub(crate) fn pop_oldest(&mut self) -> Option<Packet> {
-        self.packets.pop_front()
+        let packet = self.packets.pop_front()?;
+        self.bytes -= Kept::size(&packet);
+        Some(packet)
     }
 
     /// Lets the packets sent before `oldest` go.
     pub(crate) fn drop_sent_before(&mut self, oldest: SystemTime) {
         while self.packets.front().is_some_and(|p| p.at < oldest) {
-            self.packets.pop_front();
+            self.pop_oldest();
         }
     }
 
@@ -69,6 +89,7 @@ impl Kept {
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn restart_at(&mut self, last: u64) {
         self.packets.clear();
+        self.bytes = 0;
         self.last = last;
     }
 
@@ -111,7 +132,9 @@ mod tests {
         for seq in 1..=5 {
             kept.push(packet(seq, now - Duration::from_secs(10 - seq)));
         }
+        assert_eq!(kept.bytes(), 5 * (1 + PACKET_OVERHEAD));
         kept.pop_oldest();
+        assert_eq!(kept.bytes(), 4 * (1 + PACKET_OVERHEAD));
         assert_eq!(seqs(&kept, 1), Ok(vec![2, 3, 4, 5]));
         assert_eq!(seqs(&kept, 4), Ok(vec![5]));
         assert_eq!(seqs(&kept, 5), Ok(vec![]));
@@ -119,8 +142,9 @@ mod tests {
         assert_eq!(seqs(&kept, 0), Err(Gone { first_kept: 2 }));
         kept.drop_sent_before(now - Duration::from_secs(6));
         assert_eq!(kept.first_kept(), 4);
+        assert_eq!(kept.bytes(), 2 * (1 + PACKET_OVERHEAD));
         kept.restart_at(9);
-        assert_eq!((kept.len(), kept.first_kept()), (0, 10));
+        assert_eq!((kept.len(), kept.first_kept(), kept.bytes()), (0, 10, 0));
         assert_eq!(seqs(&kept, 3), Err(Gone { first_kept: 10 }));
     }
 }

@@ -26,9 +26,6 @@ const MIN_EVICTED_REMEMBERED: usize = 1024;
 /// bounds the work of a create when the store is full of running streams.
 const IN_USE_LOOKED_AT: usize = 64;
 
-/// What one stored packet costs besides its record: the bookkeeping around it.
-const PACKET_OVERHEAD: usize = 64;
-
 /// Keeps resumable streams in memory: for a single server (every resume of a
 /// stream must reach the process that runs it). Cheap to clone; clones share
 /// the streams.
@@ -108,10 +105,6 @@ impl Entry {
     fn expires_at(&self) -> Instant {
         self.finished_at.unwrap_or(self.lease_until) + self.ttl
     }
-
-    fn bytes(packet: &Packet) -> usize {
-        packet.data.get().len() + PACKET_OVERHEAD
-    }
 }
 
 impl Default for MemoryStore {
@@ -187,7 +180,7 @@ impl MemoryStore {
         if !allowed(entry) {
             return Ok(false);
         }
-        let bytes = Entry::bytes(&packet);
+        let bytes = Kept::size(&packet);
         if packet.is_final() {
             entry.finished = true;
             entry.finished_at = Some(now);
@@ -248,7 +241,7 @@ impl Inner {
     fn remove(&mut self, stream: StreamId) -> Option<Entry> {
         let entry = self.streams.remove(&stream)?;
         self.live_packets -= entry.packets.len();
-        self.bytes -= entry.packets.iter().map(Entry::bytes).sum::<usize>();
+        self.bytes -= entry.packets.bytes();
         // Wake readers: they will find the stream gone.
         entry.appended.notify_waiters();
         self.compact();
@@ -273,7 +266,7 @@ impl Inner {
         };
         if let Some(packet) = entry.packets.pop_oldest() {
             self.live_packets -= 1;
-            self.bytes -= Entry::bytes(&packet);
+            self.bytes -= Kept::size(&packet);
         }
     }
 
