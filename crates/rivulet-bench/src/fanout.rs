@@ -330,7 +330,9 @@ impl ChildServer {
         tcp.read_to_end(&mut answer).await.expect("answer");
         let answer = String::from_utf8_lossy(&answer);
         let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-        body.split(',').filter_map(|t| t.trim().parse().ok()).collect()
+        body.split(',')
+            .filter_map(|t| t.trim().parse().ok())
+            .collect()
     }
 }
 

@@ -34,14 +34,22 @@ fn peak_rss(pid: u32) -> u64 {
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
         .map_or(0, |kib| kib * 1024)
 }
 
 /// Opens a subscription that reads its response head and nothing more.
 async fn stall(addr: SocketAddr, source: usize) -> TcpStream {
     let socket = TcpSocket::new_v4().expect("a socket");
-    socket.set_recv_buffer_size(4096).expect("a receive buffer size");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("a receive buffer size");
     let ip = Ipv4Addr::new(127, 0, 0, 1 + (source % 8) as u8);
     socket.bind(SocketAddr::from((ip, 0))).expect("bind");
     let mut tcp = socket.connect(addr).await.expect("connect");
