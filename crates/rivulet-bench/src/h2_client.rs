@@ -6,6 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -20,12 +21,13 @@ pub struct Stream {
 }
 
 /// Opens `count` streams of `path` on `connections` HTTP/2 connections to
-/// `addr`, each returned once its first packet is in.
+/// `addr`, `in_flight` at a time, each returned once its first packet is in.
 pub async fn open_idle(
     addr: SocketAddr,
     path: &str,
     count: usize,
     connections: usize,
+    in_flight: usize,
 ) -> Vec<Stream> {
     let mut senders = Vec::with_capacity(connections);
     for i in 0..connections {
@@ -58,7 +60,10 @@ pub async fn open_idle(
             }
         }
     });
-    futures::future::join_all(opening).await
+    futures::stream::iter(opening)
+        .buffer_unordered(in_flight)
+        .collect()
+        .await
 }
 
 /// The receive window per stream of [`read_to_end`].

@@ -99,7 +99,10 @@ fn main() {
                 },
                 "throughput-h2" => throughput_h2::run(&servers, quick).await,
                 "latency" => latency::run(&servers, quick).await,
-                "memory" => memory::run(quick).await,
+                "memory" => match &profile {
+                    Some(row) => memory::profile(row).await,
+                    None => memory::run(quick).await,
+                },
                 "cancel" => cancel::run(&servers, quick).await,
                 "fanout" => fanout::run(quick).await,
                 "js-parser" => js::run_parser(&servers, quick).await,

@@ -49,6 +49,11 @@ const ROWS: [Row; 7] = [
     Row::Peer(Peer::ActixLabSse),
 ];
 
+/// Streams being opened at once, over HTTP/1.1 and HTTP/2 alike: what is
+/// measured is what an open stream keeps, not what a burst of requests
+/// being answered needs at its peak (freed, but an allocator keeps the pages).
+const OPENING: usize = 256;
+
 /// The HTTP/2 connections the shared-h2 row opens its streams on.
 const H2_CONNECTIONS: usize = 10;
 
@@ -140,15 +145,20 @@ async fn open_many(server: &ChildServer, row: Row, count: usize) -> Open {
         Row::Peer(_) => (server.hyper, "/idle"),
         Row::ServeH1 => (server.serve, "/rivulet-idle"),
         Row::ServeH2 => {
-            let held =
-                crate::h2_client::open_idle(server.serve, "/rivulet-idle", count, H2_CONNECTIONS)
-                    .await;
+            let held = crate::h2_client::open_idle(
+                server.serve,
+                "/rivulet-idle",
+                count,
+                H2_CONNECTIONS,
+                OPENING,
+            )
+            .await;
             return Open::H2 { _held: held };
         }
     };
     let held = futures::stream::iter(0..count)
         .map(|i| open_idle(addr, path, i))
-        .buffer_unordered(256)
+        .buffer_unordered(OPENING)
         .collect()
         .await;
     Open::Connections { _held: held }
@@ -166,6 +176,26 @@ async fn measure(row: Row, count: usize) -> f64 {
     let after = server.rss();
     drop(streams);
     (after.saturating_sub(before)) as f64 / count as f64
+}
+
+/// One row alone (every row whose name contains `name`), once at 1k streams:
+/// for a tool watching the server, such as DHAT through
+/// `RIVULET_BENCH_CHILD_WRAPPER`.
+pub async fn profile(name: &str) {
+    let rows: Vec<Row> = ROWS
+        .iter()
+        .copied()
+        .filter(|row| row.name().contains(name))
+        .collect();
+    if rows.is_empty() {
+        let names: Vec<&str> = ROWS.iter().map(|row| row.name()).collect();
+        eprintln!("no memory row matches {name:?}; the rows: {names:?}");
+        std::process::exit(2);
+    }
+    for row in rows {
+        let bytes = measure(row, 1_000).await;
+        println!("  1000, {}: {bytes:.0} bytes/stream", row.name());
+    }
 }
 
 pub async fn run(quick: bool) {

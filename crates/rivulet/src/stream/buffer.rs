@@ -26,14 +26,14 @@ use tokio::sync::Notify;
 use crate::protocol::ErrorPacket;
 
 /// The first allocation a stream's frames are written to: room for a few
-/// small packets, and all that an idle stream keeps.
+/// small packets.
 const FIRST_CHUNK: usize = 512;
+/// A busy stream keeps at most this much room for its next frames when its
+/// handler pauses; a larger allocation, grown by a burst, is let go.
+const IDLE_ROOM: usize = 4 * 1024;
 /// The largest allocation made for a stream's frames at once: about one
 /// coalesced write of the body.
 const MAX_CHUNK: usize = 64 * 1024;
-/// A stream whose handler pauses keeps at most this much room for its next
-/// frames; a larger allocation, grown by a burst, is let go.
-const IDLE_ROOM: usize = 4 * 1024;
 
 /// How a stream ends: the last thing its buffer gives. `F` is how the final
 /// packet is kept: its frame, or its record.
@@ -92,8 +92,14 @@ impl Queue for Frames {
     }
 
     fn settle(&mut self) {
-        // Let a burst's large allocation go once the client has it all.
-        if self.chunk > IDLE_ROOM && self.bytes.is_empty() {
+        // Nothing is queued and no writer waits, so the frames just taken are
+        // the allocation's last users. It goes with them when it is small (the
+        // stream has never had to grow it: its packets come slowly enough that
+        // one allocation per batch is nothing beside its pauses, and an idle
+        // stream then keeps no room at all) or large (a burst's, let go once
+        // the client has it all). A stream between the two is busy and keeps
+        // its room.
+        if self.bytes.is_empty() && (self.chunk <= FIRST_CHUNK || self.chunk > IDLE_ROOM) {
             self.bytes = BytesMut::new();
             self.chunk = 0;
         }
@@ -494,18 +500,35 @@ mod tests {
     use super::*;
     use futures::FutureExt;
 
-    #[test]
-    fn batches_lie_back_to_back_and_join_without_copying() {
-        let (tx, mut rx) = channel(4);
+    #[tokio::test]
+    async fn batches_of_a_busy_stream_lie_back_to_back_and_join_without_copying() {
+        let (tx, mut rx) = channel(2);
         tx.try_push(b"one ").unwrap();
         tx.try_push(b"two ").unwrap();
-        let mut first = rx.try_take().frames;
-        tx.try_push(b"three").unwrap();
+        // The buffer is full and a writer waits for room: the stream is busy.
+        let mut third = Box::pin(tx.push(b"three"));
+        assert!((&mut third).now_or_never().is_none());
+        let taken = rx.try_take();
+        assert!(taken.refilling);
+        let mut first = taken.frames;
+        third.await.unwrap();
         let second = rx.try_take().frames;
         let end_of_first = first.as_ptr().wrapping_add(first.len());
         assert_eq!(end_of_first, second.as_ptr());
         first.unsplit(second);
         assert_eq!(&first[..], b"one two three");
+    }
+
+    #[test]
+    fn a_calm_stream_keeps_no_room_for_frames_between_packets() {
+        let (tx, mut rx) = channel(4);
+        tx.try_push(b"one").unwrap();
+        let taken = rx.try_take();
+        assert_eq!(&taken.frames[..], b"one");
+        // Once the client has the frames, their allocation is gone with them.
+        assert_eq!(rx.shared.lock().queue.bytes.capacity(), 0);
+        tx.try_push(b"two").unwrap();
+        assert_eq!(&rx.try_take().frames[..], b"two");
     }
 
     #[tokio::test]
