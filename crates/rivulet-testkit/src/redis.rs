@@ -504,6 +504,88 @@ impl RedisCluster {
         None
     }
 
+    /// Moves `slot`, with its keys, from the master serving it to master
+    /// `to`, as `redis-cli --cluster reshard` does one slot at a time:
+    /// `CLUSTER SETSLOT … IMPORTING` / `MIGRATING`, `MIGRATE` of its keys
+    /// (clients asking meanwhile get `ASK`, or `TRYAGAIN` for a command on
+    /// keys on both sides), then `CLUSTER SETSLOT … NODE` on every node
+    /// on every master (clients get `MOVED` from then on). Returns once the
+    /// cluster names `to` for the slot.
+    pub fn move_slot(&self, slot: u16, to: usize) {
+        let from = self.master_of(slot);
+        assert_ne!(from, to, "slot {slot} is on node {to} already");
+        let id = |node: usize| {
+            redis_cli(self.nodes[node].port, None, &["cluster", "myid"])
+                .trim()
+                .to_owned()
+        };
+        let (from_id, to_id) = (id(from), id(to));
+        let slot_arg = slot.to_string();
+        let (from_port, to_port) = (self.nodes[from].port, self.nodes[to].port);
+        let ok = |out: String, what: &str| assert!(out.contains("OK"), "{what}: {out}");
+        ok(
+            redis_cli(
+                to_port,
+                None,
+                &["cluster", "setslot", &slot_arg, "importing", &from_id],
+            ),
+            "SETSLOT IMPORTING",
+        );
+        ok(
+            redis_cli(
+                from_port,
+                None,
+                &["cluster", "setslot", &slot_arg, "migrating", &to_id],
+            ),
+            "SETSLOT MIGRATING",
+        );
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let keys = redis_cli(
+                from_port,
+                None,
+                &["cluster", "getkeysinslot", &slot_arg, "100"],
+            );
+            let keys: Vec<&str> = keys.lines().filter(|key| !key.is_empty()).collect();
+            if keys.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the keys of slot {slot} did not move"
+            );
+            let to_port = to_port.to_string();
+            let mut args = vec!["migrate", "127.0.0.1", &to_port, "", "0", "5000", "keys"];
+            args.extend(keys);
+            let out = redis_cli(from_port, None, &args);
+            assert!(
+                out.contains("OK") || out.contains("NOKEY"),
+                "MIGRATE: {out}"
+            );
+        }
+        // The new owner first, then the old one, then the other masters.
+        let mut order = vec![to, from];
+        order.extend((0..self.nodes.len()).filter(|node| {
+            *node != to
+                && *node != from
+                && redis_cli(self.nodes[*node].port, None, &["role"]).starts_with("master")
+        }));
+        for node in order {
+            let port = self.nodes[node].port;
+            ok(
+                redis_cli(
+                    port,
+                    None,
+                    &["cluster", "setslot", &slot_arg, "node", &to_id],
+                ),
+                "SETSLOT NODE",
+            );
+        }
+        until("the cluster to name the slot's new master", || {
+            self.serving(slot) == Some(to)
+        });
+    }
+
     /// Kills node `index` (a master), waits until its replica took over,
     /// then starts it again (it rejoins as a replica) and waits until the
     /// cluster is whole. Returns the index of the node that took over.
