@@ -3,9 +3,8 @@
 //! seeds, some down), whose node failover ends readers with every packet or
 //! an error packet, never a hang, and whose slots can move while a job runs
 //! and a feed is followed without a packet lost; and a TLS-only Redis whose
-//! certificate a
-//! CA made at run time signed. Real `redis-server`s on loopback; the cluster
-//! is started once for this test binary.
+//! certificate a CA made at run time signed. Real `redis-server`s on
+//! loopback; the cluster is started once for this test binary.
 //!
 //! Run with `cargo test -p rivulet-http --features redis --test redis_deployments`.
 
