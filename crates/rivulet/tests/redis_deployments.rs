@@ -72,9 +72,18 @@ async fn a_waiting_reader_wakes(producer: &RedisStore, reader: &RedisStore) -> S
         .create(id, None, Duration::from_secs(5), Duration::from_secs(60))
         .await
         .unwrap();
+    a_waiting_reader_of_wakes(producer, reader, id).await;
+    id
+}
+
+/// Appends to stream `id` in `producer` until `reader`, waiting far longer
+/// than the test does for the packet after the last one, is woken and
+/// returns it.
+async fn a_waiting_reader_of_wakes(producer: &RedisStore, reader: &RedisStore, id: StreamId) {
+    let after = producer.status(id).await.unwrap().unwrap().last;
     let waiting = {
         let reader = reader.clone();
-        tokio::spawn(async move { reader.read(id, 0, 10, Duration::from_secs(3600)).await })
+        tokio::spawn(async move { reader.read(id, after, 10, Duration::from_secs(3600)).await })
     };
     // The subscription may not be up for the first appends; a later one
     // wakes the reader.
@@ -93,8 +102,7 @@ async fn a_waiting_reader_wakes(producer: &RedisStore, reader: &RedisStore) -> S
     })
     .await;
     let packets = waiting.await.unwrap().unwrap();
-    assert_eq!(packets.first().map(|p| p.seq), Some(1));
-    id
+    assert_eq!(packets.first().map(|p| p.seq), Some(after + 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -394,13 +402,19 @@ async fn slots_moved_while_a_job_runs_and_a_feed_is_followed_lose_nothing() {
         feed_a.publish(json!({ "n": n })).await.unwrap();
     }
     let feed_slot = slot(ports[0], "rivulet:feed:{resharded}:packets");
+    // A stream whose notifications a reader is subscribed to.
+    let waited = a_waiting_reader_wakes(&producer, &reader).await;
+    let waited_slot = slot(ports[0], &format!("rivulet:{{{waited}}}:meta"));
 
-    // Both slots move to another master while the job appends: its
-    // commands meet ASK, TRYAGAIN, then MOVED.
+    // The slots move to another master while the job appends: its commands
+    // meet ASK, TRYAGAIN, then MOVED.
     let moving = tokio::task::spawn_blocking(move || {
         let cluster = cluster().lock().unwrap_or_else(|e| e.into_inner());
         let mut moved = Vec::new();
-        for slot in [stream_slot, feed_slot] {
+        let mut slots = vec![stream_slot, feed_slot, waited_slot];
+        slots.sort_unstable();
+        slots.dedup();
+        for slot in slots {
             let from = cluster.master_of(slot);
             let to = (0..cluster.nodes.len())
                 .find(|node| {
@@ -424,6 +438,10 @@ async fn slots_moved_while_a_job_runs_and_a_feed_is_followed_lose_nothing() {
     assert_eq!(all, expected(n), "every packet once, in order");
     let exists = redis_cli(moved[0], None, &["exists", &meta]);
     assert_eq!(exists.trim(), "1", "the stream is on its new node");
+    // The old node dropped the subscription with the slot: the reader's
+    // server subscribed again on the new node, and a reader waiting far
+    // longer than the test is woken by the next append.
+    a_waiting_reader_of_wakes(&producer, &reader, waited).await;
 
     for n in 4..=6 {
         feed_a.publish(json!({ "n": n })).await.unwrap();
