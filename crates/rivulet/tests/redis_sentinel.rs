@@ -6,8 +6,9 @@
 //! and a reader either gets every packet once or a final error packet,
 //! never a hang. A second deployment, also started once, speaks TLS only
 //! (sentinels, master, replica and replication, with a CA made at run
-//! time): the same works through `rediss+sentinel://` and the CA file, and
-//! without that CA the sentinels are refused with a clear error.
+//! time): the same works through `rediss+sentinel://` and the CA file, a
+//! failover is followed over TLS, and without that CA the sentinels are
+//! refused with a clear error.
 //!
 //! Run with `cargo test -p rivulet-http --features redis --test redis_sentinel`.
 
@@ -43,6 +44,9 @@ fn deployment() -> &'static RedisSentinel {
 /// Held for reading by the tests that need a steady master, for writing by
 /// the one that fails it over.
 static FAILOVER: RwLock<()> = RwLock::const_new(());
+
+/// [`FAILOVER`] for the deployment on TLS.
+static TLS_FAILOVER: RwLock<()> = RwLock::const_new(());
 
 /// The deployment on TLS only that the TLS tests share.
 fn tls_deployment() -> &'static RedisSentinel {
@@ -233,6 +237,7 @@ async fn a_feed_reaches_another_server(producer: &RedisStore, reader: &RedisStor
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_notifications_and_a_feed_work_through_tls_sentinels() {
+    let _steady = TLS_FAILOVER.read().await;
     let d = tls_deployment();
     let config = config_of(d);
     assert!(
@@ -259,6 +264,37 @@ async fn streams_notifications_and_a_feed_work_through_tls_sentinels() {
     assert_eq!(all, expected(20), "every packet once, in order");
 
     a_feed_reaches_another_server(&producer, &reader, "tls-sentinel-ticker").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_on_tls_is_followed_to_the_new_master() {
+    let _alone = TLS_FAILOVER.write().await;
+    let d = tls_deployment();
+    let config = config_of(d);
+    let producer = store_of(&config).await;
+    let reader = store_of(&config).await;
+    let a = instance(producer.clone()).await;
+    let b = instance(reader.clone()).await;
+    a_waiting_reader_wakes(&producer, &reader).await;
+
+    let old_master = d.master().expect("a master");
+    let new_master = tokio::task::spawn_blocking(|| tls_deployment().fail_over())
+        .await
+        .unwrap();
+    assert_ne!(new_master, old_master);
+
+    // Commands and notifications reach the new master over TLS, with the
+    // same CA.
+    let id = a_waiting_reader_wakes(&producer, &reader).await;
+    let meta = format!("rivulet:{{{id}}}:meta");
+    let exists = d.node_cli(new_master, &["exists", &meta]);
+    assert_eq!(exists.trim(), "1", "the stream is on the new master");
+    let path = "/count?n=10&pause_ms=50";
+    let (mut rest, mut all) = started_on_a_resumed_on_b(a, b, path).await;
+    assert_eq!(rest.read_to_end().await, End::Final);
+    all.extend(rest.events);
+    assert_eq!(all, expected(10), "every packet once, in order");
+    a_feed_reaches_another_server(&producer, &reader, "tls-failover-ticker").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
