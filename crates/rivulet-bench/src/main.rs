@@ -100,7 +100,7 @@ fn main() {
                 "throughput-h2" => throughput_h2::run(&servers, quick).await,
                 "latency" => latency::run(&servers, quick).await,
                 "memory" => match &profile {
-                    Some(row) => memory::profile(row).await,
+                    Some(row) => memory::profile(row, quick).await,
                     None => memory::run(quick).await,
                 },
                 "cancel" => cancel::run(&servers, quick).await,

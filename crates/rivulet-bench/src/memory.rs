@@ -178,10 +178,11 @@ async fn measure(row: Row, count: usize) -> f64 {
     (after.saturating_sub(before)) as f64 / count as f64
 }
 
-/// One row alone (every row whose name contains `name`), once at 1k streams:
-/// for a tool watching the server, such as DHAT through
-/// `RIVULET_BENCH_CHILD_WRAPPER`.
-pub async fn profile(name: &str) {
+/// One row alone (every row whose name contains `name`), once at 1k streams
+/// (10k without `quick`): for a tool watching the server, such as DHAT
+/// through `RIVULET_BENCH_CHILD_WRAPPER`.
+pub async fn profile(name: &str, quick: bool) {
+    let count = if quick { 1_000 } else { 10_000 };
     let rows: Vec<Row> = ROWS
         .iter()
         .copied()
@@ -193,8 +194,8 @@ pub async fn profile(name: &str) {
         std::process::exit(2);
     }
     for row in rows {
-        let bytes = measure(row, 1_000).await;
-        println!("  1000, {}: {bytes:.0} bytes/stream", row.name());
+        let bytes = measure(row, count).await;
+        println!("  {count}, {}: {bytes:.0} bytes/stream", row.name());
     }
 }
 

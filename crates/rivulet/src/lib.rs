@@ -48,7 +48,7 @@
 
 #[cfg(feature = "actix")]
 pub mod actix;
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
 pub mod ai_sdk;
 pub mod assets;
 #[cfg(feature = "axum")]

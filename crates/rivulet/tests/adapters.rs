@@ -5,9 +5,11 @@
 //! Formats, final and error packets, an early error as the HTTP status, a
 //! client that leaves cancelling the handler, backpressure, resume and
 //! cancel of a resumable stream, following a feed, the shutting-down
-//! packet, request body rejections, and an upload read with progress.
+//! packet, request body rejections, and an upload read with progress, its
+//! stream's head held until the upload is read, and the guard on its body.
+//! The axum app runs under `rivulet::serve`, which tracks request bodies.
 
-#![cfg(feature = "actix")]
+#![cfg(all(feature = "actix", feature = "serve"))]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,7 +24,8 @@ use rivulet::resume::{MemoryStore, Resume};
 use rivulet::{Config, Format, Shutdown};
 use rivulet_testkit::{End, PATIENCE, Reader, Reading, cancel, client, get, open, url};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Notify, mpsc};
 
 /// The handler bodies both servers run: nothing in them knows the framework.
 mod bodies {
@@ -34,9 +37,11 @@ mod bodies {
     use bytes::Bytes;
     use futures::{Stream, StreamExt};
     use http::StatusCode;
+    use rivulet::ai_sdk::{ChatSender, Part};
     use rivulet::{Error, Sender};
     use serde::Deserialize;
     use serde_json::{Value, json};
+    use tokio::sync::Notify;
 
     /// Sends on its channel when dropped, with the handler's future.
     pub struct Dropped(pub tokio::sync::mpsc::UnboundedSender<()>);
@@ -117,6 +122,19 @@ mod bodies {
         Ok(())
     }
 
+    /// A chat's answer: three words, or (asked "forever") words until it is
+    /// cancelled.
+    pub async fn chat(tx: ChatSender, question: String) -> Result<(), Error> {
+        let words = if question == "forever" { 10_000 } else { 3 };
+        tx.send(Part::text_start("t")).await?;
+        for i in 0..words {
+            tx.send(Part::text_delta("t", format!("w{i} "))).await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tx.send(Part::text_end("t")).await?;
+        Ok(())
+    }
+
     /// The JSON body of `POST /job`.
     #[derive(Deserialize)]
     pub struct Job {
@@ -139,9 +157,9 @@ mod bodies {
         }
     }
 
-    /// Reads an upload, a progress packet per 64 KiB; the final packet is
-    /// its length.
-    pub async fn upload<S, E>(tx: Sender, body: S) -> Result<Value, Error>
+    /// Reads an upload, a progress packet per 64 KiB (told to `progressed`);
+    /// the final packet is its length.
+    pub async fn upload<S, E>(tx: Sender, body: S, progressed: Arc<Notify>) -> Result<Value, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         Error: From<E>,
@@ -154,6 +172,7 @@ mod bodies {
             if bytes - reported >= 64 * 1024 {
                 reported = bytes;
                 tx.send(json!({ "bytes": bytes })).await?;
+                progressed.notify_one();
             }
         }
         Ok(json!({ "bytes": bytes }))
@@ -168,6 +187,7 @@ struct Shared {
     feed: Feed,
     dropped: mpsc::UnboundedSender<()>,
     sent: Arc<AtomicUsize>,
+    progressed: Arc<Notify>,
 }
 
 /// A test's view of its server.
@@ -177,6 +197,8 @@ struct Running {
     feed: Feed,
     drops: mpsc::UnboundedReceiver<()>,
     sent: Arc<AtomicUsize>,
+    /// Told when an upload's handler has sent a progress packet.
+    progressed: Arc<Notify>,
     /// The actix-web server, for a stop.
     actix: Option<actix_web::dev::ServerHandle>,
 }
@@ -201,6 +223,7 @@ impl Server {
             feed: Feed::new(),
             dropped,
             sent: Arc::new(AtomicUsize::new(0)),
+            progressed: Arc::new(Notify::new()),
         };
         let mut running = Running {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -208,10 +231,16 @@ impl Server {
             feed: shared.feed.clone(),
             drops,
             sent: shared.sent.clone(),
+            progressed: shared.progressed.clone(),
             actix: None,
         };
         match self {
-            Server::Axum => running.addr = rivulet_testkit::serve(axum_app::app(shared)).await,
+            Server::Axum => {
+                let listener = rivulet::serve::bind(running.addr).unwrap();
+                running.addr = listener.local_addr().unwrap();
+                let serving = rivulet::serve(listener, axum_app::app(shared));
+                tokio::spawn(serving.into_future());
+            }
             Server::Actix => {
                 let (addr, handle) = actix_app::start(shared);
                 running.addr = addr;
@@ -224,10 +253,12 @@ impl Server {
 
 mod axum_app {
     use axum::body::Body;
+    use axum::extract::Path;
     use axum::extract::rejection::JsonRejection;
     use axum::routing::{get, post};
     use axum::{Extension, Json, Router};
     use rivulet::Stream;
+    use rivulet::ai_sdk::{ChatRequest, ChatStream};
     use rivulet::resume::Resumable;
 
     use super::Shared;
@@ -259,6 +290,17 @@ mod axum_app {
             .route("/durable", get(|s: Resumable| s.run(bodies::durable)))
             .route("/forever", get(forever).delete(forever))
             .route(
+                "/api/chat",
+                post(|s: ChatStream, chat: ChatRequest| async move {
+                    let question = chat.last_user_text();
+                    s.run(&chat.id, move |tx| bodies::chat(tx, question)).await
+                }),
+            )
+            .route(
+                "/api/chat/{id}/stream",
+                get(chat_stream).delete(chat_stream),
+            )
+            .route(
                 "/ticker",
                 get(|s: Stream, Extension(sh): Extension<Shared>| async move {
                     s.follow(&sh.feed).await
@@ -273,8 +315,9 @@ mod axum_app {
             )
             .route(
                 "/upload",
-                post(|s: Stream, body: Body| {
-                    s.run(move |tx| bodies::upload(tx, body.into_data_stream()))
+                post(|s: Stream, Extension(sh): Extension<Shared>, body: Body| {
+                    let body = body.into_data_stream();
+                    s.run(move |tx| bodies::upload(tx, body, sh.progressed))
                 }),
             )
             .layer(Extension(shared.resume.clone()))
@@ -286,14 +329,24 @@ mod axum_app {
         s.run(move |tx| bodies::forever(tx, Dropped(sh.dropped)))
             .await
     }
+
+    async fn chat_stream(s: ChatStream, Path(id): Path<String>) -> axum::response::Response {
+        s.resume(&id).await
+    }
 }
 
 mod actix_app {
     use std::net::SocketAddr;
 
+    use actix_multipart::Multipart;
+    use actix_multipart::form::text::Text;
+    use actix_multipart::form::{MultipartForm, MultipartFormConfig};
     use actix_web::dev::ServerHandle;
     use actix_web::{App, HttpResponse, HttpServer, web};
-    use rivulet::actix::{Resumable, Stream, rejected};
+    use futures::TryStreamExt;
+    use rivulet::actix::{ChatStream, RequestBody, Resumable, Stream, reject, rejected};
+    use rivulet::ai_sdk::ChatRequest;
+    use serde_json::json;
 
     use super::Shared;
     use super::bodies::{self, Dropped, Job};
@@ -375,6 +428,18 @@ mod actix_app {
             .route("/forever", web::get().to(forever))
             .route("/forever", web::delete().to(forever))
             .route(
+                "/api/chat",
+                web::post().to(|s: ChatStream, chat: ChatRequest| async move {
+                    let question = chat.last_user_text();
+                    s.run(&chat.id, move |tx| bodies::chat(tx, question)).await
+                }),
+            )
+            .route("/api/chat/{id}/stream", web::get().to(chat_stream))
+            .route("/api/chat/{id}/stream", web::delete().to(chat_stream))
+            .app_data(MultipartFormConfig::default().error_handler(reject))
+            .route("/form", web::post().to(form))
+            .route("/parts", web::post().to(parts))
+            .route(
                 "/ticker",
                 web::get()
                     .to(|s: Stream, sh: web::Data<Shared>| async move { s.follow(&sh.feed).await }),
@@ -390,9 +455,9 @@ mod actix_app {
             )
             .route(
                 "/upload",
-                web::post().to(|s: Stream, body: web::Payload| {
-                    let body = rivulet::actix::body(body);
-                    s.run(move |tx| bodies::upload(tx, body))
+                web::post().to(|s: Stream, sh: web::Data<Shared>, body: RequestBody| {
+                    let progressed = sh.progressed.clone();
+                    s.run(move |tx| bodies::upload(tx, body, progressed))
                 }),
             )
     }
@@ -400,6 +465,44 @@ mod actix_app {
     async fn forever(s: Resumable, sh: web::Data<Shared>) -> HttpResponse {
         let dropped = Dropped(sh.dropped.clone());
         s.run(move |tx| bodies::forever(tx, dropped)).await
+    }
+
+    async fn chat_stream(s: ChatStream, id: web::Path<String>) -> HttpResponse {
+        s.resume(&id).await
+    }
+
+    /// A form of one text field, read whole before the handler.
+    #[derive(MultipartForm)]
+    pub struct Named {
+        name: Text<String>,
+    }
+
+    /// Taken as a `Result`: actix-multipart refuses a request that is not
+    /// multipart before it looks for its config's error handler.
+    async fn form(s: Stream, form: Result<MultipartForm<Named>, actix_web::Error>) -> HttpResponse {
+        let name = match form {
+            Ok(MultipartForm(form)) => form.name.into_inner(),
+            Err(error) => return rivulet::actix::response(rejected(error).into_http_response()),
+        };
+        s.run(move |_tx| async move { Ok(json!({ "name": name })) })
+            .await
+    }
+
+    /// The names of a multipart body's fields. actix-multipart's reader is
+    /// not `Send`: it is read on the worker, before `run`.
+    async fn parts(s: Stream, multipart: Multipart) -> HttpResponse {
+        async fn names(mut multipart: Multipart) -> Result<Vec<String>, rivulet::Error> {
+            let mut names = Vec::new();
+            while let Some(mut field) = multipart.try_next().await.map_err(rejected)? {
+                names.push(field.name().unwrap_or_default().to_owned());
+                while field.try_next().await.map_err(rejected)?.is_some() {}
+            }
+            Ok(names)
+        }
+        match names(multipart).await {
+            Ok(names) => s.run(move |_tx| async move { Ok(names) }).await,
+            Err(error) => rivulet::actix::response(error.into_http_response()),
+        }
     }
 }
 
@@ -719,5 +822,362 @@ async fn a_client_that_leaves_a_silent_stream_cancels_it_without_keep_alives() {
         assert!(matches!(reader.next().await, Some(Ok(Event::Progress(_)))));
         drop(reader);
         next_drop(&mut running.drops, &format!("{server:?} silent")).await;
+    }
+}
+
+/// Posts the head and the first `first` bytes of an upload of `total`.
+async fn start_upload(addr: SocketAddr, total: usize, first: usize) -> tokio::net::TcpStream {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nhost: x\r\naccept: application/x-ndjson\r\ncontent-length: {total}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&vec![b'x'; first]).await.unwrap();
+    tcp
+}
+
+/// A proxy stops sending a request body once the response has begun: the
+/// stream holds its head, and the packets its handler sends meanwhile,
+/// until the handler has read the body.
+#[tokio::test]
+async fn an_upload_holds_its_stream_head_until_its_body_is_read() {
+    const TOTAL: usize = 512 * 1024;
+    const FIRST: usize = 192 * 1024;
+    for server in SERVERS {
+        let running = server.start(config()).await;
+        let mut tcp = start_upload(running.addr, TOTAL, FIRST).await;
+        tokio::time::timeout(PATIENCE, running.progressed.notified())
+            .await
+            .unwrap_or_else(|_| panic!("{server:?}: the handler sends while it reads"));
+        // Packets sent, the body unread: nothing comes back yet.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut probe = [0u8; 1];
+        assert!(
+            matches!(tcp.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{server:?}: the response began before the request body was read"
+        );
+        tcp.write_all(&vec![b'x'; TOTAL - FIRST]).await.unwrap();
+        let mut answer = Vec::new();
+        let done = format!("{{\"done\":{{\"bytes\":{TOTAL}}}}}");
+        while !String::from_utf8_lossy(&answer).contains(&done) {
+            let mut chunk = vec![0; 64 * 1024];
+            let n = tokio::time::timeout(PATIENCE, tcp.read(&mut chunk))
+                .await
+                .expect("the stream in time")
+                .unwrap();
+            assert!(
+                n > 0,
+                "{server:?}: closed early: {}",
+                String::from_utf8_lossy(&answer)
+            );
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{server:?}: {answer}");
+        assert!(answer.contains("{\"progress\":"), "{server:?}: {answer}");
+    }
+}
+
+/// A POST to `/upload` whose body is what `chunks` receives, for as long as
+/// it stays open.
+async fn upload_streaming(
+    addr: SocketAddr,
+    chunks: mpsc::Receiver<bytes::Bytes>,
+) -> reqwest::Response {
+    let body = futures::stream::unfold(chunks, |mut rx| async move {
+        let chunk = rx.recv().await?;
+        Some((Ok::<_, std::io::Error>(chunk), rx))
+    });
+    let request = client()
+        .post(url(addr, "/upload"))
+        .header("accept", "application/x-ndjson")
+        .body(reqwest::Body::wrap_stream(body));
+    tokio::time::timeout(PATIENCE, request.send())
+        .await
+        .expect("a response in time")
+        .expect("a response")
+}
+
+/// The guard on an upload's body: one that stalls is a 408, one that goes
+/// over `max_request_bytes` a 413, with their JSON reasons (as the HTTP
+/// status before the first packet, as the error packet after it).
+#[tokio::test]
+async fn an_upload_that_stalls_or_goes_over_its_limit_is_a_4xx() {
+    let config = config()
+        .request_body_timeout(Some(Duration::from_millis(500)))
+        .max_request_bytes(256 * 1024);
+    for server in SERVERS {
+        let running = server.start(config.clone()).await;
+        let (chunks, rx) = mpsc::channel(16);
+        chunks
+            .send(bytes::Bytes::from(vec![1u8; 1000]))
+            .await
+            .unwrap();
+        let stalled = upload_streaming(running.addr, rx).await;
+        assert_eq!(stalled.status(), StatusCode::REQUEST_TIMEOUT, "{server:?}");
+        assert_eq!(stalled.headers()["content-type"], "application/json");
+        let error: Value = stalled.json().await.unwrap();
+        assert_eq!(error["error"]["status"], 408, "{server:?}: {error}");
+        drop(chunks);
+
+        let (chunks, rx) = mpsc::channel(16);
+        for _ in 0..5 {
+            chunks
+                .send(bytes::Bytes::from(vec![1u8; 64 * 1024]))
+                .await
+                .unwrap();
+        }
+        drop(chunks);
+        let over = upload_streaming(running.addr, rx).await;
+        assert_eq!(over.status(), 200, "{server:?}");
+        let events = Reader::new(over).rest().await;
+        match events.last() {
+            Some(Event::Error(e)) => {
+                assert_eq!(e.status, 413, "{server:?}: {e:?}");
+                assert!(e.message.contains("limit"), "{server:?}: {e:?}");
+            }
+            other => panic!("{server:?}: {other:?}"),
+        }
+    }
+}
+
+/// actix-multipart's errors are the crate's JSON 4xx: `reject` as
+/// `MultipartFormConfig`'s error handler, and `?` on a `Multipart` read
+/// field by field.
+#[tokio::test]
+async fn actix_multipart_errors_are_json_4xx() {
+    let running = Server::Actix.start(config()).await;
+    let post = |path: &str| {
+        client()
+            .post(url(running.addr, path))
+            .header("accept", "application/x-ndjson")
+    };
+    let form = || {
+        reqwest::multipart::Form::new()
+            .text("name", "rivulet")
+            .text("other", "x")
+    };
+    let good = post("/form").multipart(form()).send().await.unwrap();
+    assert_eq!(good.status(), 200);
+    let events = Reader::new(good).rest().await;
+    assert_eq!(events, [Event::Done(json!({ "name": "rivulet" }))]);
+    let good = post("/parts").multipart(form()).send().await.unwrap();
+    assert_eq!(good.status(), 200);
+    let events = Reader::new(good).rest().await;
+    assert_eq!(events, [Event::Done(json!(["name", "other"]))]);
+
+    let truncated = "--b\r\ncontent-disposition: form-data; name=\"name\"\r\n\r\nriv";
+    for (path, content_type, body, status, reason) in [
+        ("/form", "text/plain", "name=x", 415, "multipart"),
+        ("/parts", "text/plain", "name=x", 415, "multipart"),
+        (
+            "/form",
+            "multipart/form-data; boundary=b",
+            "--b--\r\n",
+            400,
+            "\"name\"",
+        ),
+        (
+            "/parts",
+            "multipart/form-data; boundary=b",
+            truncated,
+            400,
+            "incomplete",
+        ),
+    ] {
+        let bad = post(path)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            bad.status().as_u16(),
+            status,
+            "{path} {content_type} {body}"
+        );
+        assert_eq!(bad.headers()["content-type"], "application/json");
+        let error: Value = bad.json().await.unwrap();
+        assert_eq!(error["error"]["status"], status, "{error}");
+        let message = error["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(reason), "{path} {body}: {message}");
+    }
+}
+
+/// A response body read as it comes.
+struct Text {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    text: String,
+}
+
+impl Text {
+    fn new(response: reqwest::Response) -> Self {
+        use futures::StreamExt;
+        Text {
+            body: response.bytes_stream().boxed(),
+            text: String::new(),
+        }
+    }
+
+    /// Reads until `needle` has arrived.
+    async fn until(&mut self, needle: &str) {
+        use futures::StreamExt;
+        let read = async {
+            while !self.text.contains(needle) {
+                match self.body.next().await {
+                    Some(chunk) => self
+                        .text
+                        .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap()),
+                    None => panic!("the body ended without {needle:?}: {}", self.text),
+                }
+            }
+        };
+        tokio::time::timeout(PATIENCE, read)
+            .await
+            .unwrap_or_else(|_| panic!("no {needle:?} in {:?}", self.text));
+    }
+
+    /// Reads to the end, and gives the `data:` payloads of its SSE events
+    /// (keep-alive comments left out).
+    async fn events(mut self) -> Vec<String> {
+        use futures::StreamExt;
+        let read = async {
+            while let Some(chunk) = self.body.next().await {
+                self.text
+                    .push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+            }
+        };
+        tokio::time::timeout(PATIENCE, read)
+            .await
+            .expect("the body ends");
+        self.text
+            .split("\n\n")
+            .filter(|event| !event.is_empty() && !event.starts_with(':'))
+            .map(|event| {
+                event
+                    .strip_prefix("data: ")
+                    .expect("a data event")
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+/// The `type`s of an answer's parts, checking that `[DONE]` comes last.
+fn part_types(events: &[String]) -> Vec<String> {
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("[DONE]"),
+        "{events:?}"
+    );
+    events[..events.len() - 1]
+        .iter()
+        .map(|data| {
+            let part: Value = serde_json::from_str(data).expect("a part is JSON");
+            part["type"].as_str().expect("a type").to_owned()
+        })
+        .collect()
+}
+
+fn chat_body(id: &str, text: &str) -> Value {
+    json!({
+        "id": id,
+        "messages": [{"id": "m1", "role": "user", "parts": [{"type": "text", "text": text}]}],
+        "trigger": "submit-message",
+    })
+}
+
+/// The AI SDK's chat: a POST is answered with the UI message stream,
+/// `[DONE]` last; a bad body is a 415, 400 or 422 with its JSON reason; the
+/// running answer resumes from its first part, and a cancel ends every
+/// reader with `abort`.
+#[tokio::test]
+async fn a_chat_answers_in_the_ui_message_stream_resumes_and_cancels() {
+    for server in SERVERS {
+        let running = server.start(config()).await;
+        let chat = url(running.addr, "/api/chat");
+        let stream_url = |id: &str| url(running.addr, &format!("/api/chat/{id}/stream"));
+
+        let answer = client()
+            .post(&chat)
+            .json(&chat_body("c1", "hello"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{server:?}");
+        assert_eq!(answer.headers()["x-vercel-ai-ui-message-stream"], "v1");
+        let types = part_types(&Text::new(answer).events().await);
+        assert_eq!(
+            types,
+            [
+                "start",
+                "text-start",
+                "text-delta",
+                "text-delta",
+                "text-delta",
+                "text-end",
+                "finish"
+            ],
+            "{server:?}"
+        );
+        let after = client().get(stream_url("c1")).send().await.unwrap();
+        assert_eq!(after.status(), StatusCode::NO_CONTENT, "{server:?}");
+
+        for (content_type, body, status) in [
+            (None, chat_body("c", "hi").to_string(), 415),
+            (Some("application/json"), "{not json".to_owned(), 400),
+            (
+                Some("application/json"),
+                json!({ "messages": [] }).to_string(),
+                422,
+            ),
+            (
+                Some("application/json"),
+                chat_body("", "hi").to_string(),
+                422,
+            ),
+        ] {
+            let mut request = client().post(&chat).body(body.clone());
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            let bad = request.send().await.unwrap();
+            assert_eq!(bad.status().as_u16(), status, "{server:?} {body}");
+            assert_eq!(bad.headers()["content-type"], "application/json");
+            let error: Value = bad.json().await.unwrap();
+            assert_eq!(error["error"]["status"], status, "{server:?}: {error}");
+            assert!(error["error"]["message"].is_string(), "{error}");
+        }
+
+        let answer = client()
+            .post(&chat)
+            .json(&chat_body("c2", "forever"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{server:?}");
+        let mut first = Text::new(answer);
+        first.until("text-delta").await;
+        let resumed = client().get(stream_url("c2")).send().await.unwrap();
+        assert_eq!(resumed.status(), 200, "{server:?}");
+        let mut resumed = Text::new(resumed);
+        resumed.until("text-delta").await;
+        let cancel = client().delete(stream_url("c2")).send().await.unwrap();
+        assert_eq!(cancel.status(), StatusCode::ACCEPTED, "{server:?}");
+        for reader in [first, resumed] {
+            let types = part_types(&reader.events().await);
+            assert_eq!(
+                types.first().map(String::as_str),
+                Some("start"),
+                "{server:?}"
+            );
+            assert_eq!(
+                types.last().map(String::as_str),
+                Some("abort"),
+                "{server:?}"
+            );
+        }
+        let after = client().get(stream_url("c2")).send().await.unwrap();
+        assert_eq!(after.status(), StatusCode::NO_CONTENT, "{server:?}");
     }
 }

@@ -41,24 +41,32 @@
 //! * Rejections, as JSON 4xx: [`reject`] as the error handler of
 //!   actix-web's extractor configs (`web::JsonConfig::default()
 //!   .error_handler(rivulet::actix::reject)`, the same for `FormConfig`,
-//!   `QueryConfig`, `PathConfig`) refuses a bad request before the handler
+//!   `QueryConfig`, `PathConfig` and actix-multipart's
+//!   `MultipartFormConfig`) refuses a bad request before the handler
 //!   runs; for an extractor taken as a `Result<web::Json<T>,
 //!   actix_web::Error>`, [`rejected`] turns the error into the stream's
 //!   (before `run`: actix-web's error is not `Send`), and `?` inside `run`
 //!   answers it with its 4xx before the first packet, or as an error packet
 //!   after it. actix-web's payload errors (`JsonPayloadError`,
 //!   `UrlencodedError`, `QueryPayloadError`, `PathError`, `PayloadError`)
-//!   convert with `?` as they are.
-//! * [`body`]: the request body, read from inside `run` (uploads with
-//!   progress).
+//!   convert with `?` as they are; actix-multipart's `MultipartError` (a
+//!   `Multipart` read field by field) through `map_err(rejected)?`.
+//! * [`RequestBody`]: the request body, read from inside `run` (uploads
+//!   with progress), under the guard `Config`'s layer puts on axum's bodies
+//!   (a read timeout, a byte bound, bounded multipart heads: a JSON 4xx when
+//!   broken); the stream holds its head until the body is read, as under
+//!   `rivulet::serve`.
+//! * [`ChatStream`] and [`ChatRequest`](crate::ai_sdk::ChatRequest): the
+//!   AI SDK's chat (see [`ai_sdk`](crate::ai_sdk)), the same answers,
+//!   resume and cancel as on axum.
 //! * [`stop`]: a graceful stop that ends the streams with the
 //!   shutting-down packet.
 //!
-//! Not on actix-web: the request body guard of `Config`'s axum layer (use
-//! actix-web's payload limits and `client_request_timeout`) and the holding
-//! of a stream's head until its request body is read, which only
-//! `rivulet::serve` does.
+//! Bodies that actix-web's own extractors read whole (`web::Json`,
+//! `web::Form`, `web::Bytes`) are read before the handler runs, under
+//! actix-web's payload limits and `client_request_timeout`.
 
+mod ai_sdk;
 mod assets;
 pub(crate) mod rejection;
 mod request;
@@ -66,9 +74,10 @@ mod request_body;
 mod response;
 mod shutdown;
 
+pub use ai_sdk::ChatStream;
 pub use assets::assets;
 pub use rejection::{reject, rejected};
-pub use request::{Resumable, Stream};
-pub use request_body::{RequestBody, body};
+pub use request::{Resumable, Stream, StreamFuture};
+pub use request_body::RequestBody;
 pub use response::response;
 pub use shutdown::stop;

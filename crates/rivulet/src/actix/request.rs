@@ -5,10 +5,12 @@
 
 use std::convert::Infallible;
 use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use http::request::Parts;
 use serde::Serialize;
 
@@ -17,6 +19,7 @@ use crate::config::{Config, Layered};
 use crate::error::Error;
 use crate::feed::Feed;
 use crate::protocol::Format;
+use crate::request::tracked::BodyRead;
 use crate::resume::Resume;
 use crate::shutdown::Shutdown;
 use crate::stream::sender::Sender;
@@ -48,6 +51,9 @@ pub(crate) fn parts(request: &HttpRequest) -> Parts {
     if let Some(shutdown) = request.app_data::<Shutdown>() {
         parts.extensions.insert(shutdown.clone());
     }
+    if let Some(read) = request.extensions().get::<BodyRead>() {
+        parts.extensions.insert(read.clone());
+    }
     parts
 }
 
@@ -60,10 +66,28 @@ pub struct Stream(crate::Stream);
 
 impl FromRequest for Stream {
     type Error = Infallible;
-    type Future = Ready<Result<Self, Infallible>>;
+    type Future = StreamFuture;
 
+    /// Made when first polled: actix-web makes every extractor of a handler
+    /// before it polls any, so a [`RequestBody`](super::RequestBody) listed
+    /// after the `Stream` has registered its body by then, and the stream
+    /// holds its head until that body is read.
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(Ok(Stream(crate::Stream::from_parts(&parts(request)))))
+        StreamFuture(Some(request.clone()))
+    }
+}
+
+/// The future of the [`Stream`] extractor: the stream of its request, made
+/// after the handler's other extractors.
+#[derive(Debug)]
+pub struct StreamFuture(Option<HttpRequest>);
+
+impl Future for StreamFuture {
+    type Output = Result<Stream, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let request = self.0.take().expect("polled after it was ready");
+        Poll::Ready(Ok(Stream(crate::Stream::from_parts(&parts(&request)))))
     }
 }
 

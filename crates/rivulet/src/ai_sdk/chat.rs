@@ -1,17 +1,15 @@
 //! [`ChatStream`]: a chat's answer as a resumable, cancellable stream keyed
 //! by the chat's id; [`ChatSender`]: what the answering handler sends with.
 
-use std::convert::Infallible;
 use std::future::Future;
 
-use axum::extract::FromRequestParts;
-use axum::response::Response;
 use http::request::Parts;
 
 use super::encoding::UiMessageStream;
 use super::part::Part;
 use crate::error::{Error, SendError};
 use crate::protocol::{ResumePoint, StreamId};
+use crate::response::Response;
 use crate::resume::Resumable;
 use crate::stream::sender::Sender;
 
@@ -23,22 +21,22 @@ use crate::stream::sender::Sender;
 /// whichever store the app's [`Resume`](crate::resume::Resume) holds: it
 /// runs on when its client leaves, any server sharing the store can resume
 /// it, and a cancel stops it wherever it runs.
+///
+/// On actix-web: [`rivulet::actix::ChatStream`](crate::actix::ChatStream).
 #[derive(Debug)]
 pub struct ChatStream {
     resumable: Resumable,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ChatStream {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
-        Ok(ChatStream {
-            resumable: Resumable::from_request_parts(parts, state).await?,
-        })
-    }
-}
-
 impl ChatStream {
+    /// The chat stream a request asks for, from its head (see
+    /// [`Resumable::from_parts`]). What every adapter's extractor does.
+    pub fn from_parts(parts: &Parts) -> Self {
+        ChatStream {
+            resumable: Resumable::from_parts(parts),
+        }
+    }
+
     /// Ties the chat's answer to `owner` (a user id, a session): resuming
     /// and cancelling it then need the same owner (see
     /// [`Resumable::owner`]). A chat id is chosen by the client and travels
@@ -54,7 +52,9 @@ impl ChatStream {
     /// answer with a `finish` part, its `Err` with an `error` part, each then
     /// `data: [DONE]`. While an answer of the same chat runs, the request is
     /// answered `409 Conflict`.
-    pub async fn run<F, Fut>(self, chat_id: &str, handler: F) -> Response
+    ///
+    /// The framework-neutral form of `run` (which the adapters give).
+    pub async fn respond<F, Fut>(self, chat_id: &str, handler: F) -> Response
     where
         F: FnOnce(ChatSender) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(), Error>> + Send + 'static,
@@ -62,7 +62,7 @@ impl ChatStream {
         self.resumable
             .id(StreamId::named(chat_id))
             .encoding(UiMessageStream)
-            .run(|tx| async move {
+            .respond(|tx| async move {
                 let start = Part::Start {
                     message_id: Some(format!("msg-{}", StreamId::random())),
                     message_metadata: None,
@@ -81,7 +81,9 @@ impl ChatStream {
     /// `{"cancelled":"<stream id>"}`, or `204` when none runs; its readers
     /// get an `abort` part, then `[DONE]`. Route both methods here:
     /// `get(handler).delete(handler)`.
-    pub async fn resume(self, chat_id: &str) -> Response {
+    ///
+    /// The framework-neutral form of `resume` (which the adapters give).
+    pub async fn respond_resume(self, chat_id: &str) -> Response {
         let point = ResumePoint {
             stream: StreamId::named(chat_id),
             received: 0,
@@ -91,7 +93,7 @@ impl ChatStream {
             .running_only()
             .encoding(UiMessageStream)
             // Not called: the request resumes or cancels.
-            .run(|_| async { Ok(()) })
+            .respond(|_| async { Ok(()) })
             .await
     }
 }

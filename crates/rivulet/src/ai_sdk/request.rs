@@ -1,9 +1,9 @@
 //! [`ChatRequest`]: the body the AI SDK's chat transport posts, as an
-//! extractor.
+//! extractor (read by [`ChatRequest::from_body`], which every adapter
+//! calls).
 
-use axum::Json;
-use axum::extract::{FromRequest, Request};
-use http::StatusCode;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -101,21 +101,65 @@ impl ChatRequest {
             .unwrap_or_default()
     }
 
-    fn check(&self) -> Result<(), Error> {
-        if self.id.is_empty() || self.id.len() > MAX_CHAT_ID_BYTES {
+    /// The chat request of a request with `headers` whose body is `body`:
+    /// `415` without a JSON `Content-Type`, `400` for a body that is not
+    /// JSON, `422` for JSON that is not a chat request or whose `id` is
+    /// empty or longer than [`MAX_CHAT_ID_BYTES`], each with its reason.
+    /// What every adapter's extractor does (checking the `Content-Type`
+    /// with [`ChatRequest::check_content_type`] before it reads the body).
+    ///
+    /// ```
+    /// use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+    /// use rivulet::ai_sdk::ChatRequest;
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    /// let chat = ChatRequest::from_body(&headers, br#"{"id":"c1","messages":[]}"#).unwrap();
+    /// assert_eq!(chat.id, "c1");
+    /// let error = ChatRequest::from_body(&headers, b"{not json").unwrap_err();
+    /// assert_eq!(error.status(), 400);
+    /// ```
+    pub fn from_body(headers: &HeaderMap, body: &[u8]) -> Result<ChatRequest, Error> {
+        Self::check_content_type(headers)?;
+        let chat: ChatRequest = serde_json::from_slice(body).map_err(|e| {
+            use serde_json::error::Category;
+            match e.classify() {
+                Category::Data => Error::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("Failed to deserialize the JSON body into the target type: {e}"),
+                ),
+                Category::Syntax | Category::Eof | Category::Io => Error::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("Failed to parse the request body as JSON: {e}"),
+                ),
+            }
+        })?;
+        if chat.id.is_empty() || chat.id.len() > MAX_CHAT_ID_BYTES {
             let message = format!("the chat id must be 1 to {MAX_CHAT_ID_BYTES} bytes long");
             return Err(Error::new(StatusCode::UNPROCESSABLE_ENTITY, message));
         }
-        Ok(())
-    }
-}
-
-impl<S: Send + Sync> FromRequest<S> for ChatRequest {
-    type Rejection = Error;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Error> {
-        let Json(chat) = Json::<ChatRequest>::from_request(request, state).await?;
-        chat.check()?;
         Ok(chat)
+    }
+
+    /// `415 Unsupported Media Type` unless the request's `Content-Type` is
+    /// JSON (`application/json`, or `application/…+json`).
+    pub fn check_content_type(headers: &HeaderMap) -> Result<(), Error> {
+        let essence = headers
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|essence| essence.trim().to_ascii_lowercase());
+        let json = essence.as_deref().is_some_and(|essence| {
+            essence
+                .strip_prefix("application/")
+                .is_some_and(|subtype| subtype == "json" || subtype.ends_with("+json"))
+        });
+        match json {
+            true => Ok(()),
+            false => Err(Error::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected request with `Content-Type: application/json`",
+            )),
+        }
     }
 }

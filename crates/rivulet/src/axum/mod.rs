@@ -4,6 +4,8 @@
 //! back (rejections: [`rejection`](crate::rejection); `Config` as a layer:
 //! `config/layer.rs`).
 
+mod ai_sdk;
+
 use std::convert::Infallible;
 use std::future::Future;
 

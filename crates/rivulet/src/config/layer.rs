@@ -53,7 +53,7 @@ where
     fn call(&mut self, mut request: Request<Body>) -> S::Future {
         request.extensions_mut().insert(self.config.clone());
         request.extensions_mut().insert(Layered);
-        let request = guard_body(request, self.config.request_body_timeout);
+        let request = guard_body(request, self.config.allowance());
         self.inner.call(request)
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use crate::request::guard::Allowance;
 use crate::shutdown::Shutdown;
 
 mod layer;
@@ -138,8 +139,11 @@ impl Config {
     }
 
     /// Answers `413 Payload Too Large`, before the handler runs, a request whose
-    /// `Content-Length` is over `bytes`. (Bodies without a length are limited
-    /// while they are read, by axum's `DefaultBodyLimit`.)
+    /// `Content-Length` is over `bytes`. A body without a length fails with
+    /// status 413 once it goes over, where bodies are guarded (the layer,
+    /// `Router::layer(config)`, or actix-web's
+    /// [`RequestBody`](crate::actix::RequestBody)); the handler reading it
+    /// gets the error, as for [`Config::request_body_timeout`].
     pub fn max_request_bytes(mut self, bytes: u64) -> Self {
         self.max_request_bytes = Some(bytes);
         self
@@ -148,7 +152,8 @@ impl Config {
     /// How long a request body may send nothing before it fails with status
     /// 408 (`None`: no limit). Applies where the config is installed as a
     /// layer, `Router::layer(config)`, which also bounds multipart heads (see
-    /// [`MAX_MULTIPART_HEAD`](crate::MAX_MULTIPART_HEAD)). The handler reading
+    /// [`MAX_MULTIPART_HEAD`](crate::MAX_MULTIPART_HEAD)), and to the bodies
+    /// actix-web's [`RequestBody`](crate::actix::RequestBody) reads. The handler reading
     /// the body gets the error: returned before its first packet, the answer
     /// is a 408 with a JSON reason; after it, an error packet with status 408.
     pub fn request_body_timeout(mut self, timeout: Option<Duration>) -> Self {
@@ -157,7 +162,9 @@ impl Config {
     }
 
     /// Sends a stream's head and packets while its request body is still
-    /// being read. Off by default: under [`serve`](crate::serve()) a stream
+    /// being read. Off by default: under [`serve`](crate::serve()), and on
+    /// actix-web for a body read through
+    /// [`RequestBody`](crate::actix::RequestBody), a stream
     /// whose request body is unread holds its head and packets (up to 1 MiB)
     /// until the body has been read to its end or dropped, because HTTP/1.1
     /// proxies such as nginx stop sending a body once the response has begun.
@@ -165,6 +172,14 @@ impl Config {
     pub fn full_duplex(mut self, full_duplex: bool) -> Self {
         self.full_duplex = full_duplex;
         self
+    }
+
+    /// What the request body guard allows a body.
+    pub(crate) fn allowance(&self) -> Allowance {
+        Allowance {
+            idle: self.request_body_timeout,
+            max_bytes: self.max_request_bytes,
+        }
     }
 
     /// Ends running streams, and refuses new ones, once `shutdown` is given.

@@ -126,6 +126,24 @@ fn from_actix(error: Boxed) -> Result<Error, Boxed> {
     Err(error)
 }
 
+/// The reason of an error, with the reasons of the errors under it: the
+/// message of actix-multipart's is often only a heading ("Error during
+/// field parsing", "Payload error").
+#[cfg(feature = "actix")]
+pub(crate) fn actix_reason(error: &(dyn StdError + 'static)) -> String {
+    let mut reason = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let told = cause.to_string();
+        if !reason.contains(&told) {
+            reason.push_str(": ");
+            reason.push_str(&told);
+        }
+        source = cause.source();
+    }
+    reason
+}
+
 /// actix-web's status as the `http` crate's (actix-web 4 has its own `http` 0.2).
 #[cfg(feature = "actix")]
 pub(crate) fn actix_status(status: actix_web::http::StatusCode) -> StatusCode {

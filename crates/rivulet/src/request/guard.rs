@@ -2,10 +2,15 @@
 //! sending a body slowly, or a body built to be buffered.
 //!
 //! Installed by [`Config`]'s layer (`Router::layer(config)`), it wraps every
-//! request body that has one, before any extractor reads it:
+//! request body that has one, before any extractor reads it; on actix-web,
+//! the [`RequestBody`](crate::actix::RequestBody) extractor wraps the body it
+//! reads:
 //!
 //! * **No progress**: a body that sends nothing for
 //!   [`Config::request_body_timeout`] (30 s by default) fails with status 408.
+//! * **Too long**: a body longer than [`Config::max_request_bytes`] (no limit
+//!   by default) fails with status 413 once it has gone over, whether it
+//!   declared its length or not.
 //! * **Multipart heads**: in a `multipart/*` body, the bytes before the first
 //!   boundary and the header block of each part are at most
 //!   [`MAX_MULTIPART_HEAD`] each, else the body fails with status 400. A
@@ -19,8 +24,8 @@
 //! (`MultipartError`, `BytesRejection`, …); `?` turns any error that carries
 //! one into an [`Error`] with its status and reason, and
 //! [`Error::from_request_body`] finds it in an error of any type.
-// Installed by the axum layer; the core alone has no request body to guard.
-#![cfg_attr(not(feature = "axum"), allow(dead_code))]
+// Installed by an adapter; the core alone has no request body to guard.
+#![cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -45,24 +50,34 @@ use crate::error::RequestBodyError;
 /// the header block of each of its parts.
 pub const MAX_MULTIPART_HEAD: usize = 16 * 1024;
 
+/// What the guard allows a body: [`Config::request_body_timeout`] and
+/// [`Config::max_request_bytes`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Allowance {
+    pub(crate) idle: Option<Duration>,
+    pub(crate) max_bytes: Option<u64>,
+}
+
 /// Wraps the body of `request` in the guard, unless it has none.
 #[cfg(feature = "axum")]
-pub(crate) fn guard_body(request: Request<Body>, idle: Option<Duration>) -> Request<Body> {
+pub(crate) fn guard_body(request: Request<Body>, allowance: Allowance) -> Request<Body> {
     if request.body().is_end_stream() {
         return request;
     }
     let (parts, body) = request.into_parts();
-    let guarded = guard(body, &parts.headers, idle);
+    let guarded = guard(body, &parts.headers, allowance);
     Request::from_parts(parts, Body::new(guarded))
 }
 
 /// Wraps `body`, the body of a request with `headers`, in the guard.
-pub(crate) fn guard<B>(body: B, headers: &HeaderMap, idle: Option<Duration>) -> Guarded<B> {
+pub(crate) fn guard<B>(body: B, headers: &HeaderMap, allowance: Allowance) -> Guarded<B> {
     Guarded {
         inner: body,
-        idle,
+        idle: allowance.idle,
         sleep: None,
         waiting: false,
+        limit: allowance.max_bytes,
+        read: 0,
         multipart: multipart_boundary(headers).map(Scan::new),
         failed: false,
     }
@@ -78,6 +93,9 @@ pin_project_lite::pin_project! {
         sleep: Option<Pin<Box<Sleep>>>,
         // The last poll was pending: the timer runs from its start.
         waiting: bool,
+        // The most bytes the body may have, and how many it has had.
+        limit: Option<u64>,
+        read: u64,
         multipart: Option<Scan>,
         failed: bool,
     }
@@ -102,13 +120,20 @@ where
         let error = match this.inner.poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 *this.waiting = false;
-                let scanned = match (this.multipart.as_mut(), frame.data_ref()) {
-                    (Some(scan), Some(data)) => scan.feed(data),
-                    _ => Ok(()),
+                let data = frame.data_ref().map_or(&[][..], |data| &data[..]);
+                *this.read += data.len() as u64;
+                let scanned = match this.multipart.as_mut() {
+                    Some(scan) => scan.feed(data),
+                    None => Ok(()),
                 };
-                match scanned {
-                    Ok(()) => return Poll::Ready(Some(Ok(frame))),
-                    Err(message) => RequestBodyError {
+                match (scanned, *this.limit) {
+                    (_, Some(limit)) if *this.read > limit => RequestBodyError {
+                        status: StatusCode::PAYLOAD_TOO_LARGE,
+                        message: format!("the request body is over the limit of {limit} bytes")
+                            .into(),
+                    },
+                    (Ok(()), _) => return Poll::Ready(Some(Ok(frame))),
+                    (Err(message), _) => RequestBodyError {
                         status: StatusCode::BAD_REQUEST,
                         message: message.into(),
                     },

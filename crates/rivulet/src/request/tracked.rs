@@ -9,10 +9,11 @@
 //! read to its end or dropped; [`Config::full_duplex`](crate::Config::full_duplex)
 //! turns this off for clients that read while they send.
 //!
-//! [`serve`](crate::serve()) tracks every request's body; under another server
-//! streams are not held.
-// Read by `serve`, which tracks every request body.
-#![cfg_attr(not(feature = "serve"), allow(dead_code))]
+//! [`serve`](crate::serve()) tracks every request's body, and on actix-web
+//! [`RequestBody`](crate::actix::RequestBody) the body it reads; under
+//! another server streams are not held.
+// Read by `serve`, which tracks every request body, and the actix adapter.
+#![cfg_attr(not(any(feature = "serve", feature = "actix")), allow(dead_code))]
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

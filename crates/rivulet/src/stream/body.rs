@@ -2,7 +2,8 @@
 //! them to hyper, coalescing the frames that are ready into one write.
 
 use std::convert::Infallible;
-use std::pin::Pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -158,7 +159,8 @@ impl Body for StreamBody {
     ///
     /// When the buffer was full the handler is waiting for room, and taking
     /// the frames lets it send more at once. The frames are then held (the
-    /// body wakes itself and returns `Pending`, and hyper writes nothing) until
+    /// body yields to the scheduler and returns `Pending`, and the server
+    /// writes nothing) until
     /// the handler has refilled the buffer, and the next poll writes both
     /// batches in one system call, up to 64 KiB (`COALESCE_BYTES`). A handler that
     /// sends faster than the client reads thus makes a few large writes instead
@@ -222,7 +224,16 @@ impl Body for StreamBody {
             && this.held.len() < COALESCE_BYTES
             && this.idle_turns <= MAX_IDLE_TURNS
         {
-            cx.waker().wake_by_ref();
+            if this.idle_turns == 0 {
+                cx.waker().wake_by_ref();
+            } else {
+                // A turn passed without the handler refilling anything: the
+                // scheduler polls this body before the handler (actix-web's
+                // workers run connections on a `LocalSet`, whose tasks come
+                // before the runtime's). Polled again only once the
+                // scheduler has run the other tasks that are ready.
+                let _ = pin!(tokio::task::yield_now()).poll(cx);
+            }
             return Poll::Pending;
         }
         this.idle_turns = 0;
