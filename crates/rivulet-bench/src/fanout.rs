@@ -70,6 +70,8 @@ struct Hub {
     broadcast: broadcast::Sender<Arc<str>>,
     /// The floor's frames, each encoded once.
     floor: broadcast::Sender<Bytes>,
+    /// How long each of Rivulet's publishes took (ns), since last read.
+    publish_ns: Arc<std::sync::Mutex<Vec<u64>>>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +79,9 @@ struct Publish {
     peer: String,
     rate: u64,
     n: u64,
+    /// Bytes of padding in each packet (Rivulet only).
+    #[serde(default)]
+    pad: usize,
 }
 
 async fn rivulet_follow(stream: rivulet::Stream, State(hub): State<Hub>) -> Response {
@@ -115,10 +120,18 @@ async fn publish(State(hub): State<Hub>, Query(p): Query<Publish>) -> StatusCode
             }
             let tick = Tick::new(seq, due);
             if p.peer == "rivulet" {
-                hub.feed
-                    .publish(tick)
-                    .await
-                    .expect("a memory feed takes packets");
+                let started = std::time::Instant::now();
+                let published = if p.pad > 0 {
+                    let pad = "x".repeat(p.pad);
+                    hub.feed
+                        .publish(serde_json::json!({"seq": seq, "at": due, "pad": pad}))
+                        .await
+                } else {
+                    hub.feed.publish(tick).await
+                };
+                published.expect("a memory feed takes packets");
+                let took = started.elapsed().as_nanos() as u64;
+                hub.publish_ns.lock().expect("not poisoned").push(took);
             } else if p.peer == "floor" {
                 let json = serde_json::to_string(&tick).expect("a tick serializes");
                 let _ = hub.floor.send(Bytes::from(format!("data: {json}\n\n")));
@@ -129,6 +142,14 @@ async fn publish(State(hub): State<Hub>, Query(p): Query<Publish>) -> StatusCode
         }
     });
     StatusCode::ACCEPTED
+}
+
+/// The time each of Rivulet's publishes took since the last call, in
+/// nanoseconds, comma-separated.
+async fn publish_times(State(hub): State<Hub>) -> String {
+    let times = std::mem::take(&mut *hub.publish_ns.lock().expect("not poisoned"));
+    let times: Vec<String> = times.iter().map(u64::to_string).collect();
+    times.join(",")
 }
 
 /// `rivulet-bench fanout-child`: serves both peers, prints its port, and
@@ -158,12 +179,14 @@ pub fn serve_child() {
             feed: Feed::new(),
             broadcast: broadcast::channel(1024).0,
             floor: broadcast::channel(1024).0,
+            publish_ns: Arc::default(),
         };
         tokio::spawn(floor_serve(floor, hub.floor.clone()));
         let app = Router::new()
             .route("/rivulet", get(rivulet_follow))
             .route("/broadcast", get(broadcast_follow))
             .route("/publish", post(publish))
+            .route("/publish-times", get(publish_times))
             .with_state(hub);
         use axum::serve::ListenerExt;
         let listener = listener.tap_io(|tcp| {
@@ -217,14 +240,14 @@ async fn floor_serve(listener: TcpListener, frames: broadcast::Sender<Bytes>) {
     }
 }
 
-struct ChildServer {
+pub(crate) struct ChildServer {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     floor: SocketAddr,
 }
 
 impl ChildServer {
-    fn start() -> ChildServer {
+    pub(crate) fn start() -> ChildServer {
         let exe = std::env::current_exe().expect("current exe");
         let mut child = Command::new(exe)
             .arg("fanout-child")
@@ -280,15 +303,36 @@ impl ChildServer {
         }
     }
 
-    async fn publish(&self, peer: &str, rate: u64, n: u64) {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Starts `n` publishes at `rate` per second, each packet padded with
+    /// `pad` bytes (Rivulet only).
+    pub(crate) async fn publish(&self, peer: &str, rate: u64, n: u64, pad: usize) {
         let mut tcp = connect(self.addr, 0).await.expect("connect");
         let request = format!(
-            "POST /publish?peer={peer}&rate={rate}&n={n} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            "POST /publish?peer={peer}&rate={rate}&n={n}&pad={pad} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         );
         tcp.write_all(request.as_bytes()).await.expect("publish");
         let mut answer = Vec::new();
         tcp.read_to_end(&mut answer).await.expect("publish answer");
         assert!(answer.starts_with(b"HTTP/1.1 202"), "publish refused");
+    }
+
+    /// How long each of Rivulet's publishes took (ns) since the last call.
+    pub(crate) async fn publish_times(&self) -> Vec<u64> {
+        let mut tcp = connect(self.addr, 0).await.expect("connect");
+        let request = "GET /publish-times HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        tcp.write_all(request.as_bytes()).await.expect("request");
+        let mut answer = Vec::new();
+        tcp.read_to_end(&mut answer).await.expect("answer");
+        let answer = String::from_utf8_lossy(&answer);
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        body.split(',')
+            .filter_map(|t| t.trim().parse().ok())
+            .collect()
     }
 }
 
@@ -309,7 +353,7 @@ impl Drop for ChildServer {
 /// One subscriber: reads until `n` ticks or `deadline`; returns the latency of
 /// each tick it got, and its connection (closed by the caller, after the
 /// server's CPU has been read).
-async fn subscriber(
+pub(crate) async fn subscriber(
     mut response: WireResponse,
     n: u64,
     deadline: tokio::time::Instant,
@@ -376,7 +420,7 @@ async fn measure(server: &ChildServer, peer: &str, subscribers: usize, rate: u64
         .map(|response| tokio::spawn(subscriber(response, n, deadline)))
         .collect();
     let cpu_before = server.cpu();
-    server.publish(peer, rate, n).await;
+    server.publish(peer, rate, n, 0).await;
     let mut latencies = Vec::with_capacity(subscribers * n as usize);
     let mut connections = Vec::with_capacity(subscribers);
     for task in tasks {
@@ -466,4 +510,6 @@ pub async fn run(quick: bool) {
     println!(
         "  targets: rivulet ≥ 0.7× the floor's and ≥ 1.3× broadcast + Sse deliveries per CPU second; rivulet p99 ≤ 10 ms at 10k × 10/s"
     );
+    drop(server);
+    crate::fanout_stalled::run(quick).await;
 }

@@ -16,6 +16,7 @@ mod actix_peers;
 mod allocations;
 mod cancel;
 mod fanout;
+mod fanout_stalled;
 mod h2_client;
 mod js;
 mod latency;
@@ -113,7 +114,11 @@ fn main() {
                     None => memory::run(quick).await,
                 },
                 "cancel" => cancel::run(&servers, quick).await,
-                "fanout" => fanout::run(quick).await,
+                "fanout" => match profile.as_deref() {
+                    // The stalled-subscribers part alone.
+                    Some("stalled") => fanout_stalled::run(quick).await,
+                    _ => fanout::run(quick).await,
+                },
                 "js-parser" => js::run_parser(&servers, quick).await,
                 "js-heap" => js::run_heap(&servers, quick).await,
                 "redis-notify" => redis_notify::run(quick).await,

@@ -31,7 +31,7 @@ use rivulet::resume::RedisStore;
 use serde_json::json;
 use tower::ServiceExt;
 
-use crate::redis_notify::{PATIENCE, RedisServer, cli, cluster, commandstats};
+use crate::redis_notify::servers::{PATIENCE, RedisServer, cli, cluster, print_commands};
 use crate::stats::percentile;
 
 /// Feeds each server follows.
@@ -177,18 +177,5 @@ async fn measure(deployment: &str, url: &str, ports: &[u16], feeds: usize, round
         percentile(&latencies, 50.0) as f64 / 1e3,
         percentile(&latencies, 99.0) as f64 / 1e3
     );
-    for port in ports {
-        let calls = commandstats(*port);
-        let total: u64 = calls.iter().map(|(_, n)| n).sum();
-        let top: Vec<String> = calls
-            .iter()
-            .take(6)
-            .map(|(name, n)| format!("{name} {:.2}", *n as f64 / publishes as f64))
-            .collect();
-        println!(
-            "    node :{port}: {:.2} commands per publish ({})",
-            total as f64 / publishes as f64,
-            top.join(", ")
-        );
-    }
+    print_commands(ports, publishes, "publish");
 }

@@ -41,7 +41,9 @@ pub use binary::{
 pub use metrics::{metric, scrape};
 pub use proxy::Proxy;
 pub use reader::{Reader, events, get};
-pub use redis::{RedisCluster, RedisSentinel, RedisServer, RedisTls, redis_cli, shared};
+pub use redis::{
+    RedisCluster, RedisSentinel, RedisServer, RedisTls, redis_cli, redis_cli_tls, shared,
+};
 pub use resumable::{Count, DropSignal, End, Reading, cancel, counting, endless, expected, open};
 
 /// Every wait in the tests is bounded by this, so a bug fails instead of

@@ -67,10 +67,24 @@ extern "C" fn remove_kept_dirs() {
 /// `redis-cli -p port [-a password] args…`: its output, or a panic naming
 /// the command when it cannot run.
 pub fn redis_cli(port: u16, password: Option<&str>, args: &[&str]) -> String {
+    redis_cli_tls(port, password, None, args)
+}
+
+/// [`redis_cli`] over TLS when `ca` (the PEM file of the CA to trust) is
+/// given.
+pub fn redis_cli_tls(
+    port: u16,
+    password: Option<&str>,
+    ca: Option<&Path>,
+    args: &[&str],
+) -> String {
     let cli = std::env::var("REDIS_CLI").unwrap_or_else(|_| "redis-cli".into());
     // Bounded: whatever listens on the port may never answer.
     let mut command = Command::new("timeout");
     command.args(["10", &cli, "-h", "127.0.0.1", "-p", &port.to_string()]);
+    if let Some(ca) = ca {
+        command.arg("--tls").arg("--cacert").arg(ca);
+    }
     if let Some(password) = password {
         command.args(["--no-auth-warning", "-a", password]);
     }
@@ -306,27 +320,8 @@ pub struct RedisTls {
 
 impl RedisTls {
     pub fn start() -> RedisTls {
-        let server = RedisServer::start_with(|port, dir| {
-            let (ca, cert, key) = certificates();
-            std::fs::write(dir.join("ca.pem"), ca).unwrap();
-            std::fs::write(dir.join("cert.pem"), cert).unwrap();
-            std::fs::write(dir.join("key.pem"), key).unwrap();
-            let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
-            vec![
-                "--port".into(),
-                "0".into(),
-                "--tls-port".into(),
-                port.to_string(),
-                "--tls-cert-file".into(),
-                file("cert.pem"),
-                "--tls-key-file".into(),
-                file("key.pem"),
-                "--tls-ca-cert-file".into(),
-                file("ca.pem"),
-                "--tls-auth-clients".into(),
-                "no".into(),
-            ]
-        });
+        let certificates = Certificates::new();
+        let server = RedisServer::start_with(|port, dir| certificates.listen(port, dir));
         RedisTls { server }
     }
 
@@ -341,20 +336,66 @@ impl RedisTls {
     }
 }
 
-/// A CA, and a certificate for 127.0.0.1 and localhost it signed, with its
-/// key: PEM each.
-fn certificates() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let params =
-        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
+/// A CA made at run time, and a certificate for 127.0.0.1 and localhost it
+/// signed, with its key: PEM each. Every server of a deployment serves the
+/// same certificate.
+struct Certificates {
+    ca: String,
+    cert: String,
+    key: String,
+}
+
+impl Certificates {
+    fn new() -> Certificates {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        // Distinct names: OpenSSL (redis-server's TLS, replication and the
+        // sentinels' links) takes a certificate named as its issuer for a
+        // self-signed one.
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Rivulet test CA");
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "127.0.0.1");
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        Certificates {
+            ca: ca.pem(),
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+
+    /// Writes the files into `dir` (`ca.pem`, `cert.pem`, `key.pem`) and
+    /// returns the settings of a server on TLS only at `port`, clients
+    /// without a certificate of their own welcome.
+    fn listen(&self, port: u16, dir: &Path) -> Vec<String> {
+        std::fs::write(dir.join("ca.pem"), &self.ca).unwrap();
+        std::fs::write(dir.join("cert.pem"), &self.cert).unwrap();
+        std::fs::write(dir.join("key.pem"), &self.key).unwrap();
+        let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+        vec![
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            file("cert.pem"),
+            "--tls-key-file".into(),
+            file("key.pem"),
+            "--tls-ca-cert-file".into(),
+            file("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ]
+    }
 }
 
 /// A Redis Cluster of three masters on free loopback ports, its slots
@@ -463,6 +504,88 @@ impl RedisCluster {
         None
     }
 
+    /// Moves `slot`, with its keys, from the master serving it to master
+    /// `to`, as `redis-cli --cluster reshard` does one slot at a time:
+    /// `CLUSTER SETSLOT … IMPORTING` / `MIGRATING`, `MIGRATE` of its keys
+    /// (clients asking meanwhile get `ASK`, or `TRYAGAIN` for a command on
+    /// keys on both sides), then `CLUSTER SETSLOT … NODE` on every node
+    /// on every master (clients get `MOVED` from then on). Returns once the
+    /// cluster names `to` for the slot.
+    pub fn move_slot(&self, slot: u16, to: usize) {
+        let from = self.master_of(slot);
+        assert_ne!(from, to, "slot {slot} is on node {to} already");
+        let id = |node: usize| {
+            redis_cli(self.nodes[node].port, None, &["cluster", "myid"])
+                .trim()
+                .to_owned()
+        };
+        let (from_id, to_id) = (id(from), id(to));
+        let slot_arg = slot.to_string();
+        let (from_port, to_port) = (self.nodes[from].port, self.nodes[to].port);
+        let ok = |out: String, what: &str| assert!(out.contains("OK"), "{what}: {out}");
+        ok(
+            redis_cli(
+                to_port,
+                None,
+                &["cluster", "setslot", &slot_arg, "importing", &from_id],
+            ),
+            "SETSLOT IMPORTING",
+        );
+        ok(
+            redis_cli(
+                from_port,
+                None,
+                &["cluster", "setslot", &slot_arg, "migrating", &to_id],
+            ),
+            "SETSLOT MIGRATING",
+        );
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let keys = redis_cli(
+                from_port,
+                None,
+                &["cluster", "getkeysinslot", &slot_arg, "100"],
+            );
+            let keys: Vec<&str> = keys.lines().filter(|key| !key.is_empty()).collect();
+            if keys.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the keys of slot {slot} did not move"
+            );
+            let to_port = to_port.to_string();
+            let mut args = vec!["migrate", "127.0.0.1", &to_port, "", "0", "5000", "keys"];
+            args.extend(keys);
+            let out = redis_cli(from_port, None, &args);
+            assert!(
+                out.contains("OK") || out.contains("NOKEY"),
+                "MIGRATE: {out}"
+            );
+        }
+        // The new owner first, then the old one, then the other masters.
+        let mut order = vec![to, from];
+        order.extend((0..self.nodes.len()).filter(|node| {
+            *node != to
+                && *node != from
+                && redis_cli(self.nodes[*node].port, None, &["role"]).starts_with("master")
+        }));
+        for node in order {
+            let port = self.nodes[node].port;
+            ok(
+                redis_cli(
+                    port,
+                    None,
+                    &["cluster", "setslot", &slot_arg, "node", &to_id],
+                ),
+                "SETSLOT NODE",
+            );
+        }
+        until("the cluster to name the slot's new master", || {
+            self.serving(slot) == Some(to)
+        });
+    }
+
     /// Kills node `index` (a master), waits until its replica took over,
     /// then starts it again (it rejoins as a replica) and waits until the
     /// cluster is whole. Returns the index of the node that took over.
@@ -484,12 +607,15 @@ impl RedisCluster {
 /// under the name [`RedisSentinel::MASTER`]. The master and the replica ask
 /// for [`RedisSentinel::PASSWORD`], the sentinels for
 /// [`RedisSentinel::SENTINEL_PASSWORD`]. A sentinel sees a master down after
-/// one second without an answer.
+/// one second without an answer. [`RedisSentinel::start_tls`] starts every
+/// server on TLS only: clients, replication and the sentinels' own links.
 pub struct RedisSentinel {
     /// The first master and the first replica; their roles change with each
     /// failover.
     pub nodes: Vec<RedisServer>,
     pub sentinels: Vec<RedisServer>,
+    /// The CA file, when every server speaks TLS only.
+    ca: Option<PathBuf>,
 }
 
 impl RedisSentinel {
@@ -498,17 +624,38 @@ impl RedisSentinel {
     pub const SENTINEL_PASSWORD: &'static str = "sentinel-s3cret";
 
     pub fn start() -> RedisSentinel {
+        RedisSentinel::start_with(None)
+    }
+
+    /// Every server on TLS only (`--port 0`, `--tls-port`,
+    /// `--tls-replication yes`, the sentinels too), with a certificate for
+    /// 127.0.0.1 signed by a CA made now: [`RedisSentinel::ca_file`].
+    pub fn start_tls() -> RedisSentinel {
+        RedisSentinel::start_with(Some(Certificates::new()))
+    }
+
+    fn start_with(tls: Option<Certificates>) -> RedisSentinel {
         let password = RedisSentinel::PASSWORD;
+        let tls = tls.as_ref();
+        // The settings of a server at `port`: plain, or TLS only, with
+        // replication and the sentinels' links on TLS too.
+        let listen = move |port: u16, dir: &Path| match tls {
+            Some(certificates) => {
+                let mut args = certificates.listen(port, dir);
+                args.extend(["--tls-replication", "yes"].map(String::from));
+                args
+            }
+            None => vec!["--port".into(), port.to_string()],
+        };
         let node = |replica_of: Option<u16>| {
-            RedisServer::start_with(move |port, _| {
-                let mut args: Vec<String> = vec![
-                    "--port".into(),
-                    port.to_string(),
+            RedisServer::start_with(move |port, dir| {
+                let mut args = listen(port, dir);
+                args.extend([
                     "--requirepass".into(),
                     password.into(),
                     "--masterauth".into(),
                     password.into(),
-                ];
+                ]);
                 if let Some(master) = replica_of {
                     args.extend(["--replicaof".into(), "127.0.0.1".into(), master.to_string()]);
                 }
@@ -516,10 +663,16 @@ impl RedisSentinel {
             })
         };
         let master = node(None);
+        let ca = tls.map(|_| master.dir.0.join("ca.pem"));
         let replica = node(Some(master.port));
         until("the replica to sync", || {
-            redis_cli(replica.port, Some(password), &["info", "replication"])
-                .contains("master_link_status:up")
+            redis_cli_tls(
+                replica.port,
+                Some(password),
+                ca.as_deref(),
+                &["info", "replication"],
+            )
+            .contains("master_link_status:up")
         });
         let master_port = master.port;
         let sentinels: Vec<RedisServer> = (0..3)
@@ -531,8 +684,7 @@ impl RedisSentinel {
                     std::fs::write(
                         &config,
                         format!(
-                            "port {port}\n\
-                             sentinel monitor {name} 127.0.0.1 {master_port} 2\n\
+                            "sentinel monitor {name} 127.0.0.1 {master_port} 2\n\
                              sentinel auth-pass {name} {password}\n\
                              sentinel down-after-milliseconds {name} 1000\n\
                              sentinel failover-timeout {name} 10000\n\
@@ -540,27 +692,24 @@ impl RedisSentinel {
                         ),
                     )
                     .unwrap();
-                    vec![
-                        config.to_str().unwrap().to_owned(),
-                        "--sentinel".into(),
-                        "--port".into(),
-                        port.to_string(),
-                        "--requirepass".into(),
-                        secret.into(),
-                    ]
+                    let mut args = vec![config.to_str().unwrap().to_owned(), "--sentinel".into()];
+                    args.extend(listen(port, dir));
+                    args.extend(["--requirepass".into(), secret.into()]);
+                    args
                 })
             })
             .collect();
         let deployment = RedisSentinel {
             nodes: vec![master, replica],
             sentinels,
+            ca,
         };
         deployment.wait_ready();
         deployment
     }
 
-    /// `redis+sentinel://:PASSWORD@127.0.0.1:P1,…/MASTER`: the master's
-    /// password, every sentinel.
+    /// `redis+sentinel://:PASSWORD@127.0.0.1:P1,…/MASTER` (`rediss+sentinel`
+    /// on TLS): the master's password, every sentinel.
     pub fn url(&self) -> String {
         let sentinels: Vec<String> = self
             .sentinels
@@ -568,17 +717,30 @@ impl RedisSentinel {
             .map(|s| format!("127.0.0.1:{}", s.port))
             .collect();
         format!(
-            "redis+sentinel://:{}@{}/{}",
+            "{}+sentinel://:{}@{}/{}",
+            if self.ca.is_some() { "rediss" } else { "redis" },
             RedisSentinel::PASSWORD,
             sentinels.join(","),
             RedisSentinel::MASTER
         )
     }
 
+    /// The PEM file of the CA that signed every server's certificate, when
+    /// they speak TLS ([`RedisSentinel::start_tls`]).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca.as_deref()
+    }
+
+    /// `redis-cli` on node `index` (master or replica).
+    pub fn node_cli(&self, index: usize, args: &[&str]) -> String {
+        let password = Some(RedisSentinel::PASSWORD);
+        redis_cli_tls(self.nodes[index].port, password, self.ca_file(), args)
+    }
+
     /// `redis-cli` on sentinel `index`.
     fn sentinel(&self, index: usize, args: &[&str]) -> String {
         let secret = Some(RedisSentinel::SENTINEL_PASSWORD);
-        redis_cli(self.sentinels[index].port, secret, args)
+        redis_cli_tls(self.sentinels[index].port, secret, self.ca_file(), args)
     }
 
     /// The index in `nodes` of the node every live sentinel names master.
@@ -607,12 +769,9 @@ impl RedisSentinel {
                 return false;
             };
             let replica = 1 - master;
-            let synced = redis_cli(
-                self.nodes[replica].port,
-                Some(RedisSentinel::PASSWORD),
-                &["info", "replication"],
-            )
-            .contains("master_link_status:up");
+            let synced = self
+                .node_cli(replica, &["info", "replication"])
+                .contains("master_link_status:up");
             synced
                 && (0..self.sentinels.len()).all(|index| {
                     let out = self.sentinel(index, &["sentinel", "master", RedisSentinel::MASTER]);

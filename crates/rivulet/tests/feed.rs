@@ -161,7 +161,9 @@ async fn the_window_keeps_what_fits_its_bytes() {
     let mut reader = Reader::new(follow(addr, Format::Sse, Some(&within)).await);
     assert_eq!(
         take(&mut reader, 3).await,
-        (4..=6).map(|n| Event::Progress(json!(big(n)))).collect::<Vec<_>>()
+        (4..=6)
+            .map(|n| Event::Progress(json!(big(n))))
+            .collect::<Vec<_>>()
     );
 }
 

@@ -1,9 +1,10 @@
 //! The shared stores on Redis as deployments run it: a 3-master Redis
 //! Cluster (a replica per master) reached through any one node (or through
 //! seeds, some down), whose node failover ends readers with every packet or
-//! an error packet, never a hang; and a TLS-only Redis whose certificate a
-//! CA made at run time signed. Real `redis-server`s on loopback; the cluster
-//! is started once for this test binary.
+//! an error packet, never a hang, and whose slots can move while a job runs
+//! and a feed is followed without a packet lost; and a TLS-only Redis whose
+//! certificate a CA made at run time signed. Real `redis-server`s on
+//! loopback; the cluster is started once for this test binary.
 //!
 //! Run with `cargo test -p rivulet-http --features redis --test redis_deployments`.
 
@@ -71,9 +72,18 @@ async fn a_waiting_reader_wakes(producer: &RedisStore, reader: &RedisStore) -> S
         .create(id, None, Duration::from_secs(5), Duration::from_secs(60))
         .await
         .unwrap();
+    a_waiting_reader_of_wakes(producer, reader, id).await;
+    id
+}
+
+/// Appends to stream `id` in `producer` until `reader`, waiting far longer
+/// than the test does for the packet after the last one, is woken and
+/// returns it.
+async fn a_waiting_reader_of_wakes(producer: &RedisStore, reader: &RedisStore, id: StreamId) {
+    let after = producer.status(id).await.unwrap().unwrap().last;
     let waiting = {
         let reader = reader.clone();
-        tokio::spawn(async move { reader.read(id, 0, 10, Duration::from_secs(3600)).await })
+        tokio::spawn(async move { reader.read(id, after, 10, Duration::from_secs(3600)).await })
     };
     // The subscription may not be up for the first appends; a later one
     // wakes the reader.
@@ -92,8 +102,7 @@ async fn a_waiting_reader_wakes(producer: &RedisStore, reader: &RedisStore) -> S
     })
     .await;
     let packets = waiting.await.unwrap().unwrap();
-    assert_eq!(packets.first().map(|p| p.seq), Some(1));
-    id
+    assert_eq!(packets.first().map(|p| p.seq), Some(after + 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,4 +361,98 @@ async fn a_cluster_node_failover_ends_readers_with_every_packet_or_an_error_neve
     let mut all = first.events.clone();
     all.extend(rest.events.clone());
     assert_eq!(all, expected(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_moved_while_a_job_runs_and_a_feed_is_followed_lose_nothing() {
+    let _alone = FAILOVER.write().await;
+    let ports = ports();
+    let url = format!("redis://127.0.0.1:{}", ports[0]);
+    let producer = RedisStore::connect(&url).await.expect("the cluster");
+    let reader = RedisStore::connect(&url).await.expect("the cluster");
+    let a = instance(producer.clone()).await;
+    let b = instance(reader.clone()).await;
+
+    // A job on one server, read on the other.
+    let n = 60;
+    let path = format!("/count?n={n}&pause_ms=50");
+    let mut first = Reading::new(
+        open(&format!("http://{a}{path}"), Format::Sse, None).await,
+        0,
+    );
+    assert_eq!(first.until(3).await, None);
+    let point = first.resume_point();
+    let mut rest = Reading::new(
+        open(&format!("http://{b}{path}"), Format::Sse, Some(&point)).await,
+        first.received,
+    );
+    let meta = format!("rivulet:{{{}}}:meta", first.stream_id);
+    let stream_slot = slot(ports[0], &meta);
+
+    // A feed followed on one server, published on the other.
+    let feed_a = Feed::redis(&producer, "resharded").await.unwrap();
+    let feed_b = Feed::redis(&reader, "resharded").await.unwrap();
+    let addr = serve(app(&feed_b)).await;
+    let mut follower = Reader::new(follow(addr, Format::Ndjson, None).await);
+    wait_for("the subscriber to join", || async {
+        (feed_b.subscribers() == 1).then_some(())
+    })
+    .await;
+    for n in 1..=3 {
+        feed_a.publish(json!({ "n": n })).await.unwrap();
+    }
+    let feed_slot = slot(ports[0], "rivulet:feed:{resharded}:packets");
+    // A stream whose notifications a reader is subscribed to.
+    let waited = a_waiting_reader_wakes(&producer, &reader).await;
+    let waited_slot = slot(ports[0], &format!("rivulet:{{{waited}}}:meta"));
+
+    // The slots move to another master while the job appends: its commands
+    // meet ASK, TRYAGAIN, then MOVED.
+    let moving = tokio::task::spawn_blocking(move || {
+        let cluster = cluster().lock().unwrap_or_else(|e| e.into_inner());
+        let mut moved = Vec::new();
+        let mut slots = vec![stream_slot, feed_slot, waited_slot];
+        slots.sort_unstable();
+        slots.dedup();
+        for slot in slots {
+            let from = cluster.master_of(slot);
+            let to = (0..cluster.nodes.len())
+                .find(|node| {
+                    *node != from
+                        && redis_cli(cluster.nodes[*node].port, None, &["role"])
+                            .starts_with("master")
+                })
+                .expect("another master");
+            cluster.move_slot(slot, to);
+            moved.push(cluster.nodes[to].port);
+        }
+        moved
+    });
+    let end = tokio::time::timeout(PATIENCE * 2, rest.read_to_end())
+        .await
+        .expect("the reader ends: never a hang");
+    let moved = moving.await.unwrap();
+    assert_eq!(end, End::Final);
+    let mut all = first.events.clone();
+    all.extend(rest.events.clone());
+    assert_eq!(all, expected(n), "every packet once, in order");
+    let exists = redis_cli(moved[0], None, &["exists", &meta]);
+    assert_eq!(exists.trim(), "1", "the stream is on its new node");
+    // The old node dropped the subscription with the slot: the reader's
+    // server subscribed again on the new node, and a reader waiting far
+    // longer than the test is woken by the next append.
+    a_waiting_reader_of_wakes(&producer, &reader, waited).await;
+
+    for n in 4..=6 {
+        feed_a.publish(json!({ "n": n })).await.unwrap();
+    }
+    feed_a.close(json!("over")).await.unwrap();
+    let events = tokio::time::timeout(PATIENCE, follower.rest())
+        .await
+        .expect("the subscriber's stream ends: never a hang");
+    let mut want: Vec<Event> = (1..=6)
+        .map(|n| Event::Progress(json!({ "n": n })))
+        .collect();
+    want.push(Event::Done(json!("over")));
+    assert_eq!(events, want, "every packet once, in order");
 }

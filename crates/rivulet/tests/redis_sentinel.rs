@@ -4,7 +4,11 @@
 //! `redis+sentinel://` URL, no password shows, and a failover is followed:
 //! new commands go to the new master, subscribers subscribe again there,
 //! and a reader either gets every packet once or a final error packet,
-//! never a hang.
+//! never a hang. A second deployment, also started once, speaks TLS only
+//! (sentinels, master, replica and replication, with a CA made at run
+//! time): the same works through `rediss+sentinel://` and the CA file, a
+//! failover is followed over TLS, and without that CA the sentinels are
+//! refused with a clear error.
 //!
 //! Run with `cargo test -p rivulet-http --features redis --test redis_sentinel`.
 
@@ -41,17 +45,39 @@ fn deployment() -> &'static RedisSentinel {
 /// the one that fails it over.
 static FAILOVER: RwLock<()> = RwLock::const_new(());
 
-/// The deployment's URL (the master's password) with the sentinels' password.
-fn config() -> RedisConfig {
-    RedisConfig::parse(&deployment().url())
+/// [`FAILOVER`] for the deployment on TLS.
+static TLS_FAILOVER: RwLock<()> = RwLock::const_new(());
+
+/// The deployment on TLS only that the TLS tests share.
+fn tls_deployment() -> &'static RedisSentinel {
+    static DEPLOYMENT: OnceLock<RedisSentinel> = OnceLock::new();
+    shared(&DEPLOYMENT, RedisSentinel::start_tls)
+}
+
+/// The deployment's URL (the master's password) with the sentinels'
+/// password, and on TLS the CA to trust.
+fn config_of(deployment: &RedisSentinel) -> RedisConfig {
+    let config = RedisConfig::parse(&deployment.url())
         .unwrap()
-        .sentinel_auth(None, RedisSentinel::SENTINEL_PASSWORD)
+        .sentinel_auth(None, RedisSentinel::SENTINEL_PASSWORD);
+    match deployment.ca_file() {
+        Some(ca) => config.ca_file(ca),
+        None => config,
+    }
+}
+
+fn config() -> RedisConfig {
+    config_of(deployment())
+}
+
+async fn store_of(config: &RedisConfig) -> RedisStore {
+    RedisStore::connect_with(config, "rivulet")
+        .await
+        .expect("the master, through the sentinels")
 }
 
 async fn store() -> RedisStore {
-    RedisStore::connect_with(&config(), "rivulet")
-        .await
-        .expect("the master, through the sentinels")
+    store_of(&config()).await
 }
 
 fn raw(json: &str) -> Box<RawValue> {
@@ -150,23 +176,7 @@ async fn streams_notifications_and_a_feed_work_through_sentinel_and_no_password_
     assert_eq!(all, expected(20), "every packet once, in order");
 
     // A feed published through one server reaches a subscriber of another.
-    let feed_a = Feed::redis(&producer, "sentinel-ticker").await.unwrap();
-    let feed_b = Feed::redis(&reader, "sentinel-ticker").await.unwrap();
-    let addr = serve(app(&feed_b)).await;
-    let mut follower = Reader::new(follow(addr, Format::Ndjson, None).await);
-    wait_for("the subscriber to join", || async {
-        (feed_b.subscribers() == 1).then_some(())
-    })
-    .await;
-    for n in 1..=5 {
-        feed_a.publish(json!({ "n": n })).await.unwrap();
-    }
-    feed_a.close(json!("over")).await.unwrap();
-    let mut want: Vec<Event> = (1..=5)
-        .map(|n| Event::Progress(json!({ "n": n })))
-        .collect();
-    want.push(Event::Done(json!("over")));
-    assert_eq!(follower.rest().await, want);
+    a_feed_reaches_another_server(&producer, &reader, "sentinel-ticker").await;
 
     // A sentinel that is down is skipped.
     let d = deployment();
@@ -200,6 +210,120 @@ async fn streams_notifications_and_a_feed_work_through_sentinel_and_no_password_
     assert!(e.contains("redis+sentinel://127.0.0.1:"), "{e}");
     for secret in [RedisSentinel::PASSWORD, "wrong-s3cret"] {
         assert!(!e.contains(secret), "{e}");
+    }
+}
+
+/// A feed `name` published through `producer` reaches a subscriber of a
+/// server whose feed reads through `reader`.
+async fn a_feed_reaches_another_server(producer: &RedisStore, reader: &RedisStore, name: &str) {
+    let feed_a = Feed::redis(producer, name).await.unwrap();
+    let feed_b = Feed::redis(reader, name).await.unwrap();
+    let addr = serve(app(&feed_b)).await;
+    let mut follower = Reader::new(follow(addr, Format::Ndjson, None).await);
+    wait_for("the subscriber to join", || async {
+        (feed_b.subscribers() == 1).then_some(())
+    })
+    .await;
+    for n in 1..=5 {
+        feed_a.publish(json!({ "n": n })).await.unwrap();
+    }
+    feed_a.close(json!("over")).await.unwrap();
+    let mut want: Vec<Event> = (1..=5)
+        .map(|n| Event::Progress(json!({ "n": n })))
+        .collect();
+    want.push(Event::Done(json!("over")));
+    assert_eq!(follower.rest().await, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_notifications_and_a_feed_work_through_tls_sentinels() {
+    let _steady = TLS_FAILOVER.read().await;
+    let d = tls_deployment();
+    let config = config_of(d);
+    assert!(
+        config.to_string().starts_with("rediss+sentinel://"),
+        "{config}"
+    );
+    let producer = store_of(&config).await;
+    let reader = store_of(&config).await;
+    let id = a_waiting_reader_wakes(&producer, &reader).await;
+    let master = d.master().expect("a master");
+    let meta = format!("rivulet:{{{id}}}:meta");
+    assert_eq!(
+        d.node_cli(master, &["exists", &meta]).trim(),
+        "1",
+        "the stream is on the master"
+    );
+
+    // A job started on one server resumes on another.
+    let a = instance(producer.clone()).await;
+    let b = instance(reader.clone()).await;
+    let (mut rest, mut all) = started_on_a_resumed_on_b(a, b, "/count?n=20&pause_ms=5").await;
+    assert_eq!(rest.read_to_end().await, End::Final);
+    all.extend(rest.events);
+    assert_eq!(all, expected(20), "every packet once, in order");
+
+    a_feed_reaches_another_server(&producer, &reader, "tls-sentinel-ticker").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_on_tls_is_followed_to_the_new_master() {
+    let _alone = TLS_FAILOVER.write().await;
+    let d = tls_deployment();
+    let config = config_of(d);
+    let producer = store_of(&config).await;
+    let reader = store_of(&config).await;
+    let a = instance(producer.clone()).await;
+    let b = instance(reader.clone()).await;
+    a_waiting_reader_wakes(&producer, &reader).await;
+
+    let old_master = d.master().expect("a master");
+    let new_master = tokio::task::spawn_blocking(|| tls_deployment().fail_over())
+        .await
+        .unwrap();
+    assert_ne!(new_master, old_master);
+
+    // Commands and notifications reach the new master over TLS, with the
+    // same CA.
+    let id = a_waiting_reader_wakes(&producer, &reader).await;
+    let meta = format!("rivulet:{{{id}}}:meta");
+    let exists = d.node_cli(new_master, &["exists", &meta]);
+    assert_eq!(exists.trim(), "1", "the stream is on the new master");
+    let path = "/count?n=10&pause_ms=50";
+    let (mut rest, mut all) = started_on_a_resumed_on_b(a, b, path).await;
+    assert_eq!(rest.read_to_end().await, End::Final);
+    all.extend(rest.events);
+    assert_eq!(all, expected(10), "every packet once, in order");
+    a_feed_reaches_another_server(&producer, &reader, "tls-failover-ticker").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_sentinels_are_refused_without_their_ca_and_no_password_shows() {
+    let d = tls_deployment();
+    // The system roots do not hold the CA made for the test.
+    let untrusted = RedisConfig::parse(&d.url())
+        .unwrap()
+        .sentinel_auth(None, RedisSentinel::SENTINEL_PASSWORD);
+    // Plain TCP to sentinels that speak TLS only.
+    let plain = RedisConfig::parse(&d.url().replacen("rediss+", "redis+", 1))
+        .unwrap()
+        .sentinel_auth(None, RedisSentinel::SENTINEL_PASSWORD);
+    // "invalid peer certificate: UnknownIssuer"; "Connection reset by peer".
+    let cases = [
+        (untrusted, "rediss+sentinel://", "certificate"),
+        (plain, "redis+sentinel://", ""),
+    ];
+    for (config, scheme, why) in cases {
+        let e = tokio::time::timeout(PATIENCE, RedisStore::connect_with(&config, "rivulet"))
+            .await
+            .expect("refused in time, not a hang")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("{scheme}127.0.0.1:")), "{e}");
+        assert!(e.contains(why), "{e}");
+        for secret in [RedisSentinel::PASSWORD, RedisSentinel::SENTINEL_PASSWORD] {
+            assert!(!e.contains(secret), "{e}");
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use redis::{AsyncConnectionConfig, Client, ProtocolVersion, RedisResult, TlsCert
 use super::address::RedisAddress;
 use super::connection::RedisConnection;
 use super::sentinel::{MasterConnection, SentinelAuth, Sentinels};
-use super::subscriber::{Payloads, Subscriber, cluster_payloads, single_payloads};
+use super::subscriber::{Payloads, Subscriber, Wanted, cluster_payloads, single_payloads};
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -208,7 +208,9 @@ impl RedisLink {
                     .push_sender(pushes)
                     .build()?;
                 let connection = client.get_async_connection().await?;
-                Ok((Subscriber::Cluster(connection), cluster_payloads(received)))
+                let wanted = Wanted::default();
+                let messages = cluster_payloads(received, wanted.clone());
+                Ok((Subscriber::Cluster { connection, wanted }, messages))
             }
         }
     }

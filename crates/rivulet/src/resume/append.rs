@@ -28,34 +28,37 @@ use super::store::Packet;
 use crate::protocol::StreamId;
 use crate::redis_conn::RedisConnection;
 
-/// Appends one packet. KEYS: meta, packets, lease. ARGV: seq (0 for the next
-/// one), kind, data, time (ms), max packets kept, expected epoch (empty: not
-/// checked), only when the lease has run out (0|1), notification command
-/// (`PUBLISH`, `SPUBLISH` on a cluster, or empty for none) and its channel,
-/// whose name is the payload.
+/// Appends one packet, reading the history's `meta` in one `HMGET`. KEYS:
+/// meta, packets, lease. ARGV: seq (0 for the next one), kind, data, time
+/// (ms), max packets kept, expected epoch (empty: not checked), only when
+/// the lease has run out (0|1), notification command (`PUBLISH`, `SPUBLISH`
+/// on a cluster, or empty for none) and its channel, whose name is the
+/// payload.
 ///
 /// Returns the packet's number when appended, 0 when it was already there,
 /// -1 for an unknown history, -2 for a packet out of order or after the
 /// final one, -3 when the lease runs while it should not, -4 when Redis
 /// holds another epoch (or none).
 const APPEND: &str = r"
-if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[6] then return -4 end
-local last = redis.call('HGET', KEYS[1], 'seq')
-if not last then return -1 end
-last = tonumber(last)
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'finished', 'ttl', 'lease')
+if ARGV[6] ~= '' and meta[1] ~= ARGV[6] then return -4 end
+if not meta[2] then return -1 end
+local last = tonumber(meta[2])
 local seq = tonumber(ARGV[1])
 if seq == 0 then seq = last + 1 end
 if seq <= last then return 0 end
-if seq ~= last + 1 or redis.call('HGET', KEYS[1], 'finished') == '1' then return -2 end
+if seq ~= last + 1 or meta[3] == '1' then return -2 end
 if ARGV[7] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return -3 end
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '0-' .. seq, 'k', ARGV[2], 'd', ARGV[3], 't', ARGV[4])
-redis.call('HSET', KEYS[1], 'seq', seq)
 local final = ARGV[2] ~= 'progress'
-if final then redis.call('HSET', KEYS[1], 'finished', '1') end
-local ttl = redis.call('HGET', KEYS[1], 'ttl')
-if ttl then
-  ttl = tonumber(ttl)
-  if not final then ttl = ttl + tonumber(redis.call('HGET', KEYS[1], 'lease')) end
+if final then
+  redis.call('HSET', KEYS[1], 'seq', seq, 'finished', '1')
+else
+  redis.call('HSET', KEYS[1], 'seq', seq)
+end
+if meta[4] then
+  local ttl = tonumber(meta[4])
+  if not final then ttl = ttl + tonumber(meta[5]) end
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
 end

@@ -12,7 +12,7 @@ use super::Settings;
 use super::store::{Packet, StoreError};
 use crate::error::Error;
 use crate::protocol::StreamId;
-use crate::protocol::{CANCELLED_MESSAGE, ENDED_UNEXPECTEDLY_MESSAGE};
+use crate::protocol::{CANCELLED_MESSAGE, ENDED_UNEXPECTEDLY_MESSAGE, HISTORY_LOST_MESSAGE};
 use crate::stream::Job;
 use crate::stream::buffer::{End, Taken};
 use crate::stream::handler_task::HandlerTask;
@@ -56,6 +56,7 @@ async fn produce(settings: Arc<Settings>, id: StreamId, job: Job<Records>, stop:
                 Ok(false) => {}
                 // The final packet is stored.
                 Ok(true) => return,
+                Err(StoreError::OutOfOrder { seq }) => return end_lost_history(&settings, id, seq).await,
                 Err(e) => {
                     tracing::error!(stream = %id, error = %e, "could not store a packet: the job is stopped");
                     return;
@@ -115,6 +116,34 @@ async fn stop_job(
     seq += 1;
     let record = Record::error(&why.into_packet(false));
     let _ = append(settings, id, &[Packet::new(seq, record.kind, record.data)]).await;
+}
+
+/// The store refused packet `seq` as out of order although this producer
+/// appended every packet before it. When the store holds fewer of them than
+/// that, it lost some (a Redis failover before they reached the replica): the
+/// stream ends there with the history-lost packet, so that every reader
+/// learns it now, not once the producer's lease has lapsed. The job stops.
+async fn end_lost_history(settings: &Settings, id: StreamId, seq: u64) {
+    let status = settings.store.status(id).await;
+    let last = match status {
+        Ok(Some(status)) if !status.finished && status.last + 1 < seq => status.last,
+        other => {
+            tracing::error!(stream = %id, seq, status = ?other, "the store refused a packet out of order: the job is stopped");
+            return;
+        }
+    };
+    tracing::warn!(stream = %id, appended = seq - 1, kept = last, "the store lost packets of the stream: it ends saying so");
+    let lost = Error::new(StatusCode::INTERNAL_SERVER_ERROR, HISTORY_LOST_MESSAGE);
+    let record = Record::error(&lost.into_packet(false));
+    if let Err(e) = append(
+        settings,
+        id,
+        &[Packet::new(last + 1, record.kind, record.data)],
+    )
+    .await
+    {
+        tracing::error!(stream = %id, error = %e, "could not end a stream whose packets the store lost");
+    }
 }
 
 /// Appends `packets`, retrying a failing backend for up to one lease: a

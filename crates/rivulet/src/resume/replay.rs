@@ -226,15 +226,18 @@ async fn replay(settings: &Settings, id: StreamId, mut after: u64, writing: &Wri
                 finished |= status.finished;
             }
             match status {
-                Ok(Some(status)) if status.last < after => {
-                    // The store holds fewer packets than this reader had: it
-                    // lost some (a Redis failover before they reached the
-                    // replica). What follows would not continue them.
+                Ok(Some(status))
+                    if status.last < after || (status.finished && status.last == after) =>
+                {
+                    // The store holds fewer packets than this reader had, or
+                    // a final packet under the number of one it had that was
+                    // not final: it lost some (a Redis failover before they
+                    // reached the replica). What follows would not continue
+                    // them.
                     tracing::warn!(stream = %id, delivered = after, kept = status.last, "the store lost packets of the stream");
                     let status = StatusCode::INTERNAL_SERVER_ERROR;
                     return fail(tx, writing, id, status, HISTORY_LOST_MESSAGE).await;
                 }
-                Ok(Some(status)) if status.finished && status.last <= after => return,
                 Ok(Some(status)) if status.finished || status.producer_alive => {
                     failures = 0;
                     continue;
