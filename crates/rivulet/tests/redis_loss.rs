@@ -171,23 +171,23 @@ async fn a_resumable_stream_whose_redis_restarted_empty_tells_its_readers() {
 /// What a Redis failover that lost writes leaves of a resumable stream or a
 /// feed: the new master holds its keys with the first `ARGV[1]` packets only
 /// (they reached the replica, the later ones did not), its counter (the meta
-/// field `ARGV[2]`: `last` for a stream, `seq` for a feed) and its stream's
-/// last id theirs. KEYS: meta, packets. Returns the packets lost.
+/// field `seq`, of a stream and a feed alike) and its stream's last id
+/// theirs. KEYS: meta, packets. Returns the packets lost.
 const LOSE_THE_LATEST_PACKETS: &str = r"
 local lost = redis.call('XRANGE', KEYS[2], '0-' .. (tonumber(ARGV[1]) + 1), '+')
 for _, entry in ipairs(lost) do redis.call('XDEL', KEYS[2], entry[1]) end
 redis.call('XSETID', KEYS[2], '0-' .. ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'seq', ARGV[1])
 return #lost
 ";
 
 /// Runs [`LOSE_THE_LATEST_PACKETS`] on the Redis at `port`, keeping `kept`
 /// packets of the keys under `base`; returns how many it dropped.
-fn lose_the_latest_packets(port: u16, base: &str, counter: &str, kept: u64) -> u64 {
+fn lose_the_latest_packets(port: u16, base: &str, kept: u64) -> u64 {
     let (meta, packets) = (format!("{base}:meta"), format!("{base}:packets"));
     let kept = kept.to_string();
     let script = LOSE_THE_LATEST_PACKETS;
-    let args = ["eval", script, "2", &meta, &packets, &kept, counter];
+    let args = ["eval", script, "2", &meta, &packets, &kept];
     let lost = rivulet_testkit::redis_cli(port, None, &args);
     lost.trim().parse().unwrap_or_else(|_| panic!("{lost}"))
 }
@@ -214,7 +214,7 @@ async fn a_feed_whose_redis_lost_its_latest_packets_says_so_and_goes_on_under_a_
     }
 
     assert_eq!(
-        lose_the_latest_packets(redis.port, "rivulet:feed:{partial}", "seq", 2),
+        lose_the_latest_packets(redis.port, "rivulet:feed:{partial}", 2),
         3
     );
     // The failover breaks every connection to the old master.
@@ -276,7 +276,7 @@ async fn a_job_whose_redis_lost_its_latest_packets_ends_its_stream_saying_so_at_
         Reader::new(open(&url(servers[1]), Format::Ndjson, Some(&format!("{id}.3"))).await);
     take(&mut second, 1).await;
 
-    let lost = lose_the_latest_packets(redis.port, &format!("rivulet:{{{id}}}"), "last", 2);
+    let lost = lose_the_latest_packets(redis.port, &format!("rivulet:{{{id}}}"), 2);
     assert!(lost >= 2, "{lost}");
 
     // A reader that resumes behind the loss gets what Redis kept, then the
