@@ -424,7 +424,7 @@ async fn slots_moved_while_a_job_runs_and_a_feed_is_followed_lose_nothing() {
                 })
                 .expect("another master");
             cluster.move_slot(slot, to);
-            moved.push(cluster.nodes[to].port);
+            moved.push((slot, cluster.nodes[to].port));
         }
         moved
     });
@@ -436,7 +436,12 @@ async fn slots_moved_while_a_job_runs_and_a_feed_is_followed_lose_nothing() {
     let mut all = first.events.clone();
     all.extend(rest.events.clone());
     assert_eq!(all, expected(n), "every packet once, in order");
-    let exists = redis_cli(moved[0], None, &["exists", &meta]);
+    // The slots were moved in their order, not the stream's first.
+    let stream_node = moved
+        .iter()
+        .find_map(|&(slot, port)| (slot == stream_slot).then_some(port))
+        .expect("the stream's slot moved");
+    let exists = redis_cli(stream_node, None, &["exists", &meta]);
     assert_eq!(exists.trim(), "1", "the stream is on its new node");
     // The old node dropped the subscription with the slot: the reader's
     // server subscribed again on the new node, and a reader waiting far
