@@ -28,22 +28,6 @@ const PAD: usize = 16 * 1024;
 /// default, `rivulet::feed::DEFAULT_FEED_BUFFER_BYTES`.
 const BOUND: u64 = 1024 * 1024;
 
-/// Peak resident memory (`VmHWM`) of process `pid` in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |kib| kib * 1024)
-}
-
 /// Opens a subscription that reads its response head and nothing more.
 async fn stall(addr: SocketAddr, source: usize) -> TcpStream {
     let socket = TcpSocket::new_v4().expect("a socket");
@@ -106,7 +90,7 @@ async fn measure(readers: usize, stalled: usize, rate: u64, n: u64) -> Run {
         let (got, _connection) = task.await.expect("a subscriber task");
         delivered += got.len() as u64;
     }
-    let peak_growth = peak_rss(server.pid()).saturating_sub(before);
+    let peak_growth = crate::sys::peak_rss_bytes(server.pid()).saturating_sub(before);
     let publishes = server.publish_times().await;
     drop(held);
     Run {

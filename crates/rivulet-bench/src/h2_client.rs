@@ -20,6 +20,25 @@ pub struct Stream {
     _connection: hyper::client::conn::http2::SendRequest<Empty<Bytes>>,
 }
 
+/// Opens `count` HTTP/2 connections to `addr`, each driven by a task of its
+/// own; the connection lives while its sender (or a clone) does.
+pub async fn connections_to(
+    addr: SocketAddr,
+    count: usize,
+) -> Vec<hyper::client::conn::http2::SendRequest<Empty<Bytes>>> {
+    let mut senders = Vec::with_capacity(count);
+    for i in 0..count {
+        let tcp = connect(addr, i).await.expect("connect");
+        let (sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+                .await
+                .expect("HTTP/2 handshake");
+        tokio::spawn(connection);
+        senders.push(sender);
+    }
+    senders
+}
+
 /// Opens `count` streams of `path` on `connections` HTTP/2 connections to
 /// `addr`, `in_flight` at a time, each returned once its first packet is in.
 pub async fn open_idle(
@@ -29,16 +48,7 @@ pub async fn open_idle(
     connections: usize,
     in_flight: usize,
 ) -> Vec<Stream> {
-    let mut senders = Vec::with_capacity(connections);
-    for i in 0..connections {
-        let tcp = connect(addr, i).await.expect("connect");
-        let (sender, connection) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-                .await
-                .expect("HTTP/2 handshake");
-        tokio::spawn(connection);
-        senders.push(sender);
-    }
+    let senders = connections_to(addr, connections).await;
     let opening = (0..count).map(|i| {
         let mut sender = senders[i % connections].clone();
         let uri = format!("http://{addr}{path}");

@@ -25,7 +25,6 @@ use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use rivulet::Format;
 use rivulet::decode::{Decoder, Event};
 use rivulet::feed::Feed;
@@ -34,7 +33,6 @@ use tokio::sync::Notify;
 
 use super::servers::{PATIENCE, cli, print_commands};
 use crate::stats::percentile;
-use crate::wire::connect;
 
 /// Streams per HTTP/2 connection (`rivulet::serve` allows 1,000).
 const STREAMS_PER_CONNECTION: usize = 500;
@@ -74,16 +72,7 @@ impl Deliveries {
 /// subscriber is registered).
 async fn subscribe(addr: SocketAddr, count: usize, deliveries: &Arc<Deliveries>) {
     let connections = count.div_ceil(STREAMS_PER_CONNECTION).max(1);
-    let mut senders = Vec::with_capacity(connections);
-    for i in 0..connections {
-        let tcp = connect(addr, i).await.expect("connect");
-        let (sender, connection) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
-                .await
-                .expect("HTTP/2 handshake");
-        tokio::spawn(connection);
-        senders.push(sender);
-    }
+    let senders = crate::h2_client::connections_to(addr, connections).await;
     let opening = (0..count).map(|i| {
         let mut sender = senders[i % connections].clone();
         let deliveries = deliveries.clone();
