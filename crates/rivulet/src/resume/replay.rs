@@ -63,7 +63,7 @@ impl Writing {
                     Kind::Progress => Item::Packet(frame),
                     Kind::Done => Item::End(End::Done(frame)),
                     Kind::Error => Item::End(End::Failed {
-                        packet: serde_json::from_str(packet.data.get())?,
+                        packet: Box::new(serde_json::from_str(packet.data.get())?),
                         frame,
                     }),
                 })
@@ -82,7 +82,10 @@ impl Writing {
                 encoding.frame(&Packet::new(0, record.kind, record.data))
             }
         };
-        End::Failed { packet, frame }
+        End::Failed {
+            packet: Box::new(packet),
+            frame,
+        }
     }
 }
 
@@ -394,7 +397,7 @@ pub(crate) fn encode_packet(
             let error: ErrorPacket = serde_json::from_str(data.get())?;
             let frame = encode::error(format, event_id, &error);
             Item::End(End::Failed {
-                packet: error,
+                packet: Box::new(error),
                 frame,
             })
         }

@@ -348,15 +348,7 @@ where
             // Each kind of connection is a task of its own size: a plain one
             // does not carry room for a TLS session (several KiB) in its task.
             match acceptor.clone() {
-                None => tokio::spawn(connection::serve(
-                    tcp,
-                    peer,
-                    app,
-                    builders,
-                    header_read_timeout,
-                    watcher,
-                    slot,
-                )),
+                None => tokio::spawn(connection::serve(tcp, peer, app, builders, watcher, slot)),
                 Some(acceptor) => tokio::spawn(async move {
                     let tls = match tokio::time::timeout(header_read_timeout, acceptor.accept(tcp))
                         .await
@@ -371,15 +363,7 @@ where
                             return;
                         }
                     };
-                    let serve = connection::serve(
-                        tls,
-                        peer,
-                        app,
-                        builders,
-                        header_read_timeout,
-                        watcher,
-                        slot,
-                    );
+                    let serve = connection::serve(tls, peer, app, builders, watcher, slot);
                     serve.await
                 }),
             };

@@ -77,9 +77,11 @@ pub(crate) struct StreamBody {
     counts_cancel: bool,
 }
 
+/// The keep-alive timer of a format that has a keep-alive frame. The frame
+/// itself is not kept: it is static, and looked up on each tick
+/// ([`encode::keep_alive`]), so that an idle stream's body is smaller.
 struct KeepAlive {
     interval: Duration,
-    frame: Bytes,
     sleep: Pin<Box<Sleep>>,
     last_write: Instant,
 }
@@ -92,12 +94,11 @@ impl StreamBody {
         handler: HandlerTask,
     ) -> Self {
         let keep_alive = keep_alive
-            .zip(encode::keep_alive(format))
-            .map(|(interval, frame)| {
+            .filter(|_| encode::keep_alive(format).is_some())
+            .map(|interval| {
                 let now = Instant::now();
                 KeepAlive {
                     interval,
-                    frame,
                     sleep: Box::pin(tokio::time::sleep_until(now + interval)),
                     last_write: now,
                 }
@@ -132,6 +133,7 @@ impl StreamBody {
     }
 
     fn poll_keep_alive(&mut self, cx: &mut Context<'_>) -> Poll<Bytes> {
+        let format = self.format;
         let Some(keep_alive) = self.keep_alive.as_mut() else {
             return Poll::Pending;
         };
@@ -144,7 +146,7 @@ impl StreamBody {
             if now >= due {
                 keep_alive.last_write = now;
                 keep_alive.sleep.as_mut().reset(now + keep_alive.interval);
-                return Poll::Ready(keep_alive.frame.clone());
+                return Poll::Ready(encode::keep_alive(format).unwrap_or_default());
             }
             keep_alive.sleep.as_mut().reset(due);
         }

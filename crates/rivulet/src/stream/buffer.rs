@@ -21,9 +21,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit};
 
 use crate::protocol::ErrorPacket;
+use crate::stream::sender::Sending;
 
 /// The first allocation a stream's frames are written to: room for a few
 /// small packets.
@@ -42,8 +43,9 @@ pub(crate) enum End<F = Bytes> {
     /// The `done` packet.
     Done(F),
     /// The stream failed; kept whole so that a failure before the first packet
-    /// can still become an HTTP error response.
-    Failed { packet: ErrorPacket, frame: F },
+    /// can still become an HTTP error response. The packet is boxed: every
+    /// stream's state has room for an end, and most end with `done`.
+    Failed { packet: Box<ErrorPacket>, frame: F },
     /// Every writer is gone without a final packet: the handler's task was
     /// stopped from outside (the runtime is shutting down).
     Dropped,
@@ -156,13 +158,15 @@ pub(crate) enum Refused {
     Closed,
 }
 
-/// A buffer of frames for `capacity` packets (at least 1).
+/// A buffer of frames for `capacity` packets (at least 1), written to
+/// without a [`Sender`](crate::Sender).
 pub(crate) fn channel(capacity: usize) -> (Writer, Reader) {
-    queue(capacity)
+    queue(capacity, Sending::default())
 }
 
-/// A buffer of any [`Queue`] for `capacity` packets (at least 1).
-pub(crate) fn queue<Q: Queue>(capacity: usize) -> (Writer<Q>, Reader<Q>) {
+/// A buffer of any [`Queue`] for `capacity` packets (at least 1), written to
+/// by the senders that share `sending`.
+pub(crate) fn queue<Q: Queue>(capacity: usize, sending: Sending) -> (Writer<Q>, Reader<Q>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             queue: Q::new(),
@@ -174,8 +178,10 @@ pub(crate) fn queue<Q: Queue>(capacity: usize) -> (Writer<Q>, Reader<Q>) {
             refilling: false,
             closed: false,
             ended: false,
+            slot: None,
         }),
         capacity: capacity.max(1),
+        sending,
         room: Notify::new(),
         closed: Notify::new(),
     });
@@ -190,6 +196,8 @@ pub(crate) fn queue<Q: Queue>(capacity: usize) -> (Writer<Q>, Reader<Q>) {
 struct Shared<Q: Queue> {
     state: Mutex<State<Q>>,
     capacity: usize,
+    /// What the stream's senders share.
+    sending: Sending,
     /// Writers waiting for room.
     room: Notify,
     /// Waiters for the reader to go.
@@ -211,6 +219,9 @@ struct State<Q: Queue> {
     closed: bool,
     /// The end was taken.
     ended: bool,
+    /// The stream's slot under `max_streams`, held here for its handler
+    /// (see [`Writer::hold_slot`]).
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 impl<Q: Queue> Shared<Q> {
@@ -388,6 +399,24 @@ impl<Q: Queue> Writer<Q> {
     /// True once the reader is gone.
     pub(crate) fn is_closed(&self) -> bool {
         self.shared.lock().closed
+    }
+
+    /// What the stream's senders share.
+    pub(crate) fn sending(&self) -> &Sending {
+        &self.shared.sending
+    }
+
+    /// Keeps the handler's slot under `max_streams` with the buffer, until
+    /// [`Writer::release_slot`]: the handler's task then keeps no room for
+    /// it.
+    pub(crate) fn hold_slot(&self, slot: Option<OwnedSemaphorePermit>) {
+        self.shared.lock().slot = slot;
+    }
+
+    /// Frees the slot [`Writer::hold_slot`] kept: the handler has ended.
+    pub(crate) fn release_slot(&self) {
+        let slot = self.shared.lock().slot.take();
+        drop(slot);
     }
 }
 

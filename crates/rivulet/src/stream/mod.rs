@@ -32,7 +32,7 @@ use crate::response::{self, IntoResponse, Response};
 use crate::stream::buffer::{End, Frames, Queue, Reader, Writer};
 use crate::stream::handler_task::HandlerTask;
 use crate::stream::limits::Limits;
-use crate::stream::sender::{Sender, Tx};
+use crate::stream::sender::{Sender, Sending, Tx};
 use body::{Leaving, StreamBody};
 use hold::Held;
 
@@ -184,11 +184,14 @@ impl Stream {
     {
         let limits = self.admit()?;
         let Stream { config, format, .. } = self;
-        let (tx, rx) = buffer::queue::<Q>(config.buffer);
-        let sender = Sender::new(tx, format, config.max_packet_bytes);
-        let work = handler(sender.clone());
-        let expose_internal = config.expose_internal_errors;
-        let task = tokio::spawn(drive(work, sender, limits, expose_internal)).abort_handle();
+        let sending = Sending::new(
+            format,
+            config.max_packet_bytes,
+            config.expose_internal_errors,
+        );
+        let (tx, rx) = buffer::queue::<Q>(config.buffer, sending);
+        let work = handler(Sender::new(tx.clone()));
+        let task = tokio::spawn(drive(work, tx, limits)).abort_handle();
         Ok(Job { rx, task })
     }
 
@@ -255,7 +258,7 @@ pub(crate) async fn respond(
         None => rx.ready().await,
     }
     match rx.failed_early() {
-        Some(End::Failed { packet, .. }) => return error_response(packet),
+        Some(End::Failed { packet, .. }) => return error_response(*packet),
         Some(_) => {
             return error_response(
                 Error::from_message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false),
@@ -269,7 +272,7 @@ pub(crate) async fn respond(
         // Failed before its first packet: still an HTTP error.
         if held.packets == 0 {
             match held.end.take() {
-                Some(End::Failed { packet, .. }) => return error_response(packet),
+                Some(End::Failed { packet, .. }) => return error_response(*packet),
                 Some(End::Dropped) => {
                     return error_response(
                         Error::from_message(ENDED_UNEXPECTEDLY_MESSAGE).into_packet(false),
@@ -322,21 +325,26 @@ pub(crate) fn head(mut response: Response, format: Format) -> Response {
 /// Built from combinators, not as an async fn: an async fn keeps its argument
 /// and the future it awaits apart, so the handler's future would take its room
 /// twice in every handler's task.
-fn drive<Fut, T>(
-    work: Fut,
-    sender: Sender,
-    limits: Limits,
-    expose_internal: bool,
-) -> impl Future<Output = ()>
+fn drive<Fut, T, Q>(work: Fut, writer: Writer<Q>, limits: Limits) -> impl Future<Output = ()>
 where
     Fut: Future<Output = Result<T, Error>>,
     T: Serialize,
+    Q: Queue,
+    Writer<Q>: Into<Tx>,
 {
     let active = ActiveStream::start();
     let bounded = limits.bound(AssertUnwindSafe(work).catch_unwind());
+    // The task keeps beside the handler's future only a pointer to the
+    // buffer: a handler's task is allocated in 128-byte steps, and every
+    // byte kept here is kept by every running stream. The slot waits in the
+    // buffer; the limits' timer and shutdown signal are in `bounded`.
+    let Limits { _permit: slot, .. } = limits;
+    writer.hold_slot(slot);
+    let ending = Ending(writer);
     bounded.map(move |outcome| {
         // Held until the handler has ended: its slot and its count.
-        let _held = (limits, active);
+        let _held = active;
+        let sender = Sender::new(ending.0.clone());
         let error = match outcome {
             Ok(Ok(Ok(value))) => match sender.done(&value) {
                 Ok(()) => return,
@@ -347,9 +355,18 @@ where
             Err(limit) => limit,
         };
         if !error.is_client_gone() {
-            sender.fail(error.into_packet(expose_internal));
+            sender.fail(error.into_packet(sender.expose_internal()));
         }
     })
+}
+
+/// The end of a handler's task, run or dropped: frees its slot.
+struct Ending<Q: Queue>(Writer<Q>);
+
+impl<Q: Queue> Drop for Ending<Q> {
+    fn drop(&mut self) {
+        self.0.release_slot();
+    }
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -373,6 +390,35 @@ mod tests {
     use tokio::sync::Notify;
 
     use super::*;
+
+    /// A handler's task keeps beside the handler's own future only what
+    /// its end needs: a pointer to the buffer and the limits' watch. Tasks
+    /// are allocated in 128-byte steps, and every byte here is kept by
+    /// every running stream (it was 88 bytes: a sender, the limits, the
+    /// error setting).
+    #[tokio::test]
+    async fn a_handlers_task_adds_little_to_its_future() {
+        let sending = Sending::new(Format::Sse, 1024, false);
+        let (tx, _rx) = buffer::queue::<Frames>(4, sending);
+        let sender = Sender::new(tx.clone());
+        let handler = async move {
+            sender.send(1).await?;
+            std::future::pending::<()>().await;
+            Ok::<_, Error>(())
+        };
+        let own = std::mem::size_of_val(&handler);
+        let limits = Limits {
+            _permit: None,
+            max_duration: None,
+            shutdown: None,
+        };
+        let driven = drive(handler, tx, limits);
+        let task = std::mem::size_of_val(&driven);
+        assert!(
+            task <= own + 24,
+            "{task} bytes driving a {own}-byte handler"
+        );
+    }
 
     /// Reads from `socket` until `needle` has arrived, for up to 10 s.
     async fn read_until(socket: &mut TcpStream, seen: &mut Vec<u8>, needle: &[u8]) {

@@ -95,7 +95,7 @@ mod tests {
 
     #[tokio::test]
     async fn records_keep_the_bound_order_and_end_of_frames() {
-        let (tx, mut rx) = buffer::queue::<Records>(2);
+        let (tx, mut rx) = buffer::queue::<Records>(2, Default::default());
         let record = |n: u32| Record::new(PacketKind::Progress, &n).unwrap();
         tx.try_push(record(1)).unwrap();
         tx.push(record(2)).await.unwrap();

@@ -3,7 +3,6 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Poll, ready};
 
@@ -43,7 +42,6 @@ type Waiting<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + '
 #[derive(Clone)]
 pub struct Sender {
     tx: Tx,
-    shared: Arc<Shared>,
 }
 
 /// Where a sender's packets go.
@@ -68,22 +66,47 @@ impl From<Writer<Records>> for Tx {
     }
 }
 
-struct Shared {
+/// What every sender of one stream shares besides its buffer. Kept in the
+/// buffer's shared state ([`Writer::sending`]), so that a stream makes one
+/// allocation for both and a sender is one pointer.
+#[derive(Debug, Default)]
+pub(crate) struct Sending {
     /// What the client that started the stream asked for.
     format: Format,
     next_id: AtomicU64,
     max_packet_bytes: usize,
+    /// Internal errors end the stream with their message (see
+    /// [`Config::expose_internal_errors`](crate::Config::expose_internal_errors)).
+    expose_internal: bool,
+}
+
+impl Sending {
+    pub(crate) fn new(format: Format, max_packet_bytes: usize, expose_internal: bool) -> Self {
+        Sending {
+            format,
+            next_id: AtomicU64::new(1),
+            max_packet_bytes,
+            expose_internal,
+        }
+    }
 }
 
 impl Sender {
-    pub(crate) fn new(tx: impl Into<Tx>, format: Format, max_packet_bytes: usize) -> Self {
-        Sender {
-            tx: tx.into(),
-            shared: Arc::new(Shared {
-                format,
-                next_id: AtomicU64::new(1),
-                max_packet_bytes,
-            }),
+    /// The sender writing to `tx`, whose buffer was made with the stream's
+    /// [`Sending`].
+    pub(crate) fn new(tx: impl Into<Tx>) -> Self {
+        Sender { tx: tx.into() }
+    }
+
+    /// Whether an internal error ends this stream with its own message.
+    pub(crate) fn expose_internal(&self) -> bool {
+        self.shared().expose_internal
+    }
+
+    fn shared(&self) -> &Sending {
+        match &self.tx {
+            Tx::Frames(tx) => tx.sending(),
+            Tx::Records(tx) => tx.sending(),
         }
     }
 
@@ -175,7 +198,7 @@ impl Sender {
     /// resumable stream's packets are kept independently of it, and every
     /// connection that resumes the stream gets them in the format it asks for.)
     pub fn format(&self) -> Format {
-        self.shared.format
+        self.shared().format
     }
 
     /// Serializes `value` as a record of `kind`, within the size limit, which
@@ -183,7 +206,7 @@ impl Sender {
     fn record<T: Serialize + ?Sized>(&self, kind: Kind, value: &T) -> Result<Record, SendError> {
         let record = Record::new(kind, value).map_err(SendError::Serialize)?;
         let size = record.data.get().len();
-        let limit = self.shared.max_packet_bytes;
+        let limit = self.shared().max_packet_bytes;
         if size > limit {
             return Err(SendError::TooLarge { size, limit });
         }
@@ -198,13 +221,13 @@ impl Sender {
         value: &T,
         then: impl FnOnce(&[u8]) -> Result<R, SendError>,
     ) -> Result<R, SendError> {
-        let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let format = self.shared.format;
+        let id = self.shared().next_id.fetch_add(1, Ordering::Relaxed);
+        let format = self.shared().format;
         let encode = |out: &mut Vec<u8>| {
             out.clear();
             let frame = encode::packet_into(out, format, kind, EventId::Counter(id), value)
                 .map_err(SendError::Serialize)?;
-            let limit = self.shared.max_packet_bytes;
+            let limit = self.shared().max_packet_bytes;
             if frame.len() > limit {
                 return Err(SendError::TooLarge {
                     size: frame.len(),
@@ -231,13 +254,19 @@ impl Sender {
     pub(crate) fn fail(&self, packet: ErrorPacket) {
         match &self.tx {
             Tx::Frames(tx) => {
-                let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-                let frame = encode::error(self.shared.format, EventId::Counter(id), &packet);
-                tx.finish(End::Failed { packet, frame });
+                let id = self.shared().next_id.fetch_add(1, Ordering::Relaxed);
+                let frame = encode::error(self.shared().format, EventId::Counter(id), &packet);
+                tx.finish(End::Failed {
+                    packet: Box::new(packet),
+                    frame,
+                });
             }
             Tx::Records(tx) => {
                 let frame = Record::error(&packet);
-                tx.finish(End::Failed { packet, frame });
+                tx.finish(End::Failed {
+                    packet: Box::new(packet),
+                    frame,
+                });
             }
         }
     }
@@ -270,7 +299,7 @@ async fn push_record(tx: &Writer<Records>, record: Record) -> Result<(), SendErr
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sender")
-            .field("format", &self.shared.format)
+            .field("format", &self.shared().format)
             .field("closed", &self.is_closed())
             .finish()
     }
