@@ -10,7 +10,7 @@
 //! | `<prefix>:feed:{<name>}:packets` | stream | the retained window: entry id `0-<seq>`, fields `k` (its kind, `progress` or `done`), `d` (its JSON) and `t` (published, ms since the Unix epoch), as a resumable stream's packets |
 //!
 //! A publish is the append script every Redis history uses
-//! ([`append`](crate::resume::append): here it checks the epoch, takes the
+//! ([`append`](crate::history::append): here it checks the epoch, takes the
 //! next number, `XADD … MAXLEN <window>`): a Redis that lost the feed's
 //! history (restarted empty, evicted the key) refuses it
 //! ([`FeedError::Lost`]) instead of numbering it again from 1 under the old
@@ -22,7 +22,7 @@
 //! (`XRANGE`) after the last packet it has, handing each packet to the
 //! feed's local fan-out, and waits for the next as a resumable stream's
 //! readers do, on the notification every append publishes on the feed's
-//! channel `<prefix>:feed:{<name>}:appended` ([`wakeup`](crate::resume::wakeup)),
+//! channel `<prefix>:feed:{<name>}:appended` ([`wakeup`](crate::history::wakeup)),
 //! looking again at least every 2 s. However many subscribers a server has,
 //! it reads each packet from Redis once, and since every server's window
 //! holds the same numbered packets, a resume point is good on any of them.
@@ -38,11 +38,12 @@ use tokio::task::AbortHandle;
 use super::window::DEFAULT_WINDOW_PACKETS;
 use super::{Feed, FeedError, Shared, State};
 use crate::error::Error;
+use crate::history::Packet;
+use crate::history::append::{self, Appended, HistoryKeys, Notification, Rule};
+use crate::history::entry::{self, Entry};
 use crate::protocol::{FEED_GAP_MESSAGE, FEED_STORE_FAILED_MESSAGE, PacketKind, StreamId};
 use crate::redis_conn::RedisConnection;
-use crate::resume::append::{self, Appended, HistoryKeys, Notification, Rule};
-use crate::resume::entry::{self, Entry};
-use crate::resume::{Packet, RedisStore};
+use crate::resume::RedisStore;
 
 /// How long a reader waits for a notification before it looks again.
 const BLOCK: Duration = Duration::from_secs(2);

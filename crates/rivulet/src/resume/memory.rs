@@ -7,8 +7,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::kept::Kept;
-use super::store::{Packet, Status, Store, StoreError};
+use super::store::{Status, Store, StoreError};
+use crate::history::Packet;
+use crate::history::kept::Kept;
 use crate::protocol::StreamId;
 
 /// The default [`MemoryStore::max_packets_per_stream`].

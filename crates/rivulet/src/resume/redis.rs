@@ -11,12 +11,12 @@
 //! | `<prefix>:{<id>}:seen` | string | exists while a client is connected (grace period) |
 //!
 //! Appends run as the one Lua script every Redis history uses
-//! ([`append`](super::append): check the number, `XADD`, update `meta`,
+//! ([`append`](crate::history::append): check the number, `XADD`, update `meta`,
 //! refresh expiries, `PUBLISH`, or `SPUBLISH` on a cluster), so a packet is
 //! stored exactly once even when an append is retried. Readers use `XRANGE`
 //! and wait for the notification every append publishes on its stream's
 //! channel, `<prefix>:{<id>}:appended`, as every Redis history's readers do
-//! ([`wakeup`](super::wakeup)): a server subscribes to the channels of the
+//! ([`wakeup`](crate::history::wakeup)): a server subscribes to the channels of the
 //! streams it reads, only those; on a Redis Cluster the notification is
 //! sharded (`SPUBLISH`, `SSUBSCRIBE`), so the hash tag keeps each channel on
 //! its stream's node. A lost notification only delays a reader until its next
@@ -28,10 +28,11 @@ use std::time::Duration;
 use redis::{AsyncCommands, Script};
 use tokio::time::Instant;
 
-use super::append::{self, Appended, HistoryKeys, Notification, Rule};
-use super::entry::{self, Entry};
-use super::store::{Packet, Status, Store, StoreError};
-use super::wakeup::Wakeup;
+use super::store::{Status, Store, StoreError};
+use crate::history::Packet;
+use crate::history::append::{self, Appended, HistoryKeys, Notification, Rule};
+use crate::history::entry::{self, Entry};
+use crate::history::wakeup::Wakeup;
 
 use crate::protocol::StreamId;
 use crate::redis_conn::{RedisConfig, RedisConnection, RedisLink};

@@ -23,8 +23,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::entry;
-use super::store::Packet;
+use super::{Packet, entry};
 use crate::protocol::StreamId;
 use crate::redis_conn::RedisConnection;
 
