@@ -57,9 +57,11 @@
 #[cfg(feature = "redis")]
 pub(crate) mod append;
 #[cfg(feature = "redis")]
-pub(crate) mod entry;
+mod entry;
 pub(crate) mod kept;
 mod packet;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 #[cfg(feature = "redis")]
 pub(crate) mod wakeup;
 
