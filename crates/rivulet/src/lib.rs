@@ -42,6 +42,11 @@
 //! body (joins ready packets, writes keep-alives, cancels the handler when the
 //! client leaves) → hyper. The wire formats are specified in `docs/protocol.md`;
 //! [`decode`] reads all of them back.
+//!
+//! Resumable streams ([`resume`]: a job that outlives its connection) and
+//! live feeds ([`feed`]: one producer, many subscribers) keep their packets
+//! in one kind of [`history`], in memory or in Redis; one replay path turns
+//! its stored packets into frames in every wire format.
 
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub, missing_debug_implementations, missing_docs)]
@@ -59,10 +64,12 @@ mod config;
 pub mod decode;
 mod error;
 pub mod feed;
+pub mod history;
 pub mod metrics;
 pub mod protocol;
 #[cfg(feature = "redis")]
 pub mod redis_conn;
+mod replay;
 mod request;
 pub mod response;
 pub mod resume;

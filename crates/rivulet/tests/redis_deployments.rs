@@ -19,9 +19,10 @@ use axum::{Extension, Router};
 use rivulet::Format;
 use rivulet::decode::Event;
 use rivulet::feed::Feed;
+use rivulet::history::Packet;
 use rivulet::protocol::PacketKind;
 use rivulet::redis_conn::RedisConfig;
-use rivulet::resume::{Packet, RedisStore, Resume, Store, StreamId};
+use rivulet::resume::{RedisStore, Resume, Store, StreamId};
 use rivulet_testkit::feed::{app, follow};
 use rivulet_testkit::{
     End, PATIENCE, Reader, Reading, RedisCluster, RedisTls, counting, expected, free_port, open,

@@ -7,8 +7,9 @@
 
 use std::time::Duration;
 
+use rivulet::history::Packet;
 use rivulet::protocol::PacketKind;
-use rivulet::resume::{Packet, RedisStore, Store, StreamId};
+use rivulet::resume::{RedisStore, Store, StreamId};
 use rivulet_testkit::{PATIENCE, RedisServer, eventually, wait_for};
 
 fn packet(seq: u64, last: bool) -> Packet {

@@ -14,9 +14,10 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use rivulet::Format;
 use rivulet::decode::Event;
+use rivulet::history::Packet;
 use rivulet::protocol::PacketKind;
 use rivulet::protocol::{CANCELLED_MESSAGE, JOB_LOST_MESSAGE};
-use rivulet::resume::{Packet, RedisStore, Resume, Store, StoreError, StreamId};
+use rivulet::resume::{RedisStore, Resume, Store, StoreError, StreamId};
 use rivulet_testkit::{
     DropSignal, End, Proxy, Reading, RedisServer, cancel, counting, endless, expected, open, serve,
     wait_for,
@@ -343,7 +344,7 @@ async fn a_redis_that_goes_away_ends_the_stream_with_an_error_not_a_hang() {
 
 #[tokio::test]
 async fn an_entry_the_store_did_not_write_is_a_corrupt_entry_error() {
-    use rivulet::resume::CorruptEntry;
+    use rivulet::history::CorruptEntry;
 
     let redis = RedisServer::start();
     let store = RedisStore::connect(&redis.url()).await.unwrap();

@@ -4,8 +4,9 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use rivulet::history::Packet;
 use rivulet::protocol::PacketKind;
-use rivulet::resume::{Packet, RedisStore, Store, StreamId};
+use rivulet::resume::{RedisStore, Store, StreamId};
 
 use super::servers::{PATIENCE, cli, print_commands};
 

@@ -5,8 +5,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::part::Part;
+use crate::history::Packet;
 use crate::protocol::{CANCELLED_MESSAGE, ErrorPacket, PacketKind};
-use crate::resume::{Encoding, Packet};
+use crate::resume::Encoding;
 
 /// The response header that tells the AI SDK's client the body is a UI
 /// message stream.

@@ -237,9 +237,9 @@ mod tests {
     use super::*;
     use crate::feed::Feed;
     use crate::feed::follow::subscribe;
+    use crate::history::Packet;
     use crate::protocol::PacketKind;
     use crate::request::resume::Requested;
-    use crate::resume::Packet;
     use futures::FutureExt;
     use http_body_util::BodyExt;
 

@@ -9,10 +9,11 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
+use crate::history::Packet;
 use crate::protocol::Format;
 use crate::protocol::{ErrorPacket, SkipMarker};
 use crate::protocol::{PacketKind, StreamId};
-use crate::resume::{Packet, replay};
+use crate::replay;
 use crate::stream::encode::{self, EventId};
 
 /// `packet` in `format`, as a resumable stream's stored packet is replayed.

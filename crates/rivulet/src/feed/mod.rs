@@ -74,9 +74,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::error::Error;
+use crate::history::Packet;
 use crate::metrics;
 use crate::protocol::{PacketKind, StreamId};
-use crate::resume::Packet;
 
 pub use crate::protocol::{
     FEED_STORE_FAILED_MESSAGE, FELL_BEHIND_MESSAGE, HISTORY_LOST_MESSAGE, WINDOW_PASSED_MESSAGE,

@@ -10,7 +10,7 @@
 //! | `<prefix>:feed:{<name>}:packets` | stream | the retained window: entry id `0-<seq>`, fields `k` (its kind, `progress` or `done`), `d` (its JSON) and `t` (published, ms since the Unix epoch), as a resumable stream's packets |
 //!
 //! A publish is the append script every Redis history uses
-//! ([`append`](crate::resume::append): here it checks the epoch, takes the
+//! ([`append`](crate::history::append): here it checks the epoch, takes the
 //! next number, `XADD … MAXLEN <window>`): a Redis that lost the feed's
 //! history (restarted empty, evicted the key) refuses it
 //! ([`FeedError::Lost`]) instead of numbering it again from 1 under the old
@@ -19,11 +19,13 @@
 //! [`HISTORY_LOST_MESSAGE`](crate::protocol::HISTORY_LOST_MESSAGE) and goes
 //! on under the epoch Redis now holds (the first server to notice draws it,
 //! with an empty history). Every server runs one reader per feed: it reads
-//! (`XRANGE`) after the last packet it has, handing each packet to the
-//! feed's local fan-out, and waits for the next as a resumable stream's
-//! readers do, on the notification every append publishes on the feed's
-//! channel `<prefix>:feed:{<name>}:appended` ([`wakeup`](crate::resume::wakeup)),
-//! looking again at least every 2 s. However many subscribers a server has,
+//! after the last packet it has, handing each packet to the feed's local
+//! fan-out, and waits for the next, as a resumable stream's readers do,
+//! through the one read path of a Redis history
+//! ([`history::redis`](crate::history::redis): `XRANGE` with the epoch in
+//! the same round trip, then the notification every append publishes on the
+//! feed's channel `<prefix>:feed:{<name>}:appended`), looking again at least
+//! every 2 s. However many subscribers a server has,
 //! it reads each packet from Redis once, and since every server's window
 //! holds the same numbered packets, a resume point is good on any of them.
 
@@ -34,15 +36,17 @@ use http::StatusCode;
 use redis::Script;
 use serde_json::value::RawValue;
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use super::window::DEFAULT_WINDOW_PACKETS;
 use super::{Feed, FeedError, Shared, State};
 use crate::error::Error;
+use crate::history::Packet;
+use crate::history::append::{self, Appended, Rule};
+use crate::history::redis::{self as history, Keys, Reader};
 use crate::protocol::{FEED_GAP_MESSAGE, FEED_STORE_FAILED_MESSAGE, PacketKind, StreamId};
 use crate::redis_conn::RedisConnection;
-use crate::resume::append::{self, Appended, HistoryKeys, Notification, Rule};
-use crate::resume::entry::{self, Entry};
-use crate::resume::{Packet, RedisStore};
+use crate::resume::RedisStore;
 
 /// How long a reader waits for a notification before it looks again.
 const BLOCK: Duration = Duration::from_secs(2);
@@ -86,30 +90,18 @@ pub(super) struct Backend {
     reader: Mutex<Option<AbortHandle>>,
 }
 
-struct Keys {
-    meta: String,
-    packets: String,
-    /// Never set: the append script's lease key, which only a resumable
-    /// stream has.
-    lease: String,
-    /// The channel of the feed's append notifications.
-    appended: String,
-}
-
-impl Keys {
-    /// The epoch Redis holds for the feed, drawn now if it holds none.
-    async fn establish(&self, connection: &mut RedisConnection) -> Result<StreamId, FeedError> {
-        let epoch: String = ESTABLISH_SCRIPT
-            .key(&self.meta)
-            .key(&self.packets)
-            .arg(StreamId::random().to_string())
-            .invoke_async(connection)
-            .await
-            .map_err(backend)?;
-        epoch
-            .parse()
-            .map_err(|_| backend(format!("the feed's epoch {epoch:?} is not an id")))
-    }
+/// The epoch Redis holds for the feed at `keys`, drawn now if it holds none.
+async fn establish(connection: &mut RedisConnection, keys: &Keys) -> Result<StreamId, FeedError> {
+    let epoch: String = ESTABLISH_SCRIPT
+        .key(&keys.meta)
+        .key(&keys.packets)
+        .arg(StreamId::random().to_string())
+        .invoke_async(connection)
+        .await
+        .map_err(backend)?;
+    epoch
+        .parse()
+        .map_err(|_| backend(format!("the feed's epoch {epoch:?} is not an id")))
 }
 
 impl Drop for Backend {
@@ -142,33 +134,16 @@ impl Feed {
     /// The window kept in Redis is [`Feed::window_packets`] long; it is
     /// loaded with the default length.
     pub async fn redis(store: &RedisStore, name: &str) -> Result<Feed, FeedError> {
-        let base = format!("{}:feed:{{{name}}}", store.prefix());
-        let keys = Arc::new(Keys {
-            meta: format!("{base}:meta"),
-            packets: format!("{base}:packets"),
-            lease: format!("{base}:lease"),
-            appended: format!("{base}:appended"),
-        });
+        let keys = Arc::new(Keys::feed(store.prefix(), name));
         let mut connection = store.connection();
-        let epoch = keys.establish(&mut connection).await?;
-        let (seq, loaded): (Option<u64>, Vec<Entry>) = redis::pipe()
-            .cmd("HGET")
-            .arg(&keys.meta)
-            .arg("seq")
-            .cmd("XREVRANGE")
-            .arg(&keys.packets)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(DEFAULT_WINDOW_PACKETS)
-            .query_async(&mut connection)
+        let epoch = establish(&mut connection, &keys).await?;
+        let (seq, loaded) = history::tail(&mut connection, &keys, DEFAULT_WINDOW_PACKETS)
             .await
             .map_err(backend)?;
         let mut state = State::new(epoch);
         let packets = loaded
             .into_iter()
-            .rev()
-            .map(parse)
+            .map(|packet| packet.map_err(backend))
             .collect::<Result<Vec<_>, _>>()?;
         let last = match packets.first() {
             Some(first) => first.seq - 1,
@@ -214,20 +189,18 @@ impl Backend {
         window: usize,
     ) -> Result<u64, FeedError> {
         let mut connection = self.connection.clone();
-        let keys = HistoryKeys {
-            meta: &self.keys.meta,
-            packets: &self.keys.packets,
-            lease: &self.keys.lease,
-        };
         let packet = Packet::new(0, kind, json);
         let rule = Rule::Next(epoch);
-        let notify = Notification {
-            command: self.publish,
-            channel: &self.keys.appended,
-        };
-        let appended = append::append(&mut connection, &keys, &packet, rule, window, Some(notify))
-            .await
-            .map_err(backend)?;
+        let appended = append::append(
+            &mut connection,
+            &self.keys,
+            &packet,
+            rule,
+            window,
+            self.publish,
+        )
+        .await
+        .map_err(backend)?;
         match appended {
             Appended::Stored(seq) => Ok(seq),
             Appended::Refused => Err(FeedError::Closed),
@@ -235,11 +208,6 @@ impl Backend {
             other => Err(backend(format!("unexpected answer {other:?}"))),
         }
     }
-}
-
-/// A feed's packet from its entry in Redis.
-fn parse(entry: Entry) -> Result<Packet, FeedError> {
-    entry::decode(entry).map_err(backend)
 }
 
 /// Follows the feed's stream in Redis from packet `last` on, delivering
@@ -307,55 +275,36 @@ async fn follow(
             tracing::warn!(feed = %keys.packets, delivered = *last, "Redis lost packets of the feed this server delivered");
         }
     }
-    let (notify, subscribed) = store.wakeup().waiter(&keys.appended);
-    if let Some(subscribed) = subscribed {
-        // Subscribed before the first look, so no append after it goes
-        // unnoticed.
-        let _ = tokio::time::timeout(BLOCK, subscribed).await;
-    }
+    let mut reader = Reader::start(store.wakeup(), keys, Instant::now() + BLOCK).await;
     loop {
-        // Registered before looking, so an append between the look and the
-        // wait still wakes this reader.
-        let mut appended = std::pin::pin!(notify.notified());
-        appended.as_mut().enable();
-        // The epoch is read before the packets: packets of a history begun
-        // anew are never taken for the old one's.
-        let (epoch, entries): (Option<String>, Vec<Entry>) = redis::pipe()
-            .cmd("HGET")
-            .arg(&keys.meta)
-            .arg("epoch")
-            .cmd("XRANGE")
-            .arg(&keys.packets)
-            .arg(format!("0-{}", *last + 1))
-            .arg("+")
-            .arg("COUNT")
-            .arg(BATCH)
-            .query_async(connection)
-            .await
-            .map_err(backend)?;
+        let following = match feed.upgrade() {
+            Some(shared) => shared.lock().epoch,
+            None => return Ok(()),
+        };
+        let look = reader.look_under(connection, following, *last, BATCH).await;
+        let entries = look.map_err(backend)?;
         *failures = 0;
         let Some(shared) = feed.upgrade() else {
             return Ok(());
         };
-        let following = shared.lock().epoch;
-        if epoch.as_deref().and_then(|e| e.parse().ok()) != Some(following) {
+        let Some(entries) = entries else {
             // Redis lost the history this server follows: say so to every
             // subscriber, and go on with the one Redis holds now.
-            let epoch = keys.establish(connection).await?;
+            let epoch = establish(connection, keys).await?;
             tracing::error!(feed = %keys.packets, lost = %following, epoch = %epoch, "the feed's history in Redis was lost: going on under a new epoch");
             let mut state = shared.lock();
             state.unavailable = None;
             state.lose(epoch);
             *last = 0;
             continue;
-        }
+        };
         // The lock is held while packets are delivered, not while waiting.
         let more = {
             let more = entries.len() >= BATCH;
             let mut state = shared.lock();
             state.unavailable = None;
-            for entry in entries {
-                let packet = match parse(entry) {
+            for packet in entries {
+                let packet = match packet {
                     Ok(packet) => packet,
                     Err(e) => {
                         tracing::error!(feed = %keys.packets, error = %e, "a feed entry is not valid");
@@ -384,7 +333,7 @@ async fn follow(
         drop(shared);
         if !more {
             // Bounded: a lost notification delays the next look, never stops it.
-            let _ = tokio::time::timeout(BLOCK, appended).await;
+            reader.appended(Instant::now() + BLOCK).await;
         }
     }
 }

@@ -106,8 +106,8 @@ impl Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::Packet;
     use crate::protocol::{PacketKind, StreamId};
-    use crate::resume::Packet;
 
     fn packet(seq: u64, text: &str) -> Arc<Encoded> {
         let json = serde_json::value::to_raw_value(text).unwrap();

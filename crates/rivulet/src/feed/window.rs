@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::resume::Packet;
-use crate::resume::kept::Kept;
+use crate::history::Packet;
+use crate::history::kept::Kept;
 
 /// The default [`Feed::window_packets`](super::Feed::window_packets).
 pub const DEFAULT_WINDOW_PACKETS: usize = 1000;

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::HeaderMap;
 
-use super::store::Packet;
+use crate::history::Packet;
 
 /// Writes a resumable stream's stored packets in an SSE dialect other than
 /// Rivulet's own, such as the AI SDK's UI message stream
@@ -20,8 +20,9 @@ use super::store::Packet;
 ///
 /// ```
 /// use bytes::Bytes;
+/// use rivulet::history::Packet;
 /// use rivulet::protocol::PacketKind;
-/// use rivulet::resume::{Encoding, Packet};
+/// use rivulet::resume::Encoding;
 ///
 /// /// Every packet's JSON as a bare `data:` line.
 /// struct DataOnly;

@@ -2,13 +2,14 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::kept::Kept;
-use super::store::{Packet, Status, Store, StoreError};
+use super::store::{Status, Store, StoreError};
+use crate::history::Packet;
+use crate::history::kept::Kept;
 use crate::protocol::StreamId;
 
 /// The default [`MemoryStore::max_packets_per_stream`].
@@ -30,8 +31,9 @@ const IN_USE_LOOKED_AT: usize = 64;
 /// stream must reach the process that runs it). Cheap to clone; clones share
 /// the streams.
 ///
-/// Bounded three ways, evicting the oldest first: packets per stream, bytes of
-/// packets in total, and streams. The stream bound never evicts a stream
+/// Bounded four ways, evicting the oldest first: packets per stream, bytes of
+/// packets in total, age (when [`max_age`](Self::max_age) is set), and
+/// streams. The stream bound never evicts a stream
 /// whose producer runs (so none that a client reads live): when every stream
 /// kept runs, a new one is refused with [`StoreError::Full`] (`503` and
 /// `Retry-After`). A client that resumes behind what is still
@@ -42,9 +44,12 @@ const IN_USE_LOOKED_AT: usize = 64;
 /// ```
 /// use rivulet::resume::{MemoryStore, Resume};
 ///
+/// use std::time::Duration;
+///
 /// let store = MemoryStore::new()
 ///     .max_packets_per_stream(1_000)
 ///     .max_bytes(16 * 1024 * 1024)
+///     .max_age(Duration::from_secs(15 * 60))
 ///     .max_streams(500);
 /// let resume = Resume::new(store);
 /// # let _ = resume;
@@ -65,6 +70,8 @@ impl std::fmt::Debug for MemoryStore {
 struct Bounds {
     per_stream: usize,
     bytes: usize,
+    /// How long after it was sent a packet is kept; `None`: no time bound.
+    age: Option<Duration>,
     streams: usize,
 }
 
@@ -105,6 +112,14 @@ impl Entry {
     fn expires_at(&self) -> Instant {
         self.finished_at.unwrap_or(self.lease_until) + self.ttl
     }
+
+    /// Lets the packets sent before `oldest` go: how many went, and their
+    /// bytes.
+    fn drop_sent_before(&mut self, oldest: SystemTime) -> (usize, usize) {
+        let (packets, bytes) = (self.packets.len(), self.packets.bytes());
+        self.packets.drop_sent_before(oldest);
+        (packets - self.packets.len(), bytes - self.packets.bytes())
+    }
 }
 
 impl Default for MemoryStore {
@@ -121,6 +136,7 @@ impl MemoryStore {
             bounds: Bounds {
                 per_stream: DEFAULT_MAX_PACKETS_PER_STREAM,
                 bytes: DEFAULT_MAX_BYTES,
+                age: None,
                 streams: DEFAULT_MAX_STREAMS,
             },
         }
@@ -136,6 +152,18 @@ impl MemoryStore {
     /// counts its JSON and a small overhead).
     pub fn max_bytes(mut self, bytes: usize) -> Self {
         self.bounds.bytes = bytes;
+        self
+    }
+
+    /// Keeps each packet at most `age` after it was sent (default: no time
+    /// bound, only [`max_packets_per_stream`](Self::max_packets_per_stream)
+    /// and [`max_bytes`](Self::max_bytes)), as
+    /// [`Feed::window_duration`](crate::feed::Feed::window_duration) does for
+    /// a feed's window. A client resuming from before the oldest packet kept
+    /// gets the same answer as for the other bounds: `410 Gone`
+    /// ([`StoreError::Evicted`] from [`Store::read`]).
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.bounds.age = Some(age);
         self
     }
 
@@ -169,6 +197,7 @@ impl MemoryStore {
         allowed: impl FnOnce(&Entry) -> bool,
     ) -> Result<bool, StoreError> {
         let now = Instant::now();
+        let oldest = self.oldest_kept();
         let mut inner = self.lock();
         let entry = inner.entry(stream)?;
         if packet.seq <= entry.packets.last() {
@@ -195,10 +224,23 @@ impl MemoryStore {
         if overflow {
             inner.drop_oldest(stream);
         }
+        if let Some(oldest) = oldest {
+            inner.drop_sent_before(Some(stream), oldest);
+        }
         inner.evict_bytes(self.bounds.bytes);
         drop(inner);
         appended.notify_waiters();
         Ok(true)
+    }
+
+    /// The time before which packets are let go, when there is an age bound.
+    fn oldest_kept(&self) -> Option<SystemTime> {
+        let age = self.bounds.age?;
+        Some(
+            SystemTime::now()
+                .checked_sub(age)
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -217,8 +259,9 @@ impl Inner {
         }
     }
 
-    /// Removes expired streams, at most once a second.
-    fn sweep(&mut self, now: Instant) {
+    /// Removes expired streams and lets the packets older than `oldest` go,
+    /// at most once a second.
+    fn sweep(&mut self, now: Instant, oldest: Option<SystemTime>) {
         if self
             .last_sweep
             .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
@@ -236,6 +279,33 @@ impl Inner {
             self.remove(id);
         }
         self.created.retain(|id| self.streams.contains_key(id));
+        if let Some(oldest) = oldest {
+            self.drop_sent_before(None, oldest);
+        }
+    }
+
+    /// Lets the packets sent before `oldest` go, of `stream` or of every
+    /// stream.
+    fn drop_sent_before(&mut self, stream: Option<StreamId>, oldest: SystemTime) {
+        let (mut packets, mut bytes) = (0, 0);
+        let mut let_go = |entry: &mut Entry| {
+            let (p, b) = entry.drop_sent_before(oldest);
+            packets += p;
+            bytes += b;
+        };
+        match stream {
+            Some(stream) => self
+                .streams
+                .get_mut(&stream)
+                .into_iter()
+                .for_each(&mut let_go),
+            None => self.streams.values_mut().for_each(&mut let_go),
+        }
+        if packets > 0 {
+            self.live_packets -= packets;
+            self.bytes -= bytes;
+            self.compact();
+        }
     }
 
     fn remove(&mut self, stream: StreamId) -> Option<Entry> {
@@ -311,8 +381,9 @@ impl Store for MemoryStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let now = Instant::now();
+        let oldest = self.oldest_kept();
         let mut inner = self.lock();
-        inner.sweep(now);
+        inner.sweep(now, oldest);
         if let Some(entry) = inner.streams.get(&stream) {
             if !entry.finished && entry.lease_until > now {
                 return Err(StoreError::Exists);
@@ -383,8 +454,9 @@ impl Store for MemoryStore {
 
     async fn status(&self, stream: StreamId) -> Result<Option<Status>, StoreError> {
         let now = Instant::now();
+        let oldest = self.oldest_kept();
         let mut inner = self.lock();
-        inner.sweep(now);
+        inner.sweep(now, oldest);
         let entry = match inner.entry(stream) {
             Ok(entry) => entry,
             Err(StoreError::Unknown) => return Ok(None),
@@ -440,7 +512,11 @@ impl Store for MemoryStore {
         let deadline = Instant::now() + wait;
         loop {
             let appended = {
+                let oldest = self.oldest_kept();
                 let mut inner = self.lock();
+                if let Some(oldest) = oldest {
+                    inner.drop_sent_before(Some(stream), oldest);
+                }
                 let entry = inner.entry(stream)?;
                 let packets: Vec<Packet> = match entry.packets.after(after) {
                     Ok(kept) => kept.take(limit.max(1)).cloned().collect(),
@@ -574,6 +650,53 @@ mod tests {
             Err(StoreError::Evicted { first_kept: 3 }) => {}
             other => panic!("expected eviction, got {other:?}"),
         }
+    }
+
+    /// Packets older than the age bound go, and a reader that asks for one
+    /// hears so as for the other bounds. Times are given, not waited for.
+    #[tokio::test]
+    async fn the_age_bound_lets_old_packets_go() {
+        let store = MemoryStore::new().max_age(Duration::from_secs(60));
+        let id = StreamId::random();
+        store.create(id, None, LEASE, TTL).await.unwrap();
+        let now = SystemTime::now();
+        let sent = |seq: u64, ago: u64, last: bool| Packet {
+            at: now - Duration::from_secs(ago),
+            ..packet(seq, last)
+        };
+        store.append(id, sent(1, 600, false)).await.unwrap();
+        store.append(id, sent(2, 120, false)).await.unwrap();
+        store.append(id, sent(3, 30, false)).await.unwrap();
+        store.append(id, sent(4, 0, true)).await.unwrap();
+        let kept = store.read(id, 2, 10, Duration::ZERO).await.unwrap();
+        assert_eq!(kept.iter().map(|p| p.seq).collect::<Vec<_>>(), [3, 4]);
+        for after in [0, 1] {
+            match store.read(id, after, 10, Duration::ZERO).await {
+                Err(StoreError::Evicted { first_kept: 3 }) => {}
+                other => panic!("expected eviction, got {other:?}"),
+            }
+        }
+        // What went is no longer counted against the bytes bound.
+        let one = Kept::size(&packet(3, false));
+        assert_eq!(store.bytes(), 2 * one);
+        // The stream itself stays: it finished, and its end is known.
+        let status = store.status(id).await.unwrap().unwrap();
+        assert_eq!((status.last, status.finished), (4, true));
+    }
+
+    /// Without an age bound, old packets stay.
+    #[tokio::test]
+    async fn without_an_age_bound_old_packets_stay() {
+        let store = MemoryStore::new();
+        let id = StreamId::random();
+        store.create(id, None, LEASE, TTL).await.unwrap();
+        let old = Packet {
+            at: SystemTime::UNIX_EPOCH,
+            ..packet(1, false)
+        };
+        store.append(id, old).await.unwrap();
+        let kept = store.read(id, 0, 10, Duration::ZERO).await.unwrap();
+        assert_eq!(kept, [packet(1, false)]);
     }
 
     #[tokio::test]

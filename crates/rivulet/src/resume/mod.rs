@@ -69,30 +69,21 @@
 //!
 //! The wire side is specified in `docs/protocol.md` ("Resumable streams").
 
-#[cfg(feature = "redis")]
-pub(crate) mod append;
+mod connection;
 mod encoding;
-#[cfg(feature = "redis")]
-pub(crate) mod entry;
-pub(crate) mod kept;
 mod memory;
 mod producer;
 #[cfg(feature = "redis")]
 mod redis;
-pub(crate) mod replay;
 mod request;
 mod resumable;
 mod settings;
 mod store;
-#[cfg(feature = "redis")]
-pub(crate) mod wakeup;
 
 pub use crate::protocol::{
     InvalidId, LAST_EVENT_ID_PARAM, ResumePoint, STREAM_ID_HEADER, StreamId,
 };
 pub use encoding::Encoding;
-#[cfg(feature = "redis")]
-pub use entry::CorruptEntry;
 pub use memory::{
     DEFAULT_MAX_BYTES, DEFAULT_MAX_PACKETS_PER_STREAM, DEFAULT_MAX_STREAMS, MemoryStore,
 };
@@ -101,6 +92,6 @@ pub use redis::RedisStore;
 pub use request::ResumeRequest;
 pub use resumable::Resumable;
 pub use settings::{DEFAULT_LEASE, DEFAULT_RECONNECT_GRACE, DEFAULT_TTL, Resume};
-pub use store::{Packet, Status, Store, StoreError};
+pub use store::{Status, Store, StoreError};
 
 use settings::Settings;

@@ -9,8 +9,9 @@ use http::StatusCode;
 use tokio::time::{Instant, interval_at};
 
 use super::Settings;
-use super::store::{Packet, StoreError};
+use super::store::StoreError;
 use crate::error::Error;
+use crate::history::Packet;
 use crate::protocol::StreamId;
 use crate::protocol::{CANCELLED_MESSAGE, ENDED_UNEXPECTEDLY_MESSAGE, HISTORY_LOST_MESSAGE};
 use crate::stream::Job;

@@ -11,13 +11,15 @@
 //! | `<prefix>:{<id>}:seen` | string | exists while a client is connected (grace period) |
 //!
 //! Appends run as the one Lua script every Redis history uses
-//! ([`append`](super::append): check the number, `XADD`, update `meta`,
+//! ([`append`](crate::history::append): check the number, `XADD`, update `meta`,
 //! refresh expiries, `PUBLISH`, or `SPUBLISH` on a cluster), so a packet is
-//! stored exactly once even when an append is retried. Readers use `XRANGE`
-//! and wait for the notification every append publishes on its stream's
-//! channel, `<prefix>:{<id>}:appended`, as every Redis history's readers do
-//! ([`wakeup`](super::wakeup)): a server subscribes to the channels of the
-//! streams it reads, only those; on a Redis Cluster the notification is
+//! stored exactly once even when an append is retried. Readers read through
+//! the one read path of every Redis history, a feed's too
+//! ([`history::redis`](crate::history::redis)): `XRANGE` after the packet
+//! they have, then the notification every append publishes on its stream's
+//! channel, `<prefix>:{<id>}:appended` ([`wakeup`](crate::history::wakeup)):
+//! a server subscribes to the channels of the streams it reads, only those;
+//! on a Redis Cluster the notification is
 //! sharded (`SPUBLISH`, `SSUBSCRIBE`), so the hash tag keeps each channel on
 //! its stream's node. A lost notification only delays a reader until its next
 //! look.
@@ -28,10 +30,11 @@ use std::time::Duration;
 use redis::{AsyncCommands, Script};
 use tokio::time::Instant;
 
-use super::append::{self, Appended, HistoryKeys, Notification, Rule};
-use super::entry::{self, Entry};
-use super::store::{Packet, Status, Store, StoreError};
-use super::wakeup::Wakeup;
+use super::store::{Status, Store, StoreError};
+use crate::history::Packet;
+use crate::history::append::{self, Appended, Rule};
+use crate::history::redis::{Keys, Reader};
+use crate::history::wakeup::Wakeup;
 
 use crate::protocol::StreamId;
 use crate::redis_conn::{RedisConfig, RedisConnection, RedisLink};
@@ -104,7 +107,7 @@ static CANCEL_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(CANCEL));
 pub struct RedisStore {
     link: RedisLink,
     connection: RedisConnection,
-    keys: Arc<Keys>,
+    prefix: Arc<str>,
     max_packets: usize,
     wakeup: Arc<Wakeup>,
 }
@@ -115,16 +118,6 @@ impl std::fmt::Debug for RedisStore {
             .field("redis", &format_args!("{}", self.link))
             .field("max_packets", &self.max_packets)
             .finish_non_exhaustive()
-    }
-}
-
-struct Keys {
-    prefix: String,
-}
-
-impl Keys {
-    fn of(&self, stream: StreamId, what: &str) -> String {
-        format!("{}:{{{stream}}}:{what}", self.prefix)
     }
 }
 
@@ -162,14 +155,11 @@ impl RedisStore {
             .commands()
             .await
             .map_err(|e| backend(config.error(&e)))?;
-        let keys = Arc::new(Keys {
-            prefix: prefix.to_owned(),
-        });
         let wakeup = Wakeup::start(link.clone());
         Ok(RedisStore {
             link,
             connection,
-            keys,
+            prefix: prefix.into(),
             max_packets: DEFAULT_REDIS_MAX_PACKETS_PER_STREAM,
             wakeup,
         })
@@ -200,13 +190,18 @@ impl RedisStore {
 
     /// The prefix of every key.
     pub(crate) fn prefix(&self) -> &str {
-        &self.keys.prefix
+        &self.prefix
     }
 
     /// Keeps at most the last `packets` packets of each stream (at least 1).
     pub fn max_packets_per_stream(mut self, packets: usize) -> Self {
         self.max_packets = packets.max(1);
         self
+    }
+
+    /// The keys of `stream`.
+    fn keys(&self, stream: StreamId) -> Keys {
+        Keys::stream(&self.prefix, stream)
     }
 
     /// Runs the append script, which notifies the stream's readers.
@@ -217,52 +212,33 @@ impl RedisStore {
         rule: Rule,
     ) -> Result<Appended, StoreError> {
         let mut connection = self.connection.clone();
-        let (meta, packets, lease) = (
-            self.keys.of(stream, "meta"),
-            self.keys.of(stream, "packets"),
-            self.keys.of(stream, "lease"),
-        );
-        let keys = HistoryKeys {
-            meta: &meta,
-            packets: &packets,
-            lease: &lease,
-        };
-        let channel = self.keys.of(stream, "appended");
-        let notify = Notification {
-            command: self.link.publish_command(),
-            channel: &channel,
-        };
+        let keys = self.keys(stream);
+        let publish = self.link.publish_command();
         append::append(
             &mut connection,
             &keys,
             packet,
             rule,
             self.max_packets,
-            Some(notify),
+            publish,
         )
         .await
         .map_err(backend)
     }
 
+    /// A look at the packets of `stream` after `after`.
     async fn range(
         &self,
-        stream: StreamId,
+        reader: &mut Reader<'_>,
         after: u64,
         limit: usize,
     ) -> Result<Vec<Packet>, StoreError> {
         let mut connection = self.connection.clone();
-        let entries: Vec<Entry> = redis::cmd("XRANGE")
-            .arg(self.keys.of(stream, "packets"))
-            .arg(format!("0-{}", after + 1))
-            .arg("+")
-            .arg("COUNT")
-            .arg(limit.max(1))
-            .query_async(&mut connection)
+        let packets = reader
+            .look(&mut connection, after, limit)
             .await
-            .map_err(backend)?;
-        let packets = entries
+            .map_err(backend)?
             .into_iter()
-            .map(entry::decode)
             .collect::<Result<Vec<_>, _>>()
             .map_err(backend)?;
         if let Some(first) = packets.first()
@@ -295,11 +271,12 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
+        let keys = self.keys(stream);
         let created: i64 = CREATE_SCRIPT
-            .key(self.keys.of(stream, "meta"))
-            .key(self.keys.of(stream, "packets"))
-            .key(self.keys.of(stream, "lease"))
-            .key(self.keys.of(stream, "seen"))
+            .key(&keys.meta)
+            .key(&keys.packets)
+            .key(&keys.lease)
+            .key(keys.other("seen"))
             .arg(millis(ttl))
             .arg(millis(lease))
             .arg(u8::from(owner.is_some()))
@@ -323,10 +300,11 @@ impl Store for RedisStore {
 
     async fn renew(&self, stream: StreamId, lease: Duration) -> Result<(), StoreError> {
         let mut connection = self.connection.clone();
+        let keys = self.keys(stream);
         let _: i64 = RENEW_SCRIPT
-            .key(self.keys.of(stream, "meta"))
-            .key(self.keys.of(stream, "packets"))
-            .key(self.keys.of(stream, "lease"))
+            .key(&keys.meta)
+            .key(&keys.packets)
+            .key(&keys.lease)
             .arg(millis(lease))
             .invoke_async(&mut connection)
             .await
@@ -336,9 +314,10 @@ impl Store for RedisStore {
 
     async fn cancel(&self, stream: StreamId) -> Result<bool, StoreError> {
         let mut connection = self.connection.clone();
+        let keys = self.keys(stream);
         let marked: i64 = CANCEL_SCRIPT
-            .key(self.keys.of(stream, "meta"))
-            .key(self.keys.of(stream, "lease"))
+            .key(&keys.meta)
+            .key(&keys.lease)
             .invoke_async(&mut connection)
             .await
             .map_err(backend)?;
@@ -362,7 +341,7 @@ impl Store for RedisStore {
         let options =
             redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(millis(grace)));
         let () = connection
-            .set_options(self.keys.of(stream, "seen"), "1", options)
+            .set_options(self.keys(stream).other("seen"), "1", options)
             .await
             .map_err(backend)?;
         Ok(())
@@ -370,17 +349,18 @@ impl Store for RedisStore {
 
     async fn status(&self, stream: StreamId) -> Result<Option<Status>, StoreError> {
         let mut connection = self.connection.clone();
+        let keys = self.keys(stream);
         type Meta = (Option<String>, Option<u64>, Option<String>, Option<String>);
         let ((owner, last, finished, cancelled), producer_alive, watched): (Meta, bool, bool) =
             redis::pipe()
                 .cmd("HMGET")
-                .arg(self.keys.of(stream, "meta"))
+                .arg(&keys.meta)
                 .arg("owner")
                 .arg("seq")
                 .arg("finished")
                 .arg("cancelled")
-                .exists(self.keys.of(stream, "lease"))
-                .exists(self.keys.of(stream, "seen"))
+                .exists(&keys.lease)
+                .exists(keys.other("seen"))
                 .query_async(&mut connection)
                 .await
                 .map_err(backend)?;
@@ -405,23 +385,15 @@ impl Store for RedisStore {
         wait: Duration,
     ) -> Result<Vec<Packet>, StoreError> {
         let deadline = Instant::now() + wait;
-        let (notify, subscribed) = self.wakeup.waiter(&self.keys.of(stream, "appended"));
-        if let Some(subscribed) = subscribed {
-            // A first read of this stream here: the channel is subscribed
-            // before the first look, so no append after it goes unnoticed.
-            let _ = tokio::time::timeout_at(deadline, subscribed).await;
-        }
+        let keys = self.keys(stream);
+        let mut reader = Reader::start(&self.wakeup, &keys, deadline).await;
         loop {
-            // Registered before looking, so an append between the look and the
-            // wait still wakes this reader.
-            let mut appended = std::pin::pin!(notify.notified());
-            appended.as_mut().enable();
-            let packets = self.range(stream, after, limit).await?;
+            let packets = self.range(&mut reader, after, limit).await?;
             if !packets.is_empty() || Instant::now() >= deadline {
                 return Ok(packets);
             }
-            if tokio::time::timeout_at(deadline, appended).await.is_err() {
-                return self.range(stream, after, limit).await;
+            if !reader.appended(deadline).await {
+                return self.range(&mut reader, after, limit).await;
             }
         }
     }

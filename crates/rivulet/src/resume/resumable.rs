@@ -8,12 +8,12 @@ use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 
 use super::Settings;
+use super::connection::Writing;
 use super::encoding::{Dialect, Encoding};
-use super::replay::Writing;
 use super::request::ResumeRequest;
 use super::settings::Resume;
 use super::store::StoreError;
-use super::{producer, replay};
+use super::{connection, producer};
 use crate::error::Error;
 use crate::error::refusal::retry_later;
 use crate::metrics::ActiveStream;
@@ -213,13 +213,13 @@ impl Resumable {
                 }
                 // The job holds the stream's slot and is counted; its first
                 // connection shares them.
-                let connection = replay::Connection {
+                let connection = connection::Connection {
                     writing,
                     timing,
                     shutdown,
                     held: None,
                 };
-                return replay::respond(&settings, id, 0, connection).await;
+                return connection::respond(&settings, id, 0, connection).await;
             }
         };
         let status = match settings.store.status(point.stream).await {
@@ -262,13 +262,13 @@ impl Resumable {
             Ok(slot) => slot,
             Err(refused) => return *refused,
         };
-        let connection = replay::Connection {
+        let connection = connection::Connection {
             writing,
             timing,
             shutdown,
             held: Some((slot, ActiveStream::start())),
         };
-        replay::respond(&settings, point.stream, after, connection).await
+        connection::respond(&settings, point.stream, after, connection).await
     }
 }
 

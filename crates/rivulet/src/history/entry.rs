@@ -1,16 +1,16 @@
 //! The one codec of a stored packet in a Redis stream, used by resumable
 //! streams and feeds alike: entry id `0-<seq>`, fields `k` (the packet's kind),
 //! `d` (its JSON) and `t` (when it was sent, ms since the Unix epoch; an
-//! entry without it counts as sent at the Unix epoch). An entry that is not one is a typed [`CorruptEntry`], never a
-//! string.
+//! entry without it counts as sent at the Unix epoch). An entry that is not one is a typed
+//! [`CorruptEntry`], never a string.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::value::RawValue;
 
+use super::Packet;
 use crate::protocol::PacketKind;
-use crate::resume::Packet;
 
 /// A stream entry as Redis answers `XRANGE` and `XREVRANGE`: its id
 /// and its fields.
@@ -23,7 +23,7 @@ pub(crate) type Entry = (String, Vec<(String, String)>);
 /// for a feed).
 ///
 /// ```
-/// use rivulet::resume::CorruptEntry;
+/// use rivulet::history::CorruptEntry;
 ///
 /// let e = CorruptEntry::NotAPacket { id: "0-3".into() };
 /// assert_eq!(e.to_string(), "stream entry 0-3 is not a packet");

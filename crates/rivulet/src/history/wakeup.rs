@@ -41,7 +41,7 @@ pub(crate) struct Wakeup {
     subscribe: mpsc::UnboundedSender<(String, oneshot::Sender<()>)>,
     task: Mutex<Option<AbortHandle>>,
     /// Notifications received, for
-    /// [`RedisStore::notifications_received`](super::RedisStore::notifications_received).
+    /// [`RedisStore::notifications_received`](crate::resume::RedisStore::notifications_received).
     received: AtomicU64,
 }
 

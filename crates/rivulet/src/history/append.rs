@@ -5,7 +5,8 @@
 //! that a packet is stored exactly once even when an append is retried.
 //!
 //! A history is two keys under one hash tag (so that a Redis Cluster keeps
-//! them together), and a third that only a resumable stream sets:
+//! them together), and a third that only a resumable stream sets
+//! ([`Keys`]):
 //!
 //! | key | type | fields the append reads and writes |
 //! |-----|------|------------------------------------|
@@ -23,8 +24,8 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::entry;
-use super::store::Packet;
+use super::redis::Keys;
+use super::{Packet, entry};
 use crate::protocol::StreamId;
 use crate::redis_conn::RedisConnection;
 
@@ -68,15 +69,6 @@ return seq
 
 static APPEND_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(APPEND));
 
-/// The keys of one history.
-pub(crate) struct HistoryKeys<'a> {
-    pub(crate) meta: &'a str,
-    pub(crate) packets: &'a str,
-    /// A resumable stream's lease; for a feed, a key under the same hash tag
-    /// that is never set.
-    pub(crate) lease: &'a str,
-}
-
 /// Where the packet may go.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Rule {
@@ -109,33 +101,26 @@ pub(crate) enum Appended {
     OtherEpoch,
 }
 
-/// The notification an append publishes for the readers that wait on it
-/// ([`wakeup`](super::wakeup)).
-pub(crate) struct Notification<'a> {
-    /// `PUBLISH`, or `SPUBLISH` on a cluster.
-    pub(crate) command: &'a str,
-    /// The history's channel; the payload is its name.
-    pub(crate) channel: &'a str,
-}
-
 /// Appends `packet` to the history at `keys`, keeping at most `max_packets`,
-/// and publishes `notify` when it was stored.
+/// and when it was stored notifies the readers that wait on it
+/// ([`wakeup`](super::wakeup)) with `publish` (`PUBLISH`, or `SPUBLISH` on a
+/// cluster) on the history's channel.
 pub(crate) async fn append(
     connection: &mut RedisConnection,
-    keys: &HistoryKeys<'_>,
+    keys: &Keys,
     packet: &Packet,
     rule: Rule,
     max_packets: usize,
-    notify: Option<Notification<'_>>,
+    publish: &str,
 ) -> redis::RedisResult<Appended> {
     let (seq, epoch) = match rule {
         Rule::Numbered | Rule::Lost => (packet.seq, String::new()),
         Rule::Next(epoch) => (0, epoch.to_string()),
     };
     let answer: i64 = APPEND_SCRIPT
-        .key(keys.meta)
-        .key(keys.packets)
-        .key(keys.lease)
+        .key(&keys.meta)
+        .key(&keys.packets)
+        .key(&keys.lease)
         .arg(seq)
         .arg(packet.kind.name())
         .arg(packet.data.get())
@@ -143,8 +128,8 @@ pub(crate) async fn append(
         .arg(max_packets.max(1))
         .arg(epoch)
         .arg(u8::from(matches!(rule, Rule::Lost)))
-        .arg(notify.as_ref().map_or("", |n| n.command))
-        .arg(notify.as_ref().map_or("", |n| n.channel))
+        .arg(publish)
+        .arg(&keys.appended)
         .invoke_async(connection)
         .await?;
     Ok(match answer {

@@ -1,5 +1,5 @@
 //! [`Kept`]: the packets one history keeps in memory, for resumable streams
-//! and feeds alike: a [`MemoryStore`](super::MemoryStore)'s stream, a feed's
+//! and feeds alike: a [`MemoryStore`](crate::resume::MemoryStore)'s stream, a feed's
 //! window. Each bounds it in its own terms (packets, bytes, age) by letting
 //! the oldest go; what is kept is always a run of numbers without gaps,
 //! ending at the last packet stored, and its size in bytes is counted as it
@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::time::SystemTime;
 
-use super::store::Packet;
+use super::Packet;
 
 /// What one kept packet costs besides its JSON: the bookkeeping around it.
 const PACKET_OVERHEAD: usize = 64;
