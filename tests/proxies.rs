@@ -61,8 +61,23 @@ fn certificate(dir: &Path) -> String {
     cert
 }
 
-/// Starts `kind` in front of `upstream` and waits until it listens.
+/// Starts `kind` in front of `upstream` and waits until it listens. The
+/// port is picked free but bound by the proxy later, so another process on
+/// the machine may take it in between: the proxy then starts again on
+/// another.
 async fn proxy(kind: Kind, upstream: SocketAddr) -> Proxy {
+    for _ in 0..4 {
+        if let Some(proxy) = start(kind, upstream).await {
+            return proxy;
+        }
+    }
+    start(kind, upstream)
+        .await
+        .unwrap_or_else(|| panic!("{kind:?} found no free port in five tries"))
+}
+
+/// [`proxy`] on one port; `None` when the port was taken meanwhile.
+async fn start(kind: Kind, upstream: SocketAddr) -> Option<Proxy> {
     let dir = std::env::temp_dir().join(format!(
         "rivulet-{kind:?}-{}-{:x}",
         std::process::id(),
@@ -121,6 +136,9 @@ async fn proxy(kind: Kind, upstream: SocketAddr) -> Proxy {
     {
         if let Ok(Some(status)) = proxy.child.try_wait() {
             let log = std::fs::read_to_string(proxy.dir.join("error.log")).unwrap_or_default();
+            if log.contains("Address already in use") {
+                return None;
+            }
             panic!("{kind:?} exited: {status}\n{log}");
         }
         assert!(
@@ -129,7 +147,7 @@ async fn proxy(kind: Kind, upstream: SocketAddr) -> Proxy {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    proxy
+    Some(proxy)
 }
 
 impl Proxy {
