@@ -88,15 +88,7 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::PacketKind;
-
-    fn packet(seq: u64, at: SystemTime) -> Packet {
-        let data = serde_json::value::to_raw_value(&seq).unwrap();
-        Packet {
-            at,
-            ..Packet::new(seq, PacketKind::Progress, data)
-        }
-    }
+    use crate::history::kept::packet_at as packet;
 
     fn seqs(window: &mut Window, after: u64) -> Result<Vec<u64>, Beyond> {
         window

@@ -106,19 +106,22 @@ impl Kept {
     }
 }
 
+/// A progress packet numbered `seq`, sent at `at`, whose JSON is its number:
+/// for the tests of every history kept in memory.
+#[cfg(test)]
+pub(crate) fn packet_at(seq: u64, at: SystemTime) -> Packet {
+    let data = serde_json::value::to_raw_value(&seq).unwrap();
+    Packet {
+        at,
+        ..Packet::new(seq, crate::protocol::PacketKind::Progress, data)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::packet_at as packet;
     use super::*;
-    use crate::protocol::PacketKind;
     use std::time::Duration;
-
-    fn packet(seq: u64, at: SystemTime) -> Packet {
-        let data = serde_json::value::to_raw_value(&seq).unwrap();
-        Packet {
-            at,
-            ..Packet::new(seq, PacketKind::Progress, data)
-        }
-    }
 
     fn seqs(kept: &Kept, after: u64) -> Result<Vec<u64>, Gone> {
         kept.after(after).map(|p| p.map(|p| p.seq).collect())

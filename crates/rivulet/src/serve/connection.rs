@@ -326,6 +326,7 @@ mod tests {
         let slot = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
         let task = serve(server, peer, Router::new(), builders, stop, slot);
         let task = std::mem::size_of_val(&task);
+        eprintln!("{task} bytes serving a {hyper}-byte connection");
         assert!(
             task <= hyper + 640,
             "{task} bytes serving a {hyper}-byte connection"

@@ -414,6 +414,7 @@ mod tests {
         };
         let driven = drive(handler, tx, limits);
         let task = std::mem::size_of_val(&driven);
+        eprintln!("{task} bytes driving a {own}-byte handler");
         assert!(
             task <= own + 24,
             "{task} bytes driving a {own}-byte handler"
